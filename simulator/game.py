@@ -1,0 +1,212 @@
+"""The incentive game: private payoffs, reward noise, the principal's value and cost.
+
+K actions. Agent i's private mean reward of action j is ``payoff_means[i, j]``
+(heterogeneous, or one (K,) vector for everyone). Each round the principal sets
+an incentive vector (a bonus >= 0, or a signed tax/subsidy where ``signed``);
+the agent who chooses j feels ``private reward + incentive_j``. Whether the
+agent knows the incentives before choosing is ``posted``: posted incentives are
+offsets the learner adds to its scores (prices, taxes); unposted ones are only
+felt and must be learned from experience (the MERMAIDE bandit setting).
+
+The principal's payoff per round is ``sum_i value[a_i] - incentive_cost *
+sum_i incentive[a_i]``: a tax (negative incentive) is revenue.
+
+All realized quantities go through one numba kernel that also writes the
+ledger's per-block partial sums (float64, combined in block order, so totals do
+not depend on the thread count; DESIGN.md section 8).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+
+from . import _kernels as K
+from ._rng import PURPOSE_REWARD, stream_key
+from ._validate import Range, check_float, per_action
+
+if TYPE_CHECKING:
+    from .population import Population
+
+__all__ = ["BLOCK", "BoundGame", "IncentiveGame", "play_round"]
+
+BLOCK = K.BLOCK
+"""Agents per block of the deterministic reductions."""
+
+
+@dataclass
+class IncentiveGame:
+    """Payoffs of the incentive game (DESIGN.md section 8: ``IncentiveModel(game=...)``).
+
+    Attributes:
+        payoff_means: private mean reward per action, (K,) or (n, K).
+        noise: reward noise standard deviation, scalar or (K,) (Gaussian rewards).
+        noise_kind: ``"gaussian"`` (mean + noise * z) or ``"bernoulli"`` (reward 1
+            with probability mean, which must lie in [0, 1]).
+        principal_values: the principal's value of an agent choosing each action (K,).
+        incentive_cost: the principal's cost per unit of incentive paid (>= 0).
+        signed: whether negative incentives (taxes) are allowed.
+        lower: lowest incentive per action (scalar or (K,)); default 0, or -inf if signed.
+        upper: highest incentive per action (scalar or (K,)); default +inf.
+        posted: whether agents see the incentives before choosing.
+        action_names: one name per action (default ``a0, a1, ...``).
+    """
+
+    payoff_means: Any
+    noise: Any = 0.0
+    noise_kind: Literal["gaussian", "bernoulli"] = "gaussian"
+    principal_values: Any = None
+    incentive_cost: float = 1.0
+    signed: bool = False
+    lower: Any = None
+    upper: Any = None
+    posted: bool = True
+    action_names: list[str] | None = field(default=None)
+
+    def bind(self, n_agents: int, n_actions: int) -> BoundGame:
+        """Validate against a population size and K; return the arrays the kernel uses."""
+        means = per_action("game.payoff_means", self.payoff_means, n_agents, n_actions)
+        if self.noise_kind not in ("gaussian", "bernoulli"):
+            raise ValueError(f"game.noise_kind must be 'gaussian' or 'bernoulli', got {self.noise_kind!r}")
+        if self.noise_kind == "bernoulli" and ((means < 0).any() or (means > 1).any()):
+            raise ValueError("game.payoff_means must be in [0, 1] for bernoulli rewards")
+        noise = per_action("game.noise", self.noise, 1, n_actions, Range(0.0))[0]
+        pv = (
+            np.zeros(n_actions)
+            if self.principal_values is None
+            else per_action("game.principal_values", self.principal_values, 1, n_actions)[0].astype(np.float64)
+        )
+        cost = check_float("game.incentive_cost", self.incentive_cost, Range(0.0, np.inf))
+        lo_default = -np.inf if self.signed else 0.0
+        lower = _bound("game.lower", self.lower, lo_default, n_actions)
+        upper = _bound("game.upper", self.upper, np.inf, n_actions)
+        if not self.signed and (lower < 0).any():
+            raise ValueError("game.lower must be >= 0 when game.signed is False (bonuses only)")
+        if (lower > upper).any():
+            raise ValueError("game.lower must be <= game.upper for every action")
+        names = self.action_names or [f"a{j}" for j in range(n_actions)]
+        if len(names) != n_actions or len(set(names)) != n_actions:
+            raise ValueError(f"game.action_names must be {n_actions} distinct names, got {names!r}")
+        return BoundGame(
+            means=means,
+            per_agent_means=not np.all(means == means[0]),
+            noise=noise,
+            bernoulli=self.noise_kind == "bernoulli",
+            principal_values=pv,
+            incentive_cost=cost,
+            signed=bool(self.signed),
+            lower=lower,
+            upper=upper,
+            posted=bool(self.posted),
+            action_names=list(names),
+        )
+
+
+def _bound(name: str, value: Any, default: float, k: int) -> np.ndarray:
+    if value is None:
+        return np.full(k, default)
+    arr = np.asarray(value, dtype=np.float64)
+    if arr.ndim == 0:
+        arr = np.full(k, float(arr))
+    if arr.shape != (k,) or np.isnan(arr).any():
+        raise ValueError(f"{name} must be a number or a vector of {k} numbers, got {value!r}")
+    return arr
+
+
+@dataclass
+class BoundGame:
+    """A validated game for a given population (arrays ready for the kernel)."""
+
+    means: np.ndarray
+    per_agent_means: bool
+    noise: np.ndarray
+    bernoulli: bool
+    principal_values: np.ndarray
+    incentive_cost: float
+    signed: bool
+    lower: np.ndarray
+    upper: np.ndarray
+    posted: bool
+    action_names: list[str]
+
+    @property
+    def n_actions(self) -> int:
+        """Number of actions K."""
+        return self.means.shape[1]
+
+    def check_incentives(self, inc: Any, n_agents: int, who: str = "principal") -> tuple[np.ndarray, bool]:
+        """Validate an incentive vector (K,) or per-agent matrix (n, K) against the bounds."""
+        k = self.n_actions
+        try:
+            arr = np.asarray(inc, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(f"{who} returned non-numeric incentives: {inc!r}") from None
+        if arr.shape == (k,):
+            per = False
+        elif arr.shape == (n_agents, k):
+            per = True
+        else:
+            raise ValueError(f"{who} returned incentives of shape {arr.shape}; expected ({k},) or ({n_agents}, {k})")
+        if not np.isfinite(arr).all():
+            raise ValueError(f"{who} returned a NaN or inf incentive")
+        tol = 1e-9
+        if (arr < self.lower - tol).any() or (arr > self.upper + tol).any():
+            raise ValueError(
+                f"{who} returned incentives outside the allowed bounds "
+                f"[{self.lower.tolist()}, {self.upper.tolist()}]: {arr.reshape(-1, k)[0].tolist()}"
+            )
+        return arr, per
+
+
+def play_round(
+    game: BoundGame,
+    population: Population,
+    incentives: np.ndarray,
+    per_agent_incentives: bool,
+    groups: np.ndarray,
+    n_groups: int,
+    seed_key: int,
+    round_: int,
+    learn_out: np.ndarray,
+    hh_incentive: np.ndarray,
+    hh_private: np.ndarray,
+    track_households: bool,
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Play one round: every agent chooses, payoffs are drawn, the ledger sums are reduced, learners learn.
+
+    Returns:
+        actions (n,) int32 and a dict of float64 (G, K) sums: ``counts``, ``private``
+        (sum of private rewards), ``paid`` (positive incentives paid) and
+        ``collected`` (taxes collected, as positive numbers).
+    """
+    n = population.n_agents
+    k = game.n_actions
+    inc64 = np.ascontiguousarray(incentives.reshape(-1, k), dtype=np.float64)
+    rlo, rhi = stream_key(seed_key, PURPOSE_REWARD, round_)
+    g_tuple = (
+        game.means,
+        game.per_agent_means,
+        game.noise,
+        game.bernoulli,
+        inc64,
+        per_agent_incentives,
+        game.posted,
+        groups,
+    )
+    if game.posted:
+        off = np.ascontiguousarray(inc64, dtype=np.float32)
+    else:
+        off = np.zeros((1, k), dtype=np.float32)
+    per_off = game.posted and per_agent_incentives
+    actions = population._act(off, per_off)
+    parts = np.zeros((4, (n + BLOCK - 1) // BLOCK, n_groups, k), dtype=np.float64)
+    l_tuple = (parts[0], parts[1], parts[2], parts[3], hh_incentive, hh_private, track_households)
+    K.realize_kernel(actions, g_tuple, l_tuple, rlo, rhi, 0, learn_out)
+    totals = parts.sum(axis=1)  # combined in block order: deterministic whatever the thread count
+    population.update(actions, learn_out)
+    if not per_agent_incentives:  # one vector for all: paid and collected follow from the counts
+        totals[2] = totals[0] * np.maximum(inc64[0], 0.0)
+        totals[3] = totals[0] * np.maximum(-inc64[0], 0.0)
+    return actions, {"counts": totals[0], "private": totals[1], "paid": totals[2], "collected": totals[3]}

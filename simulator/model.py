@@ -1,0 +1,293 @@
+"""IncentiveModel: a principal and a population of learning consumers, as a Mesa model.
+
+One ``step()`` is one round (DESIGN.md section 3):
+
+1. the principal sets this round's incentives (``principal.act()``);
+2. every agent chooses (one vectorized call over the population);
+3. payoffs are drawn and the ledger records who chose what and who paid what;
+4. the learners update from what they experienced;
+5. the principal observes the round through the observation model;
+6. the DataCollector collects.
+
+The population is a struct of arrays stepped by numba kernels; Mesa owns the
+seed (``model.rng``), the step counter, the DataCollector and the UI. Thin
+:class:`ConsumerAgent` views of individual consumers exist for small
+populations (inspection, dashboards); they are never used in the hot path,
+in the spirit of Mesa's ``conways_game_of_life_fast`` example.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import mesa
+import numpy as np
+
+from ._rng import seed_key_from
+from ._validate import check_int
+from .game import IncentiveGame, play_round
+from .ledger import Ledger
+from .observation import ObservationModel, PrincipalSpec
+from .population import Population, TypeDistribution
+
+__all__ = ["ConsumerAgent", "IncentiveModel", "default_game"]
+
+
+class ConsumerAgent(mesa.Agent):
+    """A read-only view of one consumer in the model's arrays.
+
+    Attributes:
+        index: the consumer's row in the population arrays.
+    """
+
+    def __init__(self, model: IncentiveModel, index: int) -> None:
+        super().__init__(model)
+        self.index = int(index)
+
+    @property
+    def action(self) -> int | None:
+        """The action chosen in the last round (None before the first)."""
+        last = self.model.last_actions
+        return None if last is None else int(last[self.index])
+
+    @property
+    def group(self) -> str:
+        """The learner group (type) label."""
+        return self.model.population.labels[int(self.model.population.group_of[self.index])]
+
+    @property
+    def state(self) -> dict[str, Any]:
+        """Learner parameters and state of this consumer."""
+        return self.model.population.agent_state(self.index)
+
+    def step(self) -> None:
+        """Views do nothing on their own; the population steps in arrays."""
+
+
+def default_game(n_agents: int, n_actions: int, rng: np.random.Generator) -> IncentiveGame:
+    """A small demonstration game: agents prefer high-index actions, the principal wants action 0.
+
+    Mean rewards rise linearly from 0.2 to 0.8 across actions, with per-agent
+    heterogeneity N(0, 0.1); reward noise 0.1; the principal values action 0 at 1.
+    """
+    base = np.linspace(0.2, 0.8, n_actions)
+    means = base + rng.normal(0.0, 0.1, (n_agents, n_actions))
+    pv = np.zeros(n_actions)
+    pv[0] = 1.0
+    return IncentiveGame(payoff_means=means, noise=0.1, principal_values=pv, incentive_cost=1.0)
+
+
+def _resolve_principal(principal: Any, params: dict[str, Any] | None) -> Any:
+    if principal is None:
+        principal = "none"
+    if isinstance(principal, str | type):
+        # Principals live in the policies package, which registers them by name; it is
+        # discovered at run time like a plugin, so the simulator does not import it statically.
+        policies = importlib.import_module("policies")
+        return policies.make_principal(principal, **(params or {}))
+    if params:
+        raise ValueError("principal_params applies when the principal is given by name or class")
+    for method in ("reset", "act", "observe"):
+        if not callable(getattr(principal, method, None)):
+            raise ValueError(f"principal {principal!r} lacks the method {method}() of the Principal protocol")
+    return principal
+
+
+class IncentiveModel(mesa.Model):
+    """A principal setting per-round incentives for a population of learning consumers.
+
+    Args:
+        n_agents: population size N (>= 1).
+        n_actions: number of actions K (>= 2).
+        learner: a registered learner name, a ``module:Class`` path, a class, a mixture
+            ``[(share, spec, params), ...]`` or a :class:`TypeDistribution`.
+        learner_params: parameters of a single learner; values may be scalars, arrays
+            or distributions (drawn per agent from ``model.rng``).
+        principal: a registered principal name, a class, an instance, or None (no intervention).
+        seed: the one seed of the run (passed to ``mesa.Model``).
+        game: an :class:`IncentiveGame` (default: :func:`default_game`).
+        observation: observation setting (``full``, ``actions``, ``shares``, ``noisy``)
+            or an :class:`ObservationModel`.
+        observation_noise: probability an observed action is replaced by a random one.
+        principal_params: keyword arguments for a principal given by name or class.
+        groups: optional (n,) household group index per agent (default: learner group).
+        group_names: names of the household groups.
+        horizon: rounds per episode, told to the principal.
+        max_agent_views: build :class:`ConsumerAgent` views only up to this many agents.
+        collect_every: run the DataCollector every this many rounds (1 = every round).
+        track_households: keep per-household running totals in the ledger.
+        spec_extra: scenario facts passed to the principal in ``PrincipalSpec.extra``.
+
+    Attributes:
+        population: the :class:`Population` of learners.
+        game: the bound game (validated arrays).
+        ledger: the :class:`Ledger`.
+        principal: the principal object.
+        round: number of completed rounds.
+        last_actions: actions of the last round (n,) or None.
+    """
+
+    def __init__(
+        self,
+        n_agents: int = 1000,
+        n_actions: int = 3,
+        learner: Any = "epsilon_greedy",
+        learner_params: dict[str, Any] | None = None,
+        principal: Any = None,
+        seed: int | None = None,
+        *,
+        game: IncentiveGame | None = None,
+        observation: str | ObservationModel = "full",
+        observation_noise: float | None = None,
+        principal_params: dict[str, Any] | None = None,
+        groups: np.ndarray | None = None,
+        group_names: list[str] | None = None,
+        horizon: int | None = None,
+        max_agent_views: int = 1000,
+        collect_every: int = 1,
+        track_households: bool = True,
+        spec_extra: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(rng=seed)
+        n = check_int("n_agents", n_agents, low=1)
+        k = check_int("n_actions", n_actions, low=2)
+        self.collect_every = check_int("collect_every", collect_every, low=1)
+        game = game if game is not None else default_game(n, k, self.rng)
+        if not isinstance(game, IncentiveGame):
+            raise ValueError(f"game must be an IncentiveGame, got {type(game).__name__}")
+        self.game = game.bind(n, k)
+        types = TypeDistribution.from_spec(learner, learner_params)
+        self.population: Population = types.sample_population(n, k, self.rng, payoff_means=self.game.means)
+        self.types = types
+        self.n_agents, self.n_actions = n, k
+        self._reward_key = seed_key_from(self.rng)
+        if isinstance(observation, ObservationModel):
+            if observation_noise is not None:
+                raise ValueError("observation_noise applies when observation is given by name")
+            self.observation = observation
+        else:
+            self.observation = ObservationModel(observation, observation_noise, seed_key=seed_key_from(self.rng))
+
+        if groups is None:
+            self.groups = self.population.group_of.astype(np.int32)
+            names = list(self.population.labels)
+        else:
+            g = np.asarray(groups)
+            if g.shape != (n,) or not np.issubdtype(g.dtype, np.integer) or (g.min() < 0):
+                raise ValueError(f"groups must be non-negative integers of shape ({n},)")
+            self.groups = g.astype(np.int32)
+            n_groups = int(self.groups.max()) + 1
+            names = group_names or [f"g{i}" for i in range(n_groups)]
+            if len(names) < n_groups:
+                raise ValueError(f"group_names needs {n_groups} names, got {len(names)}")
+        if len(names) == 1:  # one group: a single entry read for everyone (no per-agent traffic)
+            self.groups = np.zeros(1, dtype=np.int32)
+        self.ledger = Ledger(n, self.game.action_names, list(names), track_households=track_households)
+        self._n_groups = len(names)
+        self._learn = np.empty(n, dtype=np.float32)
+        self.round = 0
+        self.last_actions: np.ndarray | None = None
+        self.last_incentives: np.ndarray | None = None
+        self.horizon = horizon
+
+        self.spec = PrincipalSpec(
+            n_actions=k,
+            n_agents=n,
+            observation=self.observation.setting,
+            signed=self.game.signed,
+            lower=self.game.lower.copy(),
+            upper=self.game.upper.copy(),
+            horizon=horizon,
+            principal_values=self.game.principal_values.copy(),
+            incentive_cost=self.game.incentive_cost,
+            posted=self.game.posted,
+            action_names=list(self.game.action_names),
+            extra=dict(spec_extra or {}),
+        )
+        self.principal = _resolve_principal(principal, principal_params)
+        self.principal.reset(self.spec, self.rng)
+        if getattr(self.principal, "needs_model_access", False):
+            # the oracle, and only it, is built with explicit access to the simulator
+            self.principal.attach(self)
+
+        if n <= max_agent_views:
+            ConsumerAgent.create_agents(self, n, index=np.arange(n))
+        self.datacollector = mesa.DataCollector(model_reporters=self._reporters())
+        self.running = True
+
+    # ------------------------------------------------------------ reporting
+    def _reporters(self) -> dict[str, Any]:
+        rep: dict[str, Any] = {"round": lambda m: m.round}
+        for j, name in enumerate(self.game.action_names):
+            rep[f"share_{name}"] = lambda m, j=j: m._last_value("share", j)
+        for j, name in enumerate(self.game.action_names):
+            rep[f"incentive_{name}"] = lambda m, j=j: m._last_value("incentive", j)
+        rep["mean_reward"] = lambda m: m._last_value("mean_reward")
+        rep["incentive_paid"] = lambda m: m._last_value("paid")
+        rep["tax_collected"] = lambda m: m._last_value("collected")
+        rep["principal_return"] = lambda m: m._last_value("principal_return")
+        return rep
+
+    def _last_value(self, what: str, j: int = 0) -> float:
+        rec = self.ledger.last
+        if rec is None:
+            return float("nan")
+        counts = rec.counts.sum(axis=0)
+        if what == "share":
+            return float(counts[j] / max(counts.sum(), 1.0))
+        if what == "incentive":
+            return float(rec.incentives[j])
+        if what == "mean_reward":
+            return float(rec.private.sum() / self.n_agents)
+        if what == "paid":
+            return float(rec.paid.sum())
+        if what == "collected":
+            return float(rec.collected.sum())
+        return float(rec.principal_return)
+
+    # ----------------------------------------------------------------- step
+    def step(self) -> None:
+        """One round: incentives -> choices -> payoffs and ledger -> learning -> observation -> collect."""
+        incentives, per_agent = self.game.check_incentives(self.principal.act(), self.n_agents)
+        actions, sums = play_round(
+            self.game,
+            self.population,
+            incentives,
+            per_agent,
+            self.groups,
+            self._n_groups,
+            self._reward_key,
+            self.round,
+            self._learn,
+            self.ledger.hh_incentive,
+            self.ledger.hh_private,
+            self.ledger.track_households,
+        )
+        rec = self.ledger.record(self.round, incentives, sums, self.game.principal_values, self.game.incentive_cost)
+        self.last_actions, self.last_incentives = actions, incentives
+        if getattr(self.principal, "observes", True):
+            self.principal.observe(self._observation(incentives, per_agent, actions, rec.principal_return))
+        self.round += 1
+        if self.round % self.collect_every == 0 or (self.horizon is not None and self.round == self.horizon):
+            self.datacollector.collect(self)
+        if self.horizon is not None and self.round >= self.horizon:
+            self.running = False
+
+    def _observation(self, incentives: np.ndarray, per_agent: bool, actions: np.ndarray, reward: float) -> Any:
+        felt = None
+        if self.observation.setting == "full":
+            felt = self._learn
+            if self.game.posted:  # the learner got the private part; the household felt both
+                paid = incentives[np.arange(self.n_agents), actions] if per_agent else incentives[actions]
+                felt = felt + paid.astype(np.float32)
+        return self.observation.observe(
+            self.round, incentives, actions, felt if felt is not None else self._learn, self.n_actions, reward
+        )
+
+    def run(self, rounds: int) -> IncentiveModel:
+        """Run ``rounds`` more rounds; returns the model for chaining."""
+        rounds = check_int("rounds", rounds, low=0)
+        for _ in range(rounds):
+            self.step()
+        return self
