@@ -19,6 +19,15 @@ from .base import (
     principal_class,
     register_principal,
 )
+from .stackelberg import (
+    ProbingResult,
+    StackelbergSolution,
+    follower_best_response,
+    learn_commitment_by_queries,
+    nash_equilibria,
+    nash_value,
+    solve_stackelberg,
+)
 
 __all__ = [
     "PRINCIPALS",
@@ -28,7 +37,14 @@ __all__ = [
     "Observation",
     "Principal",
     "PrincipalSpec",
+    "ProbingResult",
+    "StackelbergSolution",
+    "follower_best_response",
+    "learn_commitment_by_queries",
     "make_principal",
+    "nash_equilibria",
+    "nash_value",
     "principal_class",
     "register_principal",
+    "solve_stackelberg",
 ]
