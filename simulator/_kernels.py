@@ -179,7 +179,8 @@ def _choose_eg(q, eps, decay, t, i, off, row, k, u_coin, u_expl, bs, sc):
 
 
 @njit(inline="always", cache=True)
-def _choose_ucb(q, cnt, c_expl, prior_w, i, off, row, k, bs, sc):
+def _ucb_scores(q, cnt, c_expl, prior_w, i, off, row, k, sc):
+    """sc[j] = q + off + c sqrt(2 ln T / n_eff) of agent ``i`` (inf if n_eff <= 0): what act and probs compare."""
     pw = _at(prior_w, i)
     total = np.float32(0.0)
     for j in range(k):
@@ -191,7 +192,14 @@ def _choose_ucb(q, cnt, c_expl, prior_w, i, off, row, k, bs, sc):
         if neff <= 0.0:
             sc[j] = np.inf
         else:
-            sc[j] = q[i, j] + off[row, j] + c * np.float32(math.sqrt(two_logt / neff))
+            # c = 0 means no bonus, even where a tiny n_eff makes the square root overflow (0 * inf = NaN)
+            bonus = c * np.float32(math.sqrt(two_logt / neff)) if c > 0.0 else np.float32(0.0)
+            sc[j] = q[i, j] + off[row, j] + bonus
+
+
+@njit(inline="always", cache=True)
+def _choose_ucb(q, cnt, c_expl, prior_w, i, off, row, k, bs, sc):
+    _ucb_scores(q, cnt, c_expl, prior_w, i, off, row, k, sc)
     return _argmax_sc(sc, k, bs)
 
 
@@ -456,6 +464,25 @@ def probs_argmax(scores, off, per, out):
                 cnt += 1
         for j in range(k):
             out[i, j] = (1.0 / cnt) if scores[i, j] + off[row, j] == m else 0.0
+
+
+@njit(parallel=True, cache=True)
+def probs_ucb1(q, cnt, c_expl, prior_w, off, per, out):
+    """One-hot on the float32 UCB1 index that act_ucb1 maximises, ties split evenly."""
+    n, k = q.shape
+    for b in prange(_nblocks(n)):
+        lo = b * BLOCK
+        sc = np.empty(k, dtype=np.float32)
+        for i in range(lo, min(n, lo + BLOCK)):
+            _ucb_scores(q, cnt, c_expl, prior_w, i, off, i * np.int64(per), k, sc)
+            m = sc[0]
+            for j in range(1, k):
+                m = sc[j] if sc[j] > m else m
+            c = 0
+            for j in range(k):
+                c += np.int64(sc[j] == m)
+            for j in range(k):
+                out[i, j] = (1.0 / c) if sc[j] == m else 0.0
 
 
 @njit(parallel=True, cache=True)

@@ -38,10 +38,10 @@ class Range:
         self.low, self.high, self.low_open, self.high_open = low, high, low_open, high_open
 
     def contains(self, x: np.ndarray | float) -> np.ndarray | bool:
-        """Elementwise membership (NaN is never inside)."""
+        """Elementwise membership (NaN is never inside; an infinite bound is open, as ``str`` shows)."""
         x = np.asarray(x, dtype=np.float64)
-        lo = x > self.low if self.low_open else x >= self.low
-        hi = x < self.high if self.high_open else x <= self.high
+        lo = x > self.low if self.low_open or math.isinf(self.low) else x >= self.low
+        hi = x < self.high if self.high_open or math.isinf(self.high) else x <= self.high
         return lo & hi
 
     def __str__(self) -> str:
@@ -86,6 +86,16 @@ def check_float(name: str, value: Any, rng: Range = ANY) -> float:
     return x
 
 
+def _to_float32(name: str, arr: np.ndarray) -> np.ndarray:
+    """Cast to float32, refusing finite values that would overflow to inf (|x| > 3.4e38)."""
+    with np.errstate(over="ignore"):
+        out = np.ascontiguousarray(arr, dtype=np.float32)
+    if (np.isfinite(arr) & ~np.isfinite(out)).any():
+        first = arr[~np.isfinite(out)].flat[0]
+        raise ValueError(f"{name} must be within the float32 range (|x| <= 3.4e38), got {first!r}")
+    return out
+
+
 def _as_float_array(name: str, value: Any) -> np.ndarray:
     try:
         arr = np.asarray(value, dtype=np.float64)
@@ -110,7 +120,7 @@ def per_agent(name: str, value: Any, n: int, rng: Range = ANY, *, compact: bool 
     if bad.any():
         first = arr[np.argmax(bad)]
         raise ValueError(f"{name} must be in {rng} for every agent, got {first!r}")
-    return arr.astype(np.float32)
+    return _to_float32(name, arr)
 
 
 def per_action(name: str, value: Any, n: int, k: int, rng: Range = ANY) -> np.ndarray:
@@ -127,7 +137,7 @@ def per_action(name: str, value: Any, n: int, k: int, rng: Range = ANY) -> np.nd
     bad = ~rng.contains(arr)
     if bad.any():
         raise ValueError(f"{name} must be in {rng}, got {arr[bad].flat[0]!r}")
-    return np.ascontiguousarray(arr, dtype=np.float32)
+    return _to_float32(name, arr)
 
 
 def check_offsets(offsets: Any, n: int, k: int, name: str = "offsets") -> tuple[np.ndarray, bool]:
@@ -143,7 +153,7 @@ def check_offsets(offsets: Any, n: int, k: int, name: str = "offsets") -> tuple[
         raise ValueError(f"{name} must have shape ({k},) or ({n}, {k}), got shape {arr.shape}")
     if not np.isfinite(out).all():
         raise ValueError(f"{name} must be finite, got a NaN or inf")
-    return np.ascontiguousarray(out, dtype=np.float32), per
+    return _to_float32(name, out), per
 
 
 def check_actions(actions: Any, n: int, k: int) -> np.ndarray:
@@ -165,4 +175,4 @@ def check_rewards(rewards: Any, n: int) -> np.ndarray:
         raise ValueError(f"rewards must have shape ({n},), got shape {arr.shape}")
     if not np.isfinite(arr).all():
         raise ValueError("rewards must be finite, got a NaN or inf")
-    return np.ascontiguousarray(arr, dtype=np.float32)
+    return _to_float32("rewards", arr)

@@ -310,17 +310,8 @@ class UCB1(_EstimateLearner):
             out,
         )
 
-    def _index(self) -> np.ndarray:
-        neff = self.p["prior_weight"][:, None].astype(np.float64) + self.counts
-        total = np.maximum(neff.sum(axis=1, keepdims=True), 1.0)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            bonus = self.p["c"][:, None] * np.sqrt(2.0 * np.log(total) / neff)
-        idx = self.q + bonus
-        idx[neff <= 0] = np.inf
-        return idx.astype(np.float32)
-
     def _probs(self, off: np.ndarray, per: bool, out: np.ndarray) -> None:
-        K.probs_argmax(self._index(), off, per, out)
+        K.probs_ucb1(self.q, self.counts, self.p["c"], self.p["prior_weight"], off, per, out)
 
 
 class Thompson(_EstimateLearner):

@@ -101,7 +101,8 @@ class IncentiveModel(mesa.Model):
         n_agents: population size N (>= 1).
         n_actions: number of actions K (>= 2).
         learner: a registered learner name, a ``module:Class`` path, a class, a mixture
-            ``[(share, spec, params), ...]`` or a :class:`TypeDistribution`.
+            ``[(share, spec, params), ...]``, a :class:`TypeDistribution`, or a ready
+            :class:`Population` (e.g. from :meth:`Population.from_types`).
         learner_params: parameters of a single learner; values may be scalars, arrays
             or distributions (drawn per agent from ``model.rng``).
         principal: a registered principal name, a class, an instance, or None (no intervention).
@@ -157,9 +158,19 @@ class IncentiveModel(mesa.Model):
         if not isinstance(game, IncentiveGame):
             raise ValueError(f"game must be an IncentiveGame, got {type(game).__name__}")
         self.game = game.bind(n, k)
-        types = TypeDistribution.from_spec(learner, learner_params)
-        self.population: Population = types.sample_population(n, k, self.rng, payoff_means=self.game.means)
-        self.types = types
+        if isinstance(learner, Population):
+            if learner_params:
+                raise ValueError("learner_params applies when the learner is given by name")
+            if learner.n_agents != n or learner.n_actions != k:
+                raise ValueError(
+                    f"the population has {learner.n_agents} agents and {learner.n_actions} actions; "
+                    f"the model was asked for n_agents={n}, n_actions={k}"
+                )
+            self.population = learner
+            self.types = None
+        else:
+            self.types = TypeDistribution.from_spec(learner, learner_params)
+            self.population = self.types.sample_population(n, k, self.rng, payoff_means=self.game.means)
         self.n_agents, self.n_actions = n, k
         self._reward_key = seed_key_from(self.rng)
         if isinstance(observation, ObservationModel):

@@ -433,6 +433,72 @@ class Population:
         self.slices = [slice(int(a), int(b)) for a, b in itertools.pairwise(bounds)]
         self.group_of = np.repeat(np.arange(len(sizes), dtype=np.int16), sizes)
 
+    @classmethod
+    def from_types(
+        cls,
+        types: Sequence[AgentType],
+        agents_per_type: int,
+        n_actions: int,
+        rng: np.random.Generator,
+        *,
+        payoff_means: np.ndarray | None = None,
+    ) -> Population:
+        """``agents_per_type`` identical agents of each type, in type-major order.
+
+        Consecutive types of the same family share one vectorized learner with
+        per-agent parameter arrays, so a batch of tasks steps in a few kernel calls.
+
+        Args:
+            types: the agent types (tasks).
+            agents_per_type: agents per type m; agent ``i`` has type ``i // m``.
+            n_actions: K.
+            rng: the passed-down generator.
+            payoff_means: (len(types) * m, K) true means for families that know them.
+        """
+        m = check_int("agents_per_type", agents_per_type, low=1)
+        if not types:
+            raise ValueError("from_types needs at least one agent type")
+        groups = []
+        start = 0
+        run: list[AgentType] = []
+
+        def flush() -> None:
+            nonlocal start
+            if not run:
+                return
+            cls_ = learner_class(run[0].family)
+            names = sorted({k for t in run for k in t.params})
+            params: dict[str, Any] = {}
+            specs = getattr(cls_, "params", {})
+            for name in names:
+                per_action = getattr(specs.get(name), "kind", "") == "action"
+                rows = []
+                for t in run:
+                    if name not in t.params:
+                        raise ValueError(f"{t.label or t.family}: all types of a family must set the same parameters")
+                    v = np.asarray(t.params[name], dtype=np.float64)
+                    if per_action and v.ndim == 0:  # one prior for every action
+                        v = np.full(n_actions, float(v))
+                    rows.append(np.broadcast_to(v, (m, *v.shape)))
+                stacked = np.concatenate(rows, axis=0)
+                params[name] = stacked
+            n_run = m * len(run)
+            if getattr(cls_, "needs_payoff_means", False) and "means" not in params:
+                if payoff_means is None:
+                    raise ValueError(f"{run[0].family}: this learner needs payoff means")
+                params["means"] = payoff_means[start : start + n_run]
+            label = run[0].family if len(run) > 1 else (run[0].label or run[0].family)
+            groups.append((label, cls_(n_run, n_actions, rng=rng, **params)))
+            start += n_run
+            run.clear()
+
+        for t in types:
+            if run and t.family != run[0].family:
+                flush()
+            run.append(t)
+        flush()
+        return cls(groups)
+
     def __len__(self) -> int:
         return self.n_agents
 

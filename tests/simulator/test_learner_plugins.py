@@ -1,0 +1,72 @@
+"""A user-defined learner class (not a subclass of Learner) works by import path (DESIGN.md section 3)."""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.testing import assert_allclose, assert_array_equal
+
+import simulator
+from simulator import IncentiveGame, IncentiveModel
+from tests.simulator.helpers import ConstantReturner, MyLearner
+
+PATH = "tests.simulator.helpers:MyLearner"
+
+
+def test_import_path_resolves_to_the_class() -> None:
+    assert simulator.learner_class(PATH) is MyLearner
+    assert not issubclass(MyLearner, simulator.Learner)
+    lr = simulator.make_learner(PATH, 4, 3, rng=np.random.default_rng(0), favourite=2)
+    assert_array_equal(lr.act(), [2, 2, 2, 2])
+
+
+def test_plugin_alone_in_the_model() -> None:
+    game = IncentiveGame(payoff_means=[0.0, 1.0, 3.0], noise=0.0)
+    model = IncentiveModel(n_agents=20, n_actions=3, learner=PATH, learner_params={"favourite": 1}, game=game, seed=0)
+    model.run(5)
+    frame = model.datacollector.get_model_vars_dataframe()
+    assert_allclose(frame["share_a1"], 1.0)
+    assert_allclose(frame["mean_reward"], 1.0)
+    (plugin,) = model.population.learners
+    assert isinstance(plugin, MyLearner)
+    assert plugin.updates == 5
+    assert_allclose(plugin.reward_sum, 5.0)  # noise-free private reward of action 1
+    assert model.population.labels == [PATH]
+    assert model.agents[0].group == PATH
+    assert model.agents[0].state == {"group": PATH}  # no agent_state(): only the group is known
+
+
+def test_plugin_in_a_mixture_with_builtins_sees_posted_offsets() -> None:
+    n = 40
+    subsidy = np.array([0.0, 0.0, 2.0])
+    model = IncentiveModel(
+        n_agents=n,
+        n_actions=3,
+        learner=[
+            (0.25, PATH, {"favourite": 0, "margin": 1.0}),
+            (0.75, "epsilon_greedy", {"epsilon": 0.1}),
+        ],
+        principal=ConstantReturner(subsidy),
+        game=IncentiveGame(payoff_means=[1.0, 0.5, 0.0], noise=0.1),
+        seed=1,
+    )
+    assert model.population.labels == [PATH, "epsilon_greedy"]
+    assert model.population.slices[0] == slice(0, 10)
+    model.run(8)
+    plugin = model.population.learners[0]
+    # the subsidy is posted: the plugin saw it as a (K,) offset and switched (2.0 - 0.0 > margin)
+    assert_allclose(plugin.offsets_seen[-1], subsidy)
+    assert (model.last_actions[:10] == 2).all()
+    counts = model.ledger.last.counts  # (groups, actions)
+    assert counts.shape == (2, 3)
+    assert_array_equal(counts[0], [0, 0, 10])
+    assert counts[1].sum() == 30
+    # the plugin learns the private reward only (posted incentives are not included again)
+    assert_allclose(plugin.reward_sum / plugin.updates, 0.0, atol=0.5)  # not 2.0 = private + subsidy
+
+
+def test_plugin_by_class_object_and_in_type_distribution() -> None:
+    td = simulator.TypeDistribution([(1.0, MyLearner, {"favourite": 2}), (1.0, "softmax", {"temperature": 0.2})])
+    pop = td.sample_population(10, 3, np.random.default_rng(0))
+    a = pop.act()
+    assert_array_equal(a[:5], 2)
+    assert_array_equal(pop.action_probs()[:5], np.tile([0.0, 0.0, 1.0], (5, 1)))
