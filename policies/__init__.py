@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from simulator import Observation, PrincipalSpec
 
+from . import baselines as _baselines  # noqa: F401  (registers oracle, ipa, best_constant)
+from . import green as _green  # noqa: F401  (registers pigouvian, planning_oracle)
+from . import learned as _learned  # noqa: F401  (registers mermaide and its ablations)
 from .base import (
     PRINCIPALS,
     BasePrincipal,

@@ -42,6 +42,7 @@ __all__ = [
     "PURPOSE_POP",
     "PURPOSE_PROBS",
     "PURPOSE_REWARD",
+    "PURPOSE_SWITCH",
     "agent_base",
     "agent_base_np",
     "draw_bits",
@@ -61,6 +62,7 @@ PURPOSE_REWARD = 2
 PURPOSE_OBS = 3
 PURPOSE_PROBS = 4
 PURPOSE_POP = 5
+PURPOSE_SWITCH = 6
 
 _MASK64 = (1 << 64) - 1
 _GOLDEN32 = np.uint32(0x9E3779B9)

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from . import _kernels as K
-from ._rng import PURPOSE_REWARD, stream_key
+from ._rng import PURPOSE_REWARD, PURPOSE_SWITCH, stream_key
 from ._validate import Range, check_float, per_action
 
 if TYPE_CHECKING:
@@ -52,6 +52,9 @@ class IncentiveGame:
         upper: highest incentive per action (scalar or (K,)); default +inf.
         posted: whether agents see the incentives before choosing.
         action_names: one name per action (default ``a0, a1, ...``).
+        switch_prob: probability that an agent re-chooses in a round (1 = every
+            round); the others keep last round's action, like households that keep
+            their car (fleet turnover). Everyone chooses in the first round.
     """
 
     payoff_means: Any
@@ -64,6 +67,7 @@ class IncentiveGame:
     upper: Any = None
     posted: bool = True
     action_names: list[str] | None = field(default=None)
+    switch_prob: float = 1.0
 
     def bind(self, n_agents: int, n_actions: int) -> BoundGame:
         """Validate against a population size and K; return the arrays the kernel uses."""
@@ -86,6 +90,7 @@ class IncentiveGame:
             raise ValueError("game.lower must be >= 0 when game.signed is False (bonuses only)")
         if (lower > upper).any():
             raise ValueError("game.lower must be <= game.upper for every action")
+        switch = check_float("game.switch_prob", self.switch_prob, Range(0.0, 1.0, low_open=True))
         names = self.action_names or [f"a{j}" for j in range(n_actions)]
         if len(names) != n_actions or len(set(names)) != n_actions:
             raise ValueError(f"game.action_names must be {n_actions} distinct names, got {names!r}")
@@ -101,6 +106,7 @@ class IncentiveGame:
             upper=upper,
             posted=bool(self.posted),
             action_names=list(names),
+            switch_prob=switch,
         )
 
 
@@ -130,6 +136,7 @@ class BoundGame:
     upper: np.ndarray
     posted: bool
     action_names: list[str]
+    switch_prob: float = 1.0
 
     @property
     def n_actions(self) -> int:
@@ -173,8 +180,27 @@ def play_round(
     hh_incentive: np.ndarray,
     hh_private: np.ndarray,
     track_households: bool,
+    prev_actions: np.ndarray | None = None,
+    match: np.ndarray | None = None,
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Play one round: every agent chooses, payoffs are drawn, the ledger sums are reduced, learners learn.
+
+    Args:
+        game: the bound game.
+        population: the learners.
+        incentives: (K,) or (n, K) incentives of this round.
+        per_agent_incentives: whether ``incentives`` is per agent.
+        groups: household group of each agent (n,), or one entry for everyone.
+        n_groups: number of groups G.
+        seed_key: the reward stream's key.
+        round_: round index (keys the streams).
+        learn_out: (n,) buffer for what each agent learns from.
+        hh_incentive: per-household running total of incentives (updated in place).
+        hh_private: per-household running total of private rewards (updated in place).
+        track_households: whether to update the per-household totals.
+        prev_actions: last round's actions (for ``switch_prob`` < 1), None in the first round.
+        match: per-household match values (taste shocks of the current choice), updated
+            in place for re-choosers and added to private rewards; None if unused.
 
     Returns:
         actions (n,) int32 and a dict of float64 (G, K) sums: ``counts``, ``private``
@@ -200,12 +226,33 @@ def play_round(
     else:
         off = np.zeros((1, k), dtype=np.float32)
     per_off = game.posted and per_agent_incentives
-    actions = population._act(off, per_off)
     parts = np.zeros((4, (n + BLOCK - 1) // BLOCK, n_groups, k), dtype=np.float64)
     l_tuple = (parts[0], parts[1], parts[2], parts[3], hh_incentive, hh_private, track_households)
-    K.realize_kernel(actions, g_tuple, l_tuple, rlo, rhi, 0, learn_out)
+    shocks = population.taste_shocks  # bound method; called after act
+    with K.threads_for(n):
+        actions = population._act(off, per_off)
+        shock = shocks()
+        if match is not None and shock is not None and prev_actions is None:
+            match[:] = shock  # first round: everyone buys
+        if prev_actions is not None and game.switch_prob < 1.0:
+            slo, shi = stream_key(seed_key, PURPOSE_SWITCH, round_)
+            has = match is not None and shock is not None
+            K.apply_switching(
+                actions,
+                prev_actions,
+                np.float32(game.switch_prob),
+                slo,
+                shi,
+                shock if has else np.zeros(1, np.float32),
+                match if has else np.zeros(1, np.float32),
+                has,
+            )
+        elif match is not None and shock is not None:
+            match[:] = shock
+        mv = match if match is not None else np.zeros(1, dtype=np.float32)
+        K.realize_kernel(actions, g_tuple, l_tuple, rlo, rhi, 0, learn_out, mv)
+        population.update(actions, learn_out)
     totals = parts.sum(axis=1)  # combined in block order: deterministic whatever the thread count
-    population.update(actions, learn_out)
     if not per_agent_incentives:  # one vector for all: paid and collected follow from the counts
         totals[2] = totals[0] * np.maximum(inc64[0], 0.0)
         totals[3] = totals[0] * np.maximum(-inc64[0], 0.0)

@@ -169,21 +169,24 @@ class Learner(abc.ABC):
         """
         off, per = check_offsets(offsets, self.n_agents, self.n_actions)
         out = np.empty(self.n_agents, dtype=np.int32)
-        self._act(off, per, out)
+        with K.threads_for(self.n_agents):
+            self._act(off, per, out)
         return out
 
     def update(self, actions: np.ndarray, rewards: np.ndarray) -> None:
         """Learn from the chosen actions and the rewards experienced; advance the round."""
         a = check_actions(actions, self.n_agents, self.n_actions)
         r = check_rewards(rewards, self.n_agents)
-        self._update(a, r)
+        with K.threads_for(self.n_agents):
+            self._update(a, r)
         self.t += 1
 
     def action_probs(self, offsets: np.ndarray | None = None) -> np.ndarray:
         """Probability of each action this round, float64 of shape (n, K); rows sum to 1."""
         off, per = check_offsets(offsets, self.n_agents, self.n_actions)
         out = np.empty((self.n_agents, self.n_actions), dtype=np.float64)
-        self._probs(off, per, out)
+        with K.threads_for(self.n_agents):
+            self._probs(off, per, out)
         return out
 
     # unchecked fast paths for the population (arrays already validated)
@@ -474,6 +477,11 @@ class BestResponse(Learner):
     With ``temperature`` > 0 it chooses by logit (a random-utility taste shock of
     scale ``temperature``); 0 is the exact argmax with random tie-breaking. It
     does not learn; ``update`` only advances the round.
+
+    With ``taste_shocks`` = 1 the logit choice is made explicitly by Gumbel-max
+    (same probabilities, other draws) and the realised shock of the chosen action
+    is kept in ``last_shock``: the household's match value with its choice, which
+    counts in its utility (McFadden 1974 random utility; used by green_tax).
     """
 
     name = "best_response"
@@ -481,10 +489,15 @@ class BestResponse(Learner):
     params: ClassVar[dict[str, ParamSpec]] = {
         "means": ParamSpec(None, _ANY, "action", "the agent's mean payoff of each action"),
         "temperature": ParamSpec(0.0, _NONNEG, "agent", "logit noise scale; 0 = exact argmax"),
+        "taste_shocks": ParamSpec(0.0, _UNIT, "agent", "1 = sample by Gumbel-max and keep the realised shock"),
     }
 
     def _init_state(self) -> None:
-        pass
+        flags = self.p["taste_shocks"]
+        if not np.all(flags == flags[0]) or flags[0] not in (0.0, 1.0):
+            raise ValueError("best_response.taste_shocks must be 0 or 1, the same for every agent of a batch")
+        self.shocks = bool(flags[0])
+        self.last_shock = np.zeros(self.n_agents if self.shocks else 1, dtype=np.float32)
 
     @property
     def estimates(self) -> np.ndarray:
@@ -497,7 +510,10 @@ class BestResponse(Learner):
 
     def _act(self, off: np.ndarray, per: bool, out: np.ndarray) -> None:
         klo, khi = self._stream()
-        K.act_logit(self.p["means"], self._scale(), off, per, klo, khi, out)
+        if self.shocks:
+            K.act_gumbel(self.p["means"], self.p["temperature"], off, per, klo, khi, out, self.last_shock)
+        else:
+            K.act_logit(self.p["means"], self._scale(), off, per, klo, khi, out)
 
     def _update(self, actions: np.ndarray, rewards: np.ndarray) -> None:
         pass

@@ -31,7 +31,7 @@ from .ledger import Ledger
 from .observation import ObservationModel, PrincipalSpec
 from .population import Population, TypeDistribution
 
-__all__ = ["ConsumerAgent", "IncentiveModel", "default_game"]
+__all__ = ["ConsumerAgent", "IncentiveModel", "ModelFork", "default_game"]
 
 
 class ConsumerAgent(mesa.Agent):
@@ -197,6 +197,9 @@ class IncentiveModel(mesa.Model):
         self.ledger = Ledger(n, self.game.action_names, list(names), track_households=track_households)
         self._n_groups = len(names)
         self._learn = np.empty(n, dtype=np.float32)
+        # persistent match values of logit choosers with taste shocks (see BestResponse)
+        has_shocks = any(getattr(lr, "shocks", False) for lr in self.population.learners)
+        self._match = np.zeros(n, dtype=np.float32) if has_shocks else None
         self.round = 0
         self.last_actions: np.ndarray | None = None
         self.last_incentives: np.ndarray | None = None
@@ -274,6 +277,8 @@ class IncentiveModel(mesa.Model):
             self.ledger.hh_incentive,
             self.ledger.hh_private,
             self.ledger.track_households,
+            prev_actions=self.last_actions,
+            match=self._match,
         )
         rec = self.ledger.record(self.round, incentives, sums, self.game.principal_values, self.game.incentive_cost)
         self.last_actions, self.last_incentives = actions, incentives
@@ -296,9 +301,63 @@ class IncentiveModel(mesa.Model):
             self.round, incentives, actions, felt if felt is not None else self._learn, self.n_actions, reward
         )
 
+    def fork(self) -> ModelFork:
+        """A light copy of the current state that can be stepped without touching this model.
+
+        It shares the game and the random streams (so a fork replays exactly what the
+        model would see) and copies the learners' state; no ledger, no Mesa. For
+        principals that plan with the true simulator (the oracle).
+        """
+        return ModelFork(self)
+
     def run(self, rounds: int) -> IncentiveModel:
         """Run ``rounds`` more rounds; returns the model for chaining."""
         rounds = check_int("rounds", rounds, low=0)
         for _ in range(rounds):
             self.step()
         return self
+
+
+class ModelFork:
+    """A copy of an :class:`IncentiveModel`'s dynamic state, stepped with given incentives.
+
+    Attributes:
+        round: the next round to play.
+    """
+
+    def __init__(self, model: IncentiveModel) -> None:
+        import copy
+
+        self.game = model.game
+        self.population = copy.deepcopy(model.population)
+        self.groups = model.groups
+        self.n_groups = model._n_groups
+        self.reward_key = model._reward_key
+        self.round = model.round
+        self.last_actions = None if model.last_actions is None else model.last_actions.copy()
+        self.match = None if model._match is None else model._match.copy()
+        self._learn = np.empty(model.n_agents, dtype=np.float32)
+        self._dummy = np.zeros(1, dtype=np.float64)
+
+    def step(self, incentives: np.ndarray) -> dict[str, np.ndarray]:
+        """Play one round with (K,) or (n, K) incentives; returns the (G, K) sums of ``play_round``."""
+        inc, per = self.game.check_incentives(incentives, self.population.n_agents, who="fork")
+        actions, sums = play_round(
+            self.game,
+            self.population,
+            inc,
+            per,
+            self.groups,
+            self.n_groups,
+            self.reward_key,
+            self.round,
+            self._learn,
+            self._dummy,
+            self._dummy,
+            False,
+            prev_actions=self.last_actions,
+            match=self.match,
+        )
+        self.last_actions = actions
+        self.round += 1
+        return sums

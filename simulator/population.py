@@ -525,6 +525,16 @@ class Population:
             else:
                 lr.update(actions[s], rewards[s])
 
+    def taste_shocks(self) -> np.ndarray | None:
+        """Realised taste shocks of the last ``act`` (n,), or None if no group draws them."""
+        if not any(getattr(lr, "shocks", False) for lr in self.learners):
+            return None
+        out = np.zeros(self.n_agents, dtype=np.float32)
+        for s, lr in zip(self.slices, self.learners, strict=True):
+            if getattr(lr, "shocks", False):
+                out[s] = lr.last_shock
+        return out
+
     def action_probs(self, offsets: np.ndarray | None = None) -> np.ndarray:
         """(n, K) choice probabilities; groups whose learner has no ``action_probs`` raise."""
         off, per = check_offsets(offsets, self.n_agents, self.n_actions)

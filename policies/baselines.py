@@ -1,0 +1,225 @@
+"""Baseline principals: the oracle, the incentivized-bandit algorithm IPA, the best constant.
+
+* ``oracle`` (:class:`Oracle`): sees every agent's internal learning state (it is
+  the one principal built with explicit access to the model) and each round pays
+  the incentives that maximise its expected reward this round given the agents'
+  exact choice probabilities: for a near-greedy agent, the least incentive that
+  makes the target its choice. An upper bound for principals that cannot see
+  inside the agents (myopic: it does not plan how today's choice changes
+  tomorrow's beliefs).
+* ``ipa`` (:class:`IPA`): the incentivized principal-agent bandit algorithm of
+  Scheid et al. (ICML 2024, arXiv 2403.03811): it assumes the agent plays
+  ``argmax(theta + incentive)``, finds the minimal incentive that makes the
+  valued action chosen by binary search (about log2 T rounds), then commits to it.
+  With one valued action the paper's UCB stage over actions reduces to committing
+  to that action. ``repeats`` > 1 takes a majority vote per query (a robust search
+  in the spirit of Liu & Ratliff 2025 for exploring agents).
+* ``best_constant`` (:class:`BestConstant`): a fixed incentive vector chosen by
+  search on the *training* distribution (:func:`search_best_constant`); never
+  tuned on test agents.
+
+All work per agent when ``spec.extra["independent_agents"]`` is set (a batch of
+independent principal-agent pairs, as in bandit_alignment), else on the
+population as a whole.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from simulator import Observation, PrincipalSpec
+
+from .base import BasePrincipal, ConstantIncentive, register_principal
+
+__all__ = ["IPA", "BestConstant", "Oracle", "oracle_incentives", "search_best_constant"]
+
+
+def _valued(spec: PrincipalSpec) -> np.ndarray:
+    """Actions the principal values (those it might pay for)."""
+    v = np.asarray(spec.principal_values, dtype=np.float64)
+    return np.flatnonzero(v > 0) if (v > 0).any() else np.arange(spec.n_actions)
+
+
+def oracle_incentives(
+    probs_fn: Callable[[np.ndarray], np.ndarray],
+    spec: PrincipalSpec,
+    n: int,
+    *,
+    grid: int = 101,
+    thresholds: np.ndarray | None = None,
+) -> np.ndarray:
+    """Per-agent incentives maximising this round's expected principal reward.
+
+    Args:
+        probs_fn: maps per-agent offsets (n, K) to the agents' exact choice probabilities (n, K).
+        spec: the principal's spec (values, cost, bounds).
+        n: number of agents.
+        grid: incentive levels tried per valued action (between its bounds).
+        thresholds: optional (n, K) exact break-even incentives per action to try as well.
+
+    Returns:
+        (n, K) incentives; each agent gets the best candidate (incentives on one
+        valued action at a time, others at their lower bound, or no intervention).
+    """
+    k = spec.n_actions
+    values = np.asarray(spec.principal_values, dtype=np.float64)
+    lower = np.asarray(spec.lower, dtype=np.float64)
+    upper = np.asarray(spec.upper, dtype=np.float64)
+    base = np.broadcast_to(np.where(np.isfinite(lower), lower, 0.0), (n, k)).copy()
+    best_x = base.copy()
+    best_r = _expected_reward(probs_fn(base), base, values, spec.incentive_cost)
+    for j in _valued(spec):
+        cap = max(1.0, float(np.abs(values).max()) / max(spec.incentive_cost, 1e-9))
+        hi = upper[j] if np.isfinite(upper[j]) else cap
+        levels = [np.full(n, lv) for lv in np.linspace(base[0, j], hi, grid)]
+        if thresholds is not None:
+            levels.append(np.clip(thresholds[:, j], base[0, j], hi))
+        for lv in levels:
+            x = base.copy()
+            x[:, j] = lv
+            r = _expected_reward(probs_fn(x), x, values, spec.incentive_cost)
+            better = r > best_r + 1e-12
+            best_r = np.where(better, r, best_r)
+            best_x[better] = x[better]
+    return best_x
+
+
+def _expected_reward(p: np.ndarray, x: np.ndarray, values: np.ndarray, cost: float) -> np.ndarray:
+    return (p * (values[None, :] - cost * x)).sum(axis=1)
+
+
+@register_principal("oracle")
+class Oracle(BasePrincipal):
+    """Knows each agent's learning state; pays the myopically optimal incentive (an upper bound).
+
+    Args:
+        grid: incentive levels tried per valued action each round.
+    """
+
+    needs_model_access = True
+    observes = False
+
+    def __init__(self, grid: int = 101) -> None:
+        if grid < 2:
+            raise ValueError(f"oracle grid must be >= 2, got {grid}")
+        self.grid = int(grid)
+        self.model: Any = None
+
+    def attach(self, model: Any) -> None:
+        """Explicit access to the simulator (the oracle alone gets it)."""
+        if not model.game.posted:
+            raise ValueError("the oracle needs posted incentives (agents see them before choosing)")
+        self.model = model
+
+    def act(self) -> np.ndarray:
+        """Per-agent (n, K) incentives from the agents' exact choice probabilities."""
+        if self.model is None:
+            raise ValueError("the oracle must be attached to a model before it acts")
+        pop = self.model.population
+        n = pop.n_agents
+        thresholds = _argmax_thresholds(pop.estimates(), _valued(self.spec))
+        x = oracle_incentives(pop.action_probs, self.spec, n, grid=self.grid, thresholds=thresholds)
+        if not self.spec.extra.get("independent_agents", False):
+            return x.mean(axis=0)  # one vector for a population: the average best response
+        return x
+
+
+def _argmax_thresholds(scores: np.ndarray, valued: np.ndarray) -> np.ndarray:
+    """Incentive on j that just puts j above every other action's score (+1e-5)."""
+    n, k = scores.shape
+    out = np.zeros((n, k))
+    for j in valued:
+        others = np.delete(scores, j, axis=1).max(axis=1) if k > 1 else np.zeros(n)
+        out[:, j] = np.maximum(others - scores[:, j], 0.0) + 1e-5
+    return out
+
+
+@register_principal("ipa")
+class IPA(BasePrincipal):
+    """Binary search for the minimal incentive on the valued action, then commit (Scheid et al. 2024).
+
+    Args:
+        rounds_per_arm: search rounds (default ceil(log2 T)).
+        repeats: each query is repeated this many times and decided by majority.
+        margin: added to the found threshold when committing (share of the bound).
+    """
+
+    def __init__(self, rounds_per_arm: int | None = None, repeats: int = 1, margin: float = 0.02) -> None:
+        if repeats < 1:
+            raise ValueError(f"ipa repeats must be >= 1, got {repeats}")
+        if margin < 0:
+            raise ValueError(f"ipa margin must be >= 0, got {margin}")
+        self.rounds_per_arm, self.repeats, self.margin = rounds_per_arm, int(repeats), float(margin)
+
+    def reset(self, spec: PrincipalSpec, rng: np.random.Generator) -> None:
+        """Start the search for every agent."""
+        super().reset(spec, rng)
+        if spec.observation == "shares":
+            raise ValueError("ipa needs observed actions (observation 'full', 'actions' or 'noisy')")
+        self.rows = spec.n_agents if spec.extra.get("independent_agents", False) else 1
+        self.target = int(_valued(spec)[np.argmax(np.asarray(spec.principal_values)[_valued(spec)])])
+        hi = float(spec.upper[self.target]) if np.isfinite(spec.upper[self.target]) else 1.0
+        lo = float(max(spec.lower[self.target], 0.0))
+        horizon = spec.horizon or 64
+        self.search_rounds = self.rounds_per_arm or max(1, math.ceil(math.log2(max(horizon, 2))))
+        self.lo = np.full(self.rows, lo)
+        self.hi = np.full(self.rows, hi)
+        self.bound = hi
+        self.votes = np.zeros(self.rows)
+        self.query = 0
+        self.rep = 0
+
+    def _offer(self) -> np.ndarray:
+        if self.query < self.search_rounds:
+            return 0.5 * (self.lo + self.hi)
+        return np.minimum(self.hi + self.margin * self.bound, self.bound)
+
+    def act(self) -> np.ndarray:
+        """Search midpoint, or the committed incentive."""
+        x = np.zeros((self.rows, self.spec.n_actions))
+        x[:, self.target] = self._offer()
+        x = np.clip(x, self.spec.lower, self.spec.upper)
+        return x if self.rows > 1 or self.spec.extra.get("independent_agents", False) else x[0]
+
+    def observe(self, obs: Observation) -> None:
+        """Narrow the search interval from whether the valued action was chosen."""
+        super().observe(obs)
+        if self.query >= self.search_rounds or obs.actions is None:
+            return
+        chosen = np.asarray(obs.actions).reshape(-1)[: self.rows] == self.target
+        if self.rows == 1 and obs.actions.shape[0] > 1:
+            chosen = np.array([np.mean(obs.actions == self.target) > 0.5])
+        self.votes += chosen
+        self.rep += 1
+        if self.rep < self.repeats:
+            return
+        yes = self.votes > self.repeats / 2
+        mid = 0.5 * (self.lo + self.hi)
+        self.hi = np.where(yes, mid, self.hi)
+        self.lo = np.where(yes, self.lo, mid)
+        self.votes[:] = 0
+        self.rep = 0
+        self.query += 1
+
+
+@register_principal("best_constant")
+class BestConstant(ConstantIncentive):
+    """A constant incentive vector found by search on the training distribution.
+
+    Args:
+        incentives: the vector found by :func:`search_best_constant` (the scenario runs the search).
+    """
+
+
+def search_best_constant(
+    evaluate: Callable[[np.ndarray], float], candidates: Sequence[np.ndarray]
+) -> tuple[np.ndarray, list[float]]:
+    """Pick the candidate vector with the highest ``evaluate`` (mean return on training agents)."""
+    if not candidates:
+        raise ValueError("search_best_constant needs at least one candidate")
+    scores = [float(evaluate(np.asarray(c, dtype=np.float64))) for c in candidates]
+    return np.asarray(candidates[int(np.argmax(scores))], dtype=np.float64), scores

@@ -1,0 +1,447 @@
+"""Meta-training of the learned principals: batched rollouts, the outer loop, checkpoints.
+
+A *training problem* (provided by a scenario, e.g. ``scenarios.bandit_alignment``)
+describes the task distribution and builds a batched environment of
+independent principal-agent *rows* (one row = one agent in the bandit task,
+one population in green_tax). The trainer never looks inside the simulator:
+it sends each row's incentives and receives what the principal observes.
+
+Randomness: one ``numpy.random.Generator`` (tasks, environment seeds) and one
+``torch.Generator`` (initial weights, exploration noise), both made from the
+run's seed; no global RNG state is touched.
+
+Checkpoints are written atomically (temp file + rename) and loaded with
+``torch.load(..., weights_only=True)``; a checkpoint made for another problem
+(K, bounds, observation setting, horizon) or another format version is refused
+with a message naming the mismatch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+from torch.func import functional_call, vmap
+
+from .mermaide import (
+    MermaideConfig,
+    NetSpec,
+    PrincipalNet,
+    Trajectories,
+    adapt_params,
+    incentives_from_pre,
+    outer_loss,
+)
+from .nets import encode_observation
+
+__all__ = [
+    "CHECKPOINT_FORMAT",
+    "BatchEnv",
+    "CheckpointError",
+    "StepResult",
+    "TrainingProblem",
+    "load_checkpoint",
+    "make_noise",
+    "meta_train",
+    "perceived_reward",
+    "rollout",
+    "save_checkpoint",
+]
+
+CHECKPOINT_FORMAT = "learning-incentives/principal-net"
+CHECKPOINT_VERSION = 1
+
+
+@dataclass
+class StepResult:
+    """What one round returns for every row.
+
+    Attributes:
+        actions: observed action per row (n,) or None.
+        shares: observed choice shares per row (n, K) or None.
+        rewards: observed agent reward per row (n,) or None.
+        principal_reward: the principal's true reward per row (n,), for logging.
+    """
+
+    actions: np.ndarray | None
+    shares: np.ndarray | None
+    rewards: np.ndarray | None
+    principal_reward: np.ndarray
+
+
+class BatchEnv(Protocol):
+    """Independent principal-agent rows stepped together."""
+
+    n_rows: int
+
+    def step(self, incentives: np.ndarray) -> StepResult:
+        """Play one round with per-row incentives (n, K)."""
+
+
+class TrainingProblem(Protocol):
+    """A task distribution and an environment factory (provided by a scenario)."""
+
+    name: str
+    net_spec: NetSpec
+
+    def sample_tasks(self, n: int, rng: np.random.Generator) -> list[Any]:
+        """Draw ``n`` training tasks (agent types)."""
+
+    def make_env(self, tasks: list[Any], rows_per_task: int, seed: int) -> BatchEnv:
+        """A fresh batch of agents, ``rows_per_task`` per task, task-major order."""
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be used here (corrupt, other format, other problem)."""
+
+
+def perceived_reward(spec: NetSpec, x: np.ndarray, actions: np.ndarray | None, shares: np.ndarray | None) -> np.ndarray:
+    """The principal's reward as it perceives it from its observations, per row.
+
+    ``v[a] - c x[a]`` for the observed action, or the share-weighted version.
+    """
+    values = np.asarray(spec.values)
+    per_action = values[None, :] - spec.cost * x
+    if actions is not None:
+        return per_action[np.arange(x.shape[0]), actions]
+    assert shares is not None
+    return (per_action * shares).sum(axis=1)
+
+
+def _policy_mean(net: PrincipalNet, params: dict[str, torch.Tensor], h: torch.Tensor, tf: torch.Tensor, batched: bool):
+    if batched:
+        return vmap(lambda p, hh: functional_call(net, p, ("policy", hh, tf.expand(*hh.shape[:-1], 1))))(params, h)
+    return functional_call(net, params, ("policy", h, tf.expand(*h.shape[:-1], 1)))
+
+
+def _cell(net: PrincipalNet, params: dict[str, torch.Tensor], obs: torch.Tensor, h: torch.Tensor, batched: bool):
+    if batched:
+        return vmap(lambda p, o, hh: functional_call(net, p, ("step", o, hh)))(params, obs, h)
+    return functional_call(net, params, ("step", obs, h))
+
+
+@torch.no_grad()
+def rollout(
+    net: PrincipalNet,
+    params: dict[str, torch.Tensor],
+    env: BatchEnv,
+    n_tasks: int,
+    rows_per_task: int,
+    explore_std: float,
+    generator: torch.Generator,
+    *,
+    batched_params: bool = False,
+    explore_uniform: float = 0.0,
+) -> tuple[Trajectories, np.ndarray]:
+    """Play one episode with every row of ``env``.
+
+    Args:
+        net: the network.
+        params: parameters, shared or with a leading task dim (``batched_params``).
+        env: the batch environment (rows in task-major order).
+        n_tasks: number of tasks B.
+        rows_per_task: rows per task m.
+        explore_std: std of the Gaussian noise added to the policy's pre-sigmoid output.
+        generator: torch generator for the exploration noise.
+        batched_params: ``params`` has a leading task dimension.
+        explore_uniform: probability that a row's incentives in a round are uniform in the box.
+
+    Returns:
+        Trajectories with batch dims (B, m) and the true principal reward (B, m, T).
+    """
+    spec = net.spec
+    k, horizon = spec.n_actions, spec.horizon
+    h0 = params["encoder.h0"]
+    h = (h0[:, None, :] if batched_params else h0[None, None, :]).expand(n_tasks, rows_per_task, h0.shape[-1])
+    obs_l, pre_l, act_l, rew_l, true_l = [], [], [], [], []
+    n = n_tasks * rows_per_task
+    for t in range(horizon):
+        tf = torch.tensor([t / horizon], dtype=torch.float32)
+        mean = _policy_mean(net, params, h, tf, batched_params)
+        pre = mean + explore_std * torch.randn(mean.shape, generator=generator) if explore_std > 0 else mean
+        if explore_uniform > 0:
+            # some rounds play a uniformly random incentive so the world model sees the whole response
+            u = torch.rand(mean.shape, generator=generator).clamp(1e-4, 1 - 1e-4)
+            pick = torch.rand(mean.shape[:-1], generator=generator) < explore_uniform
+            pre = torch.where(pick.unsqueeze(-1), torch.logit(u), pre)
+        x = incentives_from_pre(net, pre).to(torch.float64).numpy().reshape(n, k)
+        res = env.step(x)
+        obs = encode_observation(
+            x, res.actions, None, res.rewards, n, k, (t + 1) / horizon, spec.x_scale, spec.reward_scale
+        )
+        if res.actions is None and res.shares is not None:
+            obs[:, k : 2 * k] = torch.from_numpy(np.asarray(res.shares, dtype=np.float32))
+        obs = obs.reshape(n_tasks, rows_per_task, -1)
+        h = _cell(net, params, obs, h, batched_params)
+        obs_l.append(obs)
+        pre_l.append(pre)
+        acts = res.actions if res.actions is not None else np.full(n, -1)
+        act_l.append(torch.from_numpy(np.asarray(acts, dtype=np.int64)).reshape(n_tasks, rows_per_task))
+        rew_l.append(torch.from_numpy(perceived_reward(spec, x, res.actions, res.shares).astype(np.float32)))
+        true_l.append(np.asarray(res.principal_reward, dtype=np.float64))
+    traj = Trajectories(
+        obs=torch.stack(obs_l, dim=-2),
+        pre=torch.stack(pre_l, dim=-2),
+        actions=torch.stack(act_l, dim=-1),
+        reward=torch.stack(rew_l, dim=-1).reshape(n_tasks, rows_per_task, horizon),
+        tfrac=torch.arange(horizon, dtype=torch.float32) / horizon,
+    )
+    true = np.stack(true_l, axis=-1).reshape(n_tasks, rows_per_task, horizon)
+    return traj, true
+
+
+def make_noise(cfg: MermaideConfig, spec: NetSpec, lead: tuple[int, ...], m: int, gen: torch.Generator):
+    """Random numbers of the model-based policy loss: lead + (S or C, agents, T, K)."""
+    shape = (m, spec.horizon, spec.n_actions)
+    return {
+        "smooth": torch.randn((*lead, cfg.policy_samples, *shape), generator=gen),
+        "cand": torch.rand((*lead, cfg.candidates, *shape), generator=gen),
+    }
+
+
+def meta_train(
+    problem: TrainingProblem,
+    cfg: MermaideConfig,
+    seed: int,
+    *,
+    progress: Callable[[int, dict[str, float]], None] | None = None,
+    checkpoint_path: str | Path | None = None,
+    resume: bool = False,
+) -> tuple[PrincipalNet, list[dict[str, float]]]:
+    """Train a learned principal (any variant) on ``problem``'s task distribution.
+
+    Every variant sees the same number of environment steps per update: two
+    episodes (support and query) of ``agents_per_task`` agents for each of
+    ``tasks_per_batch`` types.
+
+    Args:
+        problem: the training problem.
+        cfg: method config.
+        seed: the run's seed.
+        progress: called after every update with (update index, log dict).
+        checkpoint_path: where to write checkpoints every ``cfg.checkpoint_every`` updates.
+        resume: continue from ``checkpoint_path`` if it holds a checkpoint of this run.
+
+    Returns:
+        The trained network (its parameters are the meta-learned initialisation)
+        and one log dict per update.
+    """
+    spec = problem.net_spec
+    gen = torch.Generator().manual_seed(int(seed))
+    rng = np.random.default_rng(seed)
+    net = PrincipalNet(spec, cfg.hidden, cfg.policy_hidden, generator=gen)
+    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+    logs: list[dict[str, float]] = []
+    start = 0
+    if resume and checkpoint_path is not None and Path(checkpoint_path).exists():
+        state = load_checkpoint(checkpoint_path, expect_spec=spec, expect_variant=cfg.variant)
+        net.load_state_dict(state["state_dict"])
+        if "optimizer" in state:
+            opt.load_state_dict(state["optimizer"])
+        start = int(state.get("iteration", 0))
+        logs = list(state.get("logs", []))
+        rng.bit_generator.state = _rng_state_from(state["numpy_rng"])
+        gen.set_state(state["torch_rng"])
+    b, m = cfg.tasks_per_batch, cfg.agents_per_task
+    for it in range(start, cfg.iterations):
+        t0 = time.perf_counter()
+        params = dict(net.named_parameters())
+        tasks = problem.sample_tasks(b, rng)
+        env_s = problem.make_env(tasks, m, int(rng.integers(2**31)))
+        eu = cfg.explore_uniform if cfg.uses_world_model else 0.0
+        support, true_s = rollout(net, params, env_s, b, m, cfg.explore_std, gen, explore_uniform=eu)
+        noise_s = make_noise(cfg, spec, (b,), m, gen)
+        adapted = None
+        if cfg.meta:
+            adapted = adapt_params(net, params, support, cfg, noise_s)
+            rollout_params = {k: v.detach() for k, v in adapted.items()}
+            env_q = problem.make_env(tasks, m, int(rng.integers(2**31)))
+            query, true_q = rollout(
+                net, rollout_params, env_q, b, m, cfg.explore_std, gen, batched_params=True, explore_uniform=eu
+            )
+        else:
+            env_q = problem.make_env(tasks, m, int(rng.integers(2**31)))
+            query, true_q = rollout(net, params, env_q, b, m, cfg.explore_std, gen, explore_uniform=eu)
+        noise_q = make_noise(cfg, spec, (b,), m, gen)
+        loss, log = outer_loss(net, params, adapted, support, query, cfg, noise_s, noise_q)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"non-finite loss at update {it}: {log}")
+        opt.zero_grad()
+        loss.backward()
+        gnorm = torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip)
+        if not torch.isfinite(gnorm):
+            raise FloatingPointError(f"non-finite gradient norm at update {it}: {log}")
+        opt.step()
+        dt = time.perf_counter() - t0
+        log.update(
+            {
+                "update": it,
+                "return/support": float(true_s.sum(-1).mean()),
+                "return/query": float(true_q.sum(-1).mean()),
+                "grad_norm": float(gnorm),
+                "env_steps_per_s": 2 * b * m * spec.horizon / dt,
+                "seconds": dt,
+            }
+        )
+        logs.append(log)
+        if progress is not None:
+            progress(it, log)
+        done = it + 1
+        if checkpoint_path is not None and (done % cfg.checkpoint_every == 0 or done == cfg.iterations):
+            save_checkpoint(
+                checkpoint_path,
+                net,
+                cfg,
+                problem=problem.name,
+                extra={
+                    "iteration": done,
+                    "optimizer": opt.state_dict(),
+                    "numpy_rng": _rng_state_to(rng.bit_generator.state),
+                    "torch_rng": gen.get_state(),
+                    "logs": logs,
+                    "seed": int(seed),
+                },
+            )
+    return net, logs
+
+
+def _rng_state_to(state: dict[str, Any]) -> dict[str, Any]:
+    # numpy's PCG64 state holds Python ints wider than 64 bits: store them as strings
+    return {
+        "bit_generator": state["bit_generator"],
+        "state": str(state["state"]["state"]),
+        "inc": str(state["state"]["inc"]),
+        "has_uint32": int(state["has_uint32"]),
+        "uinteger": int(state["uinteger"]),
+    }
+
+
+def _rng_state_from(d: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "bit_generator": d["bit_generator"],
+        "state": {"state": int(d["state"]), "inc": int(d["inc"])},
+        "has_uint32": int(d["has_uint32"]),
+        "uinteger": int(d["uinteger"]),
+    }
+
+
+def _package_version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("learning-incentives")
+    except Exception:  # not installed as a distribution
+        return "unknown"
+
+
+def save_checkpoint(
+    path: str | Path,
+    net: PrincipalNet,
+    cfg: MermaideConfig,
+    *,
+    problem: str,
+    extra: dict[str, Any] | None = None,
+) -> None:
+    """Write a checkpoint atomically (temp file in the same folder, then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "format": CHECKPOINT_FORMAT,
+        "format_version": CHECKPOINT_VERSION,
+        "package_version": _package_version(),
+        "problem": problem,
+        "variant": cfg.variant,
+        "net_spec": net.spec.to_dict(),
+        "config": _plain(dataclasses.asdict(cfg)),
+        "state_dict": {k: v.detach().clone() for k, v in net.state_dict().items()},
+        **(extra or {}),
+    }
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        torch.save(payload, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _plain(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {k: _plain(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_plain(v) for v in obj]
+    return obj
+
+
+def load_checkpoint(
+    path: str | Path, *, expect_spec: NetSpec | None = None, expect_variant: str | None = None
+) -> dict[str, Any]:
+    """Load a checkpoint with ``weights_only=True`` and check it fits the problem.
+
+    Raises:
+        CheckpointError: unreadable/corrupt file, another format or version, another
+            variant, or a problem that differs (the message names the field).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # corrupt, truncated or not a torch file
+        raise CheckpointError(f"checkpoint {path} is unreadable or corrupt: {type(exc).__name__}: {exc}") from None
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(f"checkpoint {path} is not a {CHECKPOINT_FORMAT} file")
+    if state.get("format_version") != CHECKPOINT_VERSION:
+        raise CheckpointError(
+            f"checkpoint {path} has format version {state.get('format_version')}, this version reads "
+            f"{CHECKPOINT_VERSION}; retrain it"
+        )
+    if expect_variant is not None and state.get("variant") != expect_variant:
+        raise CheckpointError(f"checkpoint {path} is for variant {state.get('variant')!r}, not {expect_variant!r}")
+    if expect_spec is not None:
+        have = state.get("net_spec", {})
+        want = expect_spec.to_dict()
+        for key, value in want.items():
+            got = have.get(key)
+            same = (
+                np.allclose(np.asarray(got, dtype=float), np.asarray(value, dtype=float))
+                if isinstance(value, list | float | int) and not isinstance(value, bool) and got is not None
+                else got == value
+            )
+            if not same:
+                raise CheckpointError(
+                    f"checkpoint {path} was trained for {key}={got!r}, but this run has {key}={value!r}"
+                )
+    return state
+
+
+def net_from_checkpoint(state: dict[str, Any]) -> tuple[PrincipalNet, MermaideConfig]:
+    """Rebuild the network and its config from a loaded checkpoint."""
+    spec = NetSpec(**state["net_spec"])
+    fields = {f.name for f in dataclasses.fields(MermaideConfig)}
+    cfg = MermaideConfig(**{k: v for k, v in state["config"].items() if k in fields})
+    net = PrincipalNet(spec, cfg.hidden, cfg.policy_hidden)
+    try:
+        net.load_state_dict(state["state_dict"])
+    except RuntimeError as exc:
+        raise CheckpointError(f"checkpoint weights do not fit the network: {exc}") from None
+    return net, cfg
+
+
+def describe_logs(logs: list[dict[str, float]]) -> dict[str, float]:
+    """Summary of the last 10% of updates (for reports)."""
+    if not logs:
+        return {}
+    tail = logs[-max(1, len(logs) // 10) :]
+    keys = [k for k in tail[0] if isinstance(tail[0][k], int | float)]
+    return {k: float(np.mean([t[k] for t in tail if k in t])) for k in keys if not math.isnan(tail[0][k])}

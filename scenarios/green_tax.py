@@ -1,0 +1,409 @@
+"""green_tax: carbon taxation of learning households, the project's headline run.
+
+N households (default 10,000) choose each year one of K technologies (default:
+gasoline car, hybrid, electric car). They know prices and posted taxes but must
+*learn* the value of a technology by owning it; a share are pessimistic about the
+electric car (range anxiety: their prior is $2,500/yr below the truth), a share
+are informed best-responders (the textbook rational consumer). The government
+sets each year a tax or subsidy per technology. The economy's equations,
+defaults and sources are in :mod:`scenarios._green_economy`; in short:
+welfare = sum of realised private values - prices - SCC x emissions - (lambda -
+1) x subsidy outlays (taxes are transfers; DESIGN.md section 8).
+
+Principals (``--principals``): ``none``; ``pigouvian`` (tau = SCC x e);
+``best_constant`` (the best constant tax vector, searched with hindsight on this
+very population); ``oracle`` (plans with the true simulator and the households'
+learning state over "early clean subsidy for d years, then Pigouvian" schedules,
+re-planning every 5 years); the learned principals ``mermaide``, ``wm_only``,
+``meta_only``, ``model_free`` (meta-trained on a distribution of populations,
+evaluated 0- and 1-shot on held-out populations). ``first_best`` in the results
+is a reference value, not a principal: the same households, informed, under the
+Pigouvian tax.
+
+Evaluation settings (``--settings``): ``headline`` (the default population),
+``rational`` (everyone informed: the Pigouvian tax must be optimal),
+``deep_pessimism`` and ``unseen_family`` (held out: deeper and more widespread
+pessimism; Thompson-sampling households, a family absent from training).
+
+``--response`` instead sweeps gasoline price rises (as taxes proportional to
+fuel use) and reports short-run (next year) and long-run (end of horizon)
+elasticities of gasoline-car demand for learning vs rational households.
+
+Run ``python -m scenarios.green_tax --help``. Output: a run folder with
+results.csv, rounds.csv, config.toml, run.json, plots and report.html.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from policies import make_principal
+from policies.baselines import search_best_constant
+from policies.green import PlanningOracle, Schedule, subsidy_then_tax_schedules
+from simulator.config import option, to_dict
+
+from ._cli import scenario_main
+from ._green_economy import Economy, HouseholdMix, build_model, elasticities, pigouvian_tax, welfare_of
+
+__all__ = ["SETTINGS", "Args", "episode", "main", "run", "setting_mix"]
+
+SCENARIO = "green_tax"
+BASELINES = ("none", "pigouvian", "best_constant", "oracle")
+LEARNED = ("model_free", "meta_only", "wm_only", "mermaide")
+SETTINGS = ("headline", "rational", "deep_pessimism", "unseen_family")
+CHECKPOINT_DIR = Path(__file__).parent / "checkpoints" / SCENARIO
+
+
+@dataclass
+class OracleConfig:
+    """Candidate schedules of the planning oracle."""
+
+    levels: list[float] = option(
+        default_factory=lambda: [1000.0, 2000.0, 3000.0, 4500.0], help="clean-technology subsidies tried, $/yr", low=0
+    )
+    durations: list[int] = option(default_factory=lambda: [1, 2, 4, 8], help="subsidy durations tried, years", low=1)
+    replan_every: int = option(5, help="years between re-plans", low=1)
+
+
+@dataclass
+class Args:
+    """Command-line and TOML settings of the green-tax scenario."""
+
+    seed: int = option(0, help="first seed (seeds S..S+N-1)", low=0)
+    seeds: int = option(5, help="number of seeds", low=1, high=1000)
+    out: str | None = option(None, help="run folder (default runs/green_tax/<timestamp>)")
+    quick: bool = option(False, help="tiny budget for smoke tests (1 seed, 2,000 households, 2 settings)")
+    principals: list[str] = option(
+        default_factory=lambda: [*BASELINES, *LEARNED], help="principals to compare (names or module:Class)"
+    )
+    shots: list[int] = option(default_factory=lambda: [0, 1], help="adaptation episodes K of learned principals", low=0)
+    learner: str | None = option(None, help="replace the learning households' families by this learner spec")
+    settings: list[str] = option(default_factory=lambda: list(SETTINGS), help="populations evaluated", choices=SETTINGS)
+    response: bool = option(False, help="run the tax-response (elasticity) sweep instead of the comparison")
+    response_rises: list[float] = option(
+        default_factory=lambda: [0.05, 0.1, 0.2, 0.5], help="gasoline price rises of the --response sweep", low=0
+    )
+    best_constant_grid: list[float] = option(
+        default_factory=lambda: [-3000.0, -2000.0, -1000.0, -500.0, 0.0, 500.0, 1000.0],
+        help="deviations from the Pigouvian rate tried per technology by best_constant, $/yr",
+    )
+    checkpoints: str | None = option(None, help="folder of trained principals (default: the shipped ones)")
+    retrain: bool = option(False, help="train the learned principals from scratch (progress bar, ETA)")
+    backend: str = option("local", help="where evaluation tasks run", choices=("local", "ray"))
+    threads: int | None = option(None, help="numba and torch threads", low=1)
+    progress: bool = option(True, help="show progress bars")
+    economy: Economy = option(default_factory=Economy, help="technologies, prices, emissions, SCC, lambda")
+    households: HouseholdMix = option(default_factory=HouseholdMix, help="who the households are")
+    oracle: OracleConfig = option(default_factory=OracleConfig, help="the planning oracle's candidates")
+
+    def check(self) -> None:
+        """Cross-field checks (errors name the field)."""
+        known = set(BASELINES) | set(LEARNED) | {"constant", "reform"}
+        for p in self.principals:
+            if p not in known and ":" not in p:
+                raise ValueError(f"principals: unknown {p!r}; available: {', '.join(sorted(known))}")
+        if self.economy.clean >= len(self.economy.technologies):
+            raise ValueError("economy.clean: not a technology index")
+
+
+# ----------------------------------------------------------------- setup
+def setting_mix(mix: HouseholdMix, setting: str, learner: str | None = None) -> HouseholdMix:
+    """The household mix of an evaluation setting."""
+    if setting == "rational":
+        return dataclasses.replace(mix, rational_share=1.0)
+    if setting == "deep_pessimism":
+        mix = dataclasses.replace(mix, pessimistic_share=0.8, pessimism_depth=4000.0)
+    elif setting == "unseen_family":
+        mix = dataclasses.replace(mix, learners={"thompson": {"weight": 1.0, "sigma": 800.0}})
+    elif setting != "headline":
+        raise ValueError(f"unknown setting {setting!r}")
+    if learner:
+        mix = dataclasses.replace(mix, learners={learner: {"weight": 1.0}})
+    return mix
+
+
+def informed_mix(mix: HouseholdMix) -> HouseholdMix:
+    """The same households, informed: learners replaced by exact best responders."""
+    return dataclasses.replace(mix, learners={"best_response": {"weight": 1.0, "temperature": 0.0}})
+
+
+def _reward_fn(econ: Economy, n: int):
+    disc = 1.0
+
+    def reward(sums: dict[str, np.ndarray], incentives: np.ndarray, round_: int) -> float:
+        return welfare_of(econ, sums, n, changed=False)["welfare"] * disc
+
+    return reward
+
+
+def make_baseline(name: str, args: Args, econ: Economy, n: int, best_vec: np.ndarray | None) -> Any:
+    """Build a non-learned principal."""
+    if name == "oracle":
+
+        def candidates(spec: Any) -> list[np.ndarray]:
+            # temporary clean subsidies on top of the Pigouvian tax, and on top of the best constant
+            # vector when it is known, plus that vector itself: the oracle is never below best_constant
+            family = subsidy_then_tax_schedules(
+                spec, econ.horizon, args.oracle.levels, args.oracle.durations, econ.clean
+            )
+            out = list(family)
+            if best_vec is not None:
+                out += [np.clip(path - path[-1] + best_vec, spec.lower, spec.upper) for path in family]
+            return out
+
+        return PlanningOracle(
+            candidates, _reward_fn(econ, n), discount=econ.discount, replan_every=args.oracle.replan_every
+        )
+    if name == "best_constant":
+        assert best_vec is not None
+        return make_principal("best_constant", incentives=best_vec)
+    return make_principal(name)
+
+
+# -------------------------------------------------------------- episodes
+def _rates_changed(prev: np.ndarray | None, x: np.ndarray) -> bool:
+    return prev is not None and not np.allclose(prev, x)
+
+
+def episode(
+    econ: Economy, mix: HouseholdMix, seed: int, principal: Any, *, n: int | None = None
+) -> tuple[dict[str, float], pd.DataFrame]:
+    """Run one horizon; return the discounted totals per household and the per-year table."""
+    model, hh = build_model(econ, mix, seed, principal, n_households=n, collect_every=10**9)
+    model.run(econ.horizon)
+    return summarize_ledger(econ, model, hh)
+
+
+def summarize_ledger(econ: Economy, model: Any, hh: Any) -> tuple[dict[str, float], pd.DataFrame]:
+    """Per-year welfare decomposition from the ledger, and discounted totals per household."""
+    n = model.n_agents
+    rows = []
+    prev = None
+    for rec in model.ledger.records:
+        sums = {"counts": rec.counts, "private": rec.private, "paid": rec.paid, "collected": rec.collected}
+        w = welfare_of(econ, sums, n, changed=_rates_changed(prev, rec.incentives))
+        prev = rec.incentives
+        row = {"round": rec.round, **w}
+        for j, tech in enumerate(econ.technologies):
+            row[f"tax_{tech}"] = -float(rec.incentives[j])
+            row[f"share_{tech}"] = float(rec.counts[:, j].sum() / max(rec.counts.sum(), 1.0))
+        rows.append(row)
+    df = pd.DataFrame(rows)
+    disc = (1.0 + econ.discount) ** -df["round"].to_numpy()
+    totals = {
+        "welfare": float((df.welfare * disc).sum()),
+        "private_surplus": float((df.private_surplus * disc).sum()),
+        "damages": float((df.damages * disc).sum()),
+        "tax_revenue": float((df.tax_revenue * disc).sum()),
+        "subsidy_cost": float((df.subsidy_cost * disc).sum()),
+        "admin_cost": float((df.admin_cost * disc).sum()),
+        "emissions": float(df.emissions.sum()),
+        "clean_share": float(df.clean_share.mean()),
+        "final_clean_share": float(df.clean_share.iloc[-1]),
+        "dirty_share": float(df.dirty_share.mean()),
+    }
+    totals["intervention_cost"] = totals["subsidy_cost"] + totals["admin_cost"]
+    totals["principal_return"] = totals["welfare"]
+    totals["target_rate"] = totals["clean_share"]
+    groups = _incidence(econ, model, hh)
+    totals.update(groups)
+    return totals, df
+
+
+def _incidence(econ: Economy, model: Any, hh: Any) -> dict[str, float]:
+    """Mean net private surplus (values - prices - taxes + subsidies) per household group."""
+    out = {}
+    if model.ledger.track_households:
+        net = model.ledger.hh_private + model.ledger.hh_incentive
+        for g, name in enumerate(econ.group_names):
+            sel = hh.group == g
+            if sel.any():
+                out[f"net_surplus_{name}"] = float(net[sel].mean())
+    return out
+
+
+def best_constant_vector(econ: Economy, mix: HouseholdMix, seed: int, grid: Sequence[float], n: int) -> np.ndarray:
+    """Coordinate search (two sweeps) over constant tax vectors around Pigouvian, with hindsight on this population."""
+    model, _ = build_model(econ, mix, seed, make_principal("none"), n_households=n, collect_every=10**9)
+    reward = _reward_fn(econ, n)
+    base = -pigouvian_tax(econ)
+
+    def value(x: np.ndarray) -> float:
+        fork = model.fork()
+        return sum((1 + econ.discount) ** -t * reward(fork.step(x), x, t) for t in range(econ.horizon))
+
+    best = base.copy()
+    for _sweep in range(2):
+        for j in range(econ.k):
+            cands = []
+            for d in grid:
+                c = best.copy()
+                c[j] = base[j] - d  # a deviation d raises the tax on j by d
+                cands.append(c)
+            best, _ = search_best_constant(value, cands)
+    return best
+
+
+# ------------------------------------------------------------------ runs
+def run(args: Args) -> Path:
+    """The comparison of principals (or the response sweep); writes and returns the run folder."""
+    from analysis.runs import RunFolder, default_out_dir
+
+    _threads(args.threads)
+    if args.quick:
+        args = dataclasses.replace(
+            args,
+            seeds=1,
+            settings=args.settings[:2],
+            households=dataclasses.replace(args.households, n_households=min(args.households.n_households, 2000)),
+            best_constant_grid=[-2000.0, 0.0, 1000.0],
+            oracle=dataclasses.replace(args.oracle, levels=args.oracle.levels[:2], durations=args.oracle.durations[:2]),
+        )
+    out = Path(args.out) if args.out else default_out_dir(SCENARIO + ("_response" if args.response else ""))
+    cfg = to_dict(args)
+    seeds = list(range(args.seed, args.seed + args.seeds))
+    with RunFolder(out, scenario=SCENARIO, config=cfg, seeds=seeds) as rf:
+        rf.write_config(cfg)
+        if args.response:
+            table = response_sweep(args, seeds)
+            rf.write_results(table)
+            from ._green_report import write_response_report
+
+            write_response_report(rf, table, args)
+            print(table.to_string(index=False))
+        else:
+            results, rounds = compare(args, seeds)
+            rf.write_results(results)
+            rf.write_rounds(rounds)
+            from ._green_report import print_table, write_report
+
+            write_report(rf, results, rounds, args)
+            print_table(results)
+    return out
+
+
+def _threads(threads: int | None) -> None:
+    if threads:
+        import numba
+        import torch
+
+        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+        torch.set_num_threads(threads)
+
+
+def compare(args: Args, seeds: list[int]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every principal x setting x seed (x shots for learned principals)."""
+    econ = args.economy
+    n = args.households.n_households
+    rows: list[dict] = []
+    rounds: list[pd.DataFrame] = []
+    learned = _load_learned(args)
+    total = len(seeds) * len(args.settings)
+    bar = tqdm(total=total, desc="green_tax", disable=not args.progress)
+    started = time.time()
+    for seed in seeds:
+        for setting in args.settings:
+            mix = setting_mix(args.households, setting, args.learner)
+            common = {"scenario": SCENARIO, "seed": seed, "setting": setting}
+            fb, _ = episode(econ, informed_mix(mix), seed, make_principal("pigouvian"), n=n)
+            best_vec = (
+                best_constant_vector(econ, mix, seed, args.best_constant_grid, n)
+                if {"best_constant", "oracle"} & set(args.principals)
+                else None
+            )
+            for name in args.principals:
+                if name in learned:
+                    outs = _learned_episodes(learned[name], econ, mix, seed, n, args.shots)
+                else:
+                    principal = make_baseline(name, args, econ, n, best_vec)
+                    outs = [(0, 0.0, *episode(econ, mix, seed, principal, n=n))]
+                for shots, adapt_cost, totals, df in outs:
+                    rows.append(
+                        {
+                            **common,
+                            "principal": name,
+                            "shots": shots,
+                            "adaptation_cost": adapt_cost,
+                            "first_best": fb["welfare"],
+                            **totals,
+                        }
+                    )
+                    rounds.append(df.assign(principal=name, shots=shots, **common))
+            bar.update(1)
+            bar.set_postfix(elapsed=f"{time.time() - started:.0f}s")
+    bar.close()
+    results = pd.DataFrame(rows)
+    first = ["scenario", "principal", "seed", "shots", "setting", "principal_return", "intervention_cost"]
+    first += ["adaptation_cost", "target_rate", "welfare", "emissions", "clean_share", "tax_revenue", "subsidy_cost"]
+    results = results[first + [c for c in results.columns if c not in first]]
+    return results, pd.concat(rounds, ignore_index=True)
+
+
+def _load_learned(args: Args) -> dict[str, Any]:
+    names = [p for p in args.principals if p in LEARNED]
+    if not names:
+        return {}
+    from ._green_learning import load_or_train
+
+    return load_or_train(names, args)
+
+
+def _learned_episodes(principal: Any, econ: Economy, mix: HouseholdMix, seed: int, n: int, shots: Sequence[int]):
+    from ._green_learning import evaluate_learned
+
+    return evaluate_learned(principal, econ, mix, seed, n, shots, episode)
+
+
+def response_sweep(args: Args, seeds: list[int]) -> pd.DataFrame:
+    """Short- and long-run elasticities of gasoline-car demand, learning vs rational households.
+
+    A gasoline price rise of r is a tax r x fuel cost on each technology (its
+    gasoline use), introduced after ``burn_in`` = horizon // 2 years of no policy;
+    SR compares the dirty share in the year of introduction with the untaxed run
+    (same seed, common random numbers), LR at the end of the horizon.
+    """
+    econ = args.economy
+    burn_in = max(econ.horizon // 2, 1)
+    horizon = burn_in + max(econ.horizon, 20)
+    econ_r = dataclasses.replace(econ, horizon=horizon)
+    n = args.households.n_households
+    rows = []
+    for pop in ("rational", "learning"):
+        mix = (
+            dataclasses.replace(args.households, rational_share=1.0)
+            if pop == "rational"
+            else dataclasses.replace(args.households, rational_share=0.0)
+        )
+        for seed in seeds:
+            base_df = episode(econ_r, mix, seed, make_principal("none"), n=n)[1]
+            for rise in args.response_rises:
+                path = np.zeros((horizon, econ.k))
+                path[burn_in:] = -rise * np.asarray(econ.fuel_costs)
+                df = episode(econ_r, mix, seed, Schedule(path), n=n)[1]
+                log_p = np.log1p(rise)
+                sr = np.log(df.dirty_share.iloc[burn_in] / base_df.dirty_share.iloc[burn_in]) / log_p
+                lr = np.log(df.dirty_share.iloc[-1] / base_df.dirty_share.iloc[-1]) / log_p
+                rows.append({"population": pop, "seed": seed, "price_rise": rise, "short_run": sr, "long_run": lr})
+    table = pd.DataFrame(rows)
+    analytic = elasticities(econ, args.households)
+    table.attrs["analytic"] = analytic
+    return table
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``python -m scenarios.green_tax``."""
+    return scenario_main(Args, argv, prog="python -m scenarios.green_tax", description=__doc__, run=run)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
