@@ -33,7 +33,7 @@ from simulator import Observation, PrincipalSpec
 
 from .base import BasePrincipal, register_principal
 from .mermaide import MermaideConfig, NetSpec, PrincipalNet, Trajectories, incentives_from_pre, inner_adapt
-from .nets import encode_observation
+from .nets import RunningStats, encode_observation
 from .training import (
     CheckpointError,
     load_checkpoint,
@@ -116,6 +116,7 @@ class LearnedPrincipal(BasePrincipal):
         self._act: list[torch.Tensor] = []
         self._rew: list[torch.Tensor] = []
         self._x: np.ndarray | None = None
+        self._stats = RunningStats(self.rows, spec.n_actions, self.net.spec.horizon)
 
     @torch.no_grad()
     def act(self) -> np.ndarray:
@@ -155,8 +156,13 @@ class LearnedPrincipal(BasePrincipal):
     def _plan(self, pre: torch.Tensor) -> torch.Tensor:
         cand = torch.cat([pre.unsqueeze(0), self._candidates()[:, None, :].expand(-1, self.rows, -1)], dim=0)
         x = incentives_from_pre(self.net, cand)
-        p = functional_call(self.net, self.params, ("head", self.h.unsqueeze(0).expand(x.shape[0], -1, -1), x))
-        score = (p * (self.net.values - self.net.spec.cost * x)).sum(-1)
+        h = self.h.unsqueeze(0).expand(x.shape[0], -1, -1)
+        if self.cfg.objective == "return":
+            tf = torch.full((*h.shape[:-1], 1), self.round / self.net.spec.horizon)
+            score = functional_call(self.net, self.params, ("critic", h, tf, x))
+        else:
+            p = functional_call(self.net, self.params, ("head", h, x))
+            score = (p * (self.net.values - self.net.spec.cost * torch.relu(x))).sum(-1)
         best = score.argmax(0)
         return cand[best, torch.arange(self.rows)]
 
@@ -181,7 +187,7 @@ class LearnedPrincipal(BasePrincipal):
         else:
             actions, shares, rewards = obs.actions, None, obs.rewards
         enc = encode_observation(
-            x, actions, shares, rewards, self.rows, k, self.round / ns.horizon, ns.x_scale, ns.reward_scale
+            x, actions, shares, rewards, self.rows, k, self.round / ns.horizon, ns.x_scale, ns.reward_scale, self._stats
         )
         self.h = functional_call(self.net, self.params, ("step", enc, self.h))
         self._obs.append(enc)

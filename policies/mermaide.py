@@ -117,6 +117,19 @@ class NetSpec:
     x_scale: float = 1.0
     reward_scale: float = 1.0
 
+    def __post_init__(self) -> None:
+        # plain Python numbers only: checkpoints are read with torch.load(weights_only=True)
+        self.low = [float(v) for v in self.low]
+        self.high = [float(v) for v in self.high]
+        self.values = [float(v) for v in self.values]
+        self.mask = [bool(v) for v in self.mask]
+        self.cost = float(self.cost)
+        self.obs_noise = float(self.obs_noise)
+        self.x_scale = float(self.x_scale)
+        self.reward_scale = float(self.reward_scale)
+        self.n_actions = int(self.n_actions)
+        self.horizon = int(self.horizon)
+
     def to_dict(self) -> dict[str, Any]:
         """Plain dict for checkpoints."""
         return dataclasses.asdict(self)
@@ -150,6 +163,12 @@ class MermaideConfig:
     explore_uniform: float = option(
         0.2, help="share of rounds with a uniformly random incentive in training rollouts (model-based)", low=0, high=1
     )
+    objective: Literal["myopic", "return"] = option(
+        "myopic",
+        help="policy objective: the world model's one-round reward (myopic) or a learned critic of the return",
+    )
+    gamma: float = option(0.97, help="discount of returns for the critic (objective = return)", low=0.0, high=1.0)
+    critic_weight: float = option(1.0, help="weight of the critic's regression loss", low=0.0)
     plan_candidates: int = option(
         64, help="decision-time search: candidates scored by the world model each round (0 = policy only)", low=0
     )
@@ -187,7 +206,11 @@ class PrincipalNet(nn.Module):
         self.head = MLP([hidden, policy_hidden, 2 * k + 1], out_gain=0.1)
         self.policy = MLP([hidden + 1, policy_hidden, policy_hidden, k], out_gain=0.1)
         self.value = MLP([hidden + 1, policy_hidden, 1], out_gain=0.1)
+        self.critic = MLP([hidden + 1 + k, policy_hidden, policy_hidden, 1], out_gain=0.1)
         self.log_std = nn.Parameter(torch.full((k,), math.log(0.5)))
+        # near-greedy agents respond to incentives as a steep threshold: start the
+        # head's sensitivity at 10 logits per x_scale instead of about 1
+        self.register_buffer("sens_scale", torch.tensor(10.0))
         self.register_buffer("low", torch.tensor(spec.low, dtype=torch.float32))
         self.register_buffer("high", torch.tensor(spec.high, dtype=torch.float32))
         self.register_buffer("mask", torch.tensor(spec.mask, dtype=torch.float32))
@@ -211,6 +234,9 @@ class PrincipalNet(nn.Module):
             return self.policy(torch.cat(args, dim=-1))
         if kind == "value":
             return self.value(torch.cat(args, dim=-1)).squeeze(-1)
+        if kind == "critic":
+            h, tf, x = args
+            return self.critic(torch.cat([h, tf, x / self.spec.x_scale], dim=-1)).squeeze(-1)
         if kind == "log_std":
             return self.log_std
         raise ValueError(f"unknown kind {kind!r}")
@@ -219,7 +245,7 @@ class PrincipalNet(nn.Module):
         k = self.spec.n_actions
         out = self.head(h)
         base, sens, eps = out[..., :k], out[..., k : 2 * k], out[..., 2 * k]
-        logits = base + nn.functional.softplus(sens + 1.0) * (x / self.spec.x_scale)
+        logits = base + self.sens_scale * nn.functional.softplus(sens + 1.0) * (x / self.spec.x_scale)
         floor = torch.sigmoid(eps - 2.0).unsqueeze(-1)
         return (1.0 - floor) * torch.softmax(logits, dim=-1) + floor / k
 
@@ -294,16 +320,41 @@ def _detach(params: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 
 
 def wm_loss(net: PrincipalNet, params: dict[str, torch.Tensor], traj: Trajectories) -> torch.Tensor:
-    """Negative log-likelihood of the observed actions under the world model."""
+    """Negative log-likelihood of what was observed (an action, or choice shares) under the world model.
+
+    The target of round t is read from the observation (one-hot of the observed
+    action, or the observed shares: then it is the cross-entropy per household).
+    """
     spec = net.spec
+    k = spec.n_actions
     beliefs = _call(net, params, "encode", traj.obs)
     x = incentives_from_pre(net, traj.pre)
     p_true = _call(net, params, "head", beliefs, x)
-    p_obs = (1.0 - spec.obs_noise) * p_true + spec.obs_noise / spec.n_actions
-    seen = traj.actions >= 0
-    idx = traj.actions.clamp(min=0).unsqueeze(-1)
-    logp = torch.log(p_obs.gather(-1, idx).squeeze(-1).clamp_min(1e-8))
-    return -(logp * seen).sum() / seen.sum().clamp_min(1)
+    p_obs = (1.0 - spec.obs_noise) * p_true + spec.obs_noise / k
+    target = traj.obs[..., k : 2 * k]
+    seen = target.sum(-1) > 0
+    nll = -(target * torch.log(p_obs.clamp_min(1e-8))).sum(-1)
+    return (nll * seen).sum() / seen.sum().clamp_min(1)
+
+
+def _returns(reward: torch.Tensor, gamma: float) -> torch.Tensor:
+    """Discounted reward-to-go along the last dim."""
+    out = torch.zeros_like(reward)
+    acc = torch.zeros_like(reward[..., 0])
+    for t in range(reward.shape[-1] - 1, -1, -1):
+        acc = reward[..., t] + gamma * acc
+        out[..., t] = acc
+    return out
+
+
+def critic_loss(net: PrincipalNet, params: dict[str, torch.Tensor], traj: Trajectories, gamma: float) -> torch.Tensor:
+    """Regression of the critic Q(belief, t, x_t) on the discounted return-to-go (in reward_scale units)."""
+    beliefs = _call(net, params, "encode", traj.obs)
+    tf = traj.tfrac.expand(*beliefs.shape[:-1]).unsqueeze(-1)
+    x = incentives_from_pre(net, traj.pre)
+    q = _call(net, params, "critic", beliefs, tf, x)
+    target = _returns(traj.reward / net.spec.reward_scale, gamma).detach()
+    return ((q - target) ** 2).mean()
 
 
 def model_based_policy_loss(
@@ -312,6 +363,7 @@ def model_based_policy_loss(
     traj: Trajectories,
     noise: dict[str, torch.Tensor],
     imitation_weight: float = 1.0,
+    objective: str = "myopic",
 ) -> torch.Tensor:
     """Policy loss against the world model's predicted principal reward.
 
@@ -331,6 +383,7 @@ def model_based_policy_loss(
         traj: the episodes whose belief states are used.
         noise: ``{"smooth": N(0,1) of shape (S, *batch, T, K), "cand": U(0,1) of shape (C, *batch, T, K)}``.
         imitation_weight: weight of the search term.
+        objective: ``myopic`` (the world model's one-round reward) or ``return`` (the critic).
     """
     fixed = _detach(params)
     beliefs = _call(net, fixed, "encode", traj.obs)
@@ -339,12 +392,12 @@ def model_based_policy_loss(
     std = torch.exp(_call(net, fixed, "log_std")).clamp(0.05, 2.0)
     smooth = noise["smooth"]
     x_s = incentives_from_pre(net, pre.unsqueeze(0) + smooth * std)
-    local = _predicted_reward(net, fixed, beliefs, x_s).mean()
+    local = _predicted_reward(net, fixed, beliefs, tf, x_s, objective).mean()
     x_pol = incentives_from_pre(net, pre)
     span = (net.high - net.low).clamp_min(1e-6)
     cand = (net.low + span * noise["cand"]) * net.mask
     cand = torch.cat([cand, x_pol.detach().unsqueeze(0)], dim=0)
-    scores = _predicted_reward(net, fixed, beliefs, cand)
+    scores = _predicted_reward(net, fixed, beliefs, tf, cand, objective)
     best = scores.argmax(0, keepdim=True).unsqueeze(-1).expand(1, *cand.shape[1:])
     target = cand.gather(0, best).squeeze(0)
     imitation = ((((x_pol - target) / span) ** 2) * net.mask).sum(-1).mean()
@@ -352,11 +405,23 @@ def model_based_policy_loss(
 
 
 def _predicted_reward(
-    net: PrincipalNet, fixed: dict[str, torch.Tensor], beliefs: torch.Tensor, x: torch.Tensor
+    net: PrincipalNet,
+    fixed: dict[str, torch.Tensor],
+    beliefs: torch.Tensor,
+    tf: torch.Tensor,
+    x: torch.Tensor,
+    objective: str = "myopic",
 ) -> torch.Tensor:
-    """World-model expected principal reward of incentives x (S, *batch, T, K) at beliefs (*batch, T, H)."""
-    p = _call(net, fixed, "head", beliefs.unsqueeze(0).expand(x.shape[0], *beliefs.shape), x)
-    return (p * (net.values - net.spec.cost * x)).sum(-1)
+    """Predicted value of incentives x (S, *batch, T, K) at beliefs (*batch, T, H).
+
+    ``myopic``: the world model's expected reward this round, sum_a p(a) (v_a - c max(x_a, 0)).
+    ``return``: the critic's estimate of the discounted return.
+    """
+    b = beliefs.unsqueeze(0).expand(x.shape[0], *beliefs.shape)
+    if objective == "return":
+        return _call(net, fixed, "critic", b, tf.unsqueeze(0).expand(x.shape[0], *tf.shape), x)
+    p = _call(net, fixed, "head", b, x)
+    return (p * (net.values - net.spec.cost * torch.relu(x))).sum(-1)
 
 
 def pg_loss(
@@ -420,7 +485,7 @@ def inner_adapt(
 
     for _ in range(steps):
         if cfg.uses_world_model:
-            wm_keys = [k for k in fast if not k.startswith(("policy.", "value.", "log_std"))]
+            wm_keys = [k for k in fast if not k.startswith(("policy.", "value.", "log_std", "critic."))]
             pol_keys = [k for k in fast if k not in wm_keys]
             if wm_keys:
                 rest = {**slow, **fast}
@@ -431,7 +496,9 @@ def inner_adapt(
                 rest = {**slow, **fast}
                 sub = {k: fast[k] for k in pol_keys}
                 g = grad(
-                    lambda s, rest=rest: model_based_policy_loss(net, {**rest, **s}, traj, noise, cfg.imitation_weight)
+                    lambda s, rest=rest: model_based_policy_loss(
+                        net, {**rest, **s}, traj, noise, cfg.imitation_weight, cfg.objective
+                    )
                 )(sub)
                 fast = {**fast, **{k: sub[k] - lr * maybe_detach(g[k]) for k in pol_keys}}
         else:
@@ -449,9 +516,12 @@ def task_loss(
 ) -> torch.Tensor:
     """The per-task training loss of a variant on some episodes."""
     if cfg.uses_world_model:
-        return wm_loss(net, params, traj) + cfg.policy_weight * model_based_policy_loss(
-            net, params, traj, noise, cfg.imitation_weight
+        loss = wm_loss(net, params, traj) + cfg.policy_weight * model_based_policy_loss(
+            net, params, traj, noise, cfg.imitation_weight, cfg.objective
         )
+        if cfg.objective == "return":
+            loss = loss + cfg.critic_weight * critic_loss(net, params, traj, cfg.gamma)
+        return loss
     return pg_loss(net, params, traj, cfg.value_weight, cfg.entropy_bonus)
 
 

@@ -21,12 +21,40 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["MLP", "GRUCell", "encode_observation", "obs_dim", "reinit"]
+__all__ = ["MLP", "GRUCell", "RunningStats", "encode_observation", "obs_dim", "reinit"]
 
 
 def obs_dim(n_actions: int) -> int:
     """Length of the per-round observation vector."""
-    return 2 * n_actions + 3
+    return 5 * n_actions + 3
+
+
+class RunningStats:
+    """Per-row running statistics of the observations, part of the encoder's input.
+
+    For each action: how often the row was seen choosing it (share of the horizon)
+    and the mean private reward observed for it (observed reward minus the
+    incentive paid on the chosen action). Sufficient statistics of a stationary
+    bandit; they spare the GRU from learning to count and average.
+    """
+
+    def __init__(self, n: int, k: int, horizon: int) -> None:
+        self.counts = np.zeros((n, k))
+        self.sums = np.zeros((n, k))
+        self.horizon = max(horizon, 1)
+
+    def update(self, actions: np.ndarray | None, private: np.ndarray | None) -> np.ndarray:
+        """Add one round; return (n, 3K) features: reward slot, count share, mean reward."""
+        n, k = self.counts.shape
+        slot = np.zeros((n, k))
+        if actions is not None:
+            rows = np.arange(n)
+            self.counts[rows, actions] += 1.0
+            if private is not None:
+                slot[rows, actions] = private
+                self.sums[rows, actions] += private
+        means = np.divide(self.sums, self.counts, out=np.zeros_like(self.sums), where=self.counts > 0)
+        return np.concatenate([slot, self.counts / self.horizon, means], axis=1)
 
 
 def encode_observation(
@@ -39,8 +67,13 @@ def encode_observation(
     round_frac: float,
     x_scale: float,
     reward_scale: float = 1.0,
+    stats: RunningStats | None = None,
 ) -> torch.Tensor:
     """(n_agents, obs_dim) float32 tensor of one round's observation.
+
+    Layout: incentives / x_scale (K), observed action one-hot or shares (K),
+    observed reward / reward_scale (1), reward mask (1), t / T (1), then the
+    :class:`RunningStats` features (3K, rewards scaled), zero without ``stats``.
 
     Args:
         incentives: (K,) or (n, K) incentives offered this round.
@@ -52,19 +85,27 @@ def encode_observation(
         round_frac: t / T of the round just observed.
         x_scale: incentives are divided by this.
         reward_scale: rewards are divided by this.
+        stats: the rows' running statistics, updated with this round.
     """
     k = n_actions
-    out = np.zeros((n_agents, 2 * k + 3), dtype=np.float32)
-    inc = np.asarray(incentives, dtype=np.float64).reshape(-1, k)
+    out = np.zeros((n_agents, 5 * k + 3), dtype=np.float32)
+    inc = np.broadcast_to(np.asarray(incentives, dtype=np.float64).reshape(-1, k), (n_agents, k))
     out[:, :k] = inc / x_scale
-    if actions is not None:
-        out[np.arange(n_agents), k + np.asarray(actions, dtype=np.int64)] = 1.0
+    acts = None if actions is None else np.asarray(actions, dtype=np.int64)
+    if acts is not None:
+        out[np.arange(n_agents), k + acts] = 1.0
     elif shares is not None:
         out[:, k : 2 * k] = np.asarray(shares, dtype=np.float64)
+    private = None
     if rewards is not None:
-        out[:, 2 * k] = np.asarray(rewards, dtype=np.float64) / reward_scale
+        r = np.asarray(rewards, dtype=np.float64)
+        out[:, 2 * k] = r / reward_scale
         out[:, 2 * k + 1] = 1.0
+        if acts is not None:
+            private = (r - inc[np.arange(n_agents), acts]) / reward_scale
     out[:, 2 * k + 2] = round_frac
+    if stats is not None:
+        out[:, 2 * k + 3 :] = stats.update(acts, private)
     return torch.from_numpy(out)
 
 

@@ -41,7 +41,7 @@ from .mermaide import (
     incentives_from_pre,
     outer_loss,
 )
-from .nets import encode_observation
+from .nets import RunningStats, encode_observation
 
 __all__ = [
     "CHECKPOINT_FORMAT",
@@ -107,10 +107,11 @@ class CheckpointError(ValueError):
 def perceived_reward(spec: NetSpec, x: np.ndarray, actions: np.ndarray | None, shares: np.ndarray | None) -> np.ndarray:
     """The principal's reward as it perceives it from its observations, per row.
 
-    ``v[a] - c x[a]`` for the observed action, or the share-weighted version.
+    ``v[a] - c max(x[a], 0)`` for the observed action (only payments cost), or the
+    share-weighted version.
     """
     values = np.asarray(spec.values)
-    per_action = values[None, :] - spec.cost * x
+    per_action = values[None, :] - spec.cost * np.maximum(x, 0.0)
     if actions is not None:
         return per_action[np.arange(x.shape[0]), actions]
     assert shares is not None
@@ -141,6 +142,7 @@ def rollout(
     *,
     batched_params: bool = False,
     explore_uniform: float = 0.0,
+    true_reward: bool = False,
 ) -> tuple[Trajectories, np.ndarray]:
     """Play one episode with every row of ``env``.
 
@@ -154,6 +156,8 @@ def rollout(
         generator: torch generator for the exploration noise.
         batched_params: ``params`` has a leading task dimension.
         explore_uniform: probability that a row's incentives in a round are uniform in the box.
+        true_reward: learn from the environment's true principal reward (simulation
+            training of a return critic) instead of the reward perceived from observations.
 
     Returns:
         Trajectories with batch dims (B, m) and the true principal reward (B, m, T).
@@ -164,6 +168,7 @@ def rollout(
     h = (h0[:, None, :] if batched_params else h0[None, None, :]).expand(n_tasks, rows_per_task, h0.shape[-1])
     obs_l, pre_l, act_l, rew_l, true_l = [], [], [], [], []
     n = n_tasks * rows_per_task
+    stats = RunningStats(n, k, horizon)
     for t in range(horizon):
         tf = torch.tensor([t / horizon], dtype=torch.float32)
         mean = _policy_mean(net, params, h, tf, batched_params)
@@ -176,7 +181,7 @@ def rollout(
         x = incentives_from_pre(net, pre).to(torch.float64).numpy().reshape(n, k)
         res = env.step(x)
         obs = encode_observation(
-            x, res.actions, None, res.rewards, n, k, (t + 1) / horizon, spec.x_scale, spec.reward_scale
+            x, res.actions, None, res.rewards, n, k, (t + 1) / horizon, spec.x_scale, spec.reward_scale, stats
         )
         if res.actions is None and res.shares is not None:
             obs[:, k : 2 * k] = torch.from_numpy(np.asarray(res.shares, dtype=np.float32))
@@ -188,14 +193,19 @@ def rollout(
         act_l.append(torch.from_numpy(np.asarray(acts, dtype=np.int64)).reshape(n_tasks, rows_per_task))
         rew_l.append(torch.from_numpy(perceived_reward(spec, x, res.actions, res.shares).astype(np.float32)))
         true_l.append(np.asarray(res.principal_reward, dtype=np.float64))
+    true = np.stack(true_l, axis=-1).reshape(n_tasks, rows_per_task, horizon)
+    reward = (
+        torch.from_numpy(true.astype(np.float32))
+        if true_reward
+        else torch.stack(rew_l, dim=-1).reshape(n_tasks, rows_per_task, horizon)
+    )
     traj = Trajectories(
         obs=torch.stack(obs_l, dim=-2),
         pre=torch.stack(pre_l, dim=-2),
         actions=torch.stack(act_l, dim=-1),
-        reward=torch.stack(rew_l, dim=-1).reshape(n_tasks, rows_per_task, horizon),
+        reward=reward,
         tfrac=torch.arange(horizon, dtype=torch.float32) / horizon,
     )
-    true = np.stack(true_l, axis=-1).reshape(n_tasks, rows_per_task, horizon)
     return traj, true
 
 
@@ -258,7 +268,8 @@ def meta_train(
         tasks = problem.sample_tasks(b, rng)
         env_s = problem.make_env(tasks, m, int(rng.integers(2**31)))
         eu = cfg.explore_uniform if cfg.uses_world_model else 0.0
-        support, true_s = rollout(net, params, env_s, b, m, cfg.explore_std, gen, explore_uniform=eu)
+        tr = cfg.objective == "return" or not cfg.uses_world_model
+        support, true_s = rollout(net, params, env_s, b, m, cfg.explore_std, gen, explore_uniform=eu, true_reward=tr)
         noise_s = make_noise(cfg, spec, (b,), m, gen)
         adapted = None
         if cfg.meta:
@@ -266,11 +277,20 @@ def meta_train(
             rollout_params = {k: v.detach() for k, v in adapted.items()}
             env_q = problem.make_env(tasks, m, int(rng.integers(2**31)))
             query, true_q = rollout(
-                net, rollout_params, env_q, b, m, cfg.explore_std, gen, batched_params=True, explore_uniform=eu
+                net,
+                rollout_params,
+                env_q,
+                b,
+                m,
+                cfg.explore_std,
+                gen,
+                batched_params=True,
+                explore_uniform=eu,
+                true_reward=tr,
             )
         else:
             env_q = problem.make_env(tasks, m, int(rng.integers(2**31)))
-            query, true_q = rollout(net, params, env_q, b, m, cfg.explore_std, gen, explore_uniform=eu)
+            query, true_q = rollout(net, params, env_q, b, m, cfg.explore_std, gen, explore_uniform=eu, true_reward=tr)
         noise_q = make_noise(cfg, spec, (b,), m, gen)
         loss, log = outer_loss(net, params, adapted, support, query, cfg, noise_s, noise_q)
         if not torch.isfinite(loss):

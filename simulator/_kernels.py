@@ -467,8 +467,9 @@ def act_gumbel(means, temp, off, per, klo, khi, out, shock):
             row = i * np.int64(per)
             t = _at(temp, i)
             for j in range(k):
-                u = (np.float32(draw_bits(bs, _NORMAL0 + j) >> np.uint32(8)) + np.float32(0.5)) * np.float32(
-                    1.0 / 16777216.0
+                # 23 random bits + 1/2: u in [2^-24, 1 - 2^-24], exact in float32 (never 0 or 1)
+                u = (np.float32(draw_bits(bs, _NORMAL0 + j) >> np.uint32(9)) + np.float32(0.5)) * np.float32(
+                    1.0 / 8388608.0
                 )
                 g[j] = -np.float32(math.log(-math.log(u))) * t
                 sc[j] = means[i, j] + off[row, j] + g[j]

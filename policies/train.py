@@ -1,0 +1,145 @@
+"""Meta-train learned principals: ``python -m policies.train --scenario bandit_alignment --out DIR``.
+
+Trains MERMAIDE (or an ablation: ``--variant wm_only``, ``meta_only``,
+``model_free``, or ``all``) on a scenario's training distribution, with a
+progress bar (loss, return, ETA), scalars logged as JSON lines in
+``DIR/logs/``, and checkpoints written atomically every
+``--train.checkpoint-every`` updates. ``--resume`` continues an interrupted
+training from its last checkpoint (same seed, same result as an uninterrupted
+run).
+
+The shipped checkpoints are reproduced by::
+
+    python -m policies.train --scenario bandit_alignment --variant all
+        --observations full,actions,noisy --seed 0 --out scenarios/checkpoints/bandit_alignment
+    python -m policies.train --scenario green_tax --variant all --seed 0 --out scenarios/checkpoints/green_tax
+
+This is an entry point: it may import scenarios (library modules only import downward).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from simulator.config import ConfigError, option, parse_args, run_cli
+
+from .mermaide import VARIANTS, MermaideConfig
+from .training import CheckpointError, meta_train
+
+__all__ = ["TrainArgs", "main"]
+
+
+@dataclass
+class TrainArgs:
+    """Settings of a training run."""
+
+    scenario: str = option(
+        "bandit_alignment",
+        help="scenario whose training distribution is used",
+        choices=("bandit_alignment", "green_tax"),
+    )
+    variant: str = option("mermaide", help="method, or 'all'", choices=(*VARIANTS, "all"))
+    observations: list[str] = option(
+        default_factory=lambda: ["full"],
+        help="observation settings (bandit_alignment)",
+        choices=("full", "actions", "noisy"),
+    )
+    seed: int = option(0, help="seed of the run", low=0)
+    out: str = option("runs/train", help="folder for checkpoints and logs")
+    iterations: int | None = option(None, help="outer updates (default: the method config's)", low=1)
+    quick: bool = option(False, help="a few updates only (smoke test)")
+    resume: bool = option(False, help="continue from the checkpoints in --out")
+    threads: int | None = option(None, help="torch and numba threads", low=1)
+    progress: bool = option(True, help="show a progress bar")
+    train: MermaideConfig = option(default_factory=MermaideConfig, help="method settings (bandit_alignment)")
+
+
+def _jobs(args: TrainArgs) -> list[tuple[str, str, Any, MermaideConfig]]:
+    """(variant, observation, problem, config) for each checkpoint to produce."""
+    variants = list(VARIANTS) if args.variant == "all" else [args.variant]
+    jobs = []
+    if args.scenario == "bandit_alignment":
+        from scenarios._bandit_tasks import BanditProblem, BanditSetup
+
+        for obs in args.observations:
+            problem = BanditProblem(BanditSetup(observation=obs))
+            for v in variants:
+                jobs.append((v, obs, problem, dataclasses.replace(args.train, variant=v)))
+    else:
+        from scenarios._green_economy import Economy, HouseholdMix
+        from scenarios._green_learning import GreenProblem, default_train_config
+
+        problem = GreenProblem(Economy(), HouseholdMix())
+        for v in variants:
+            jobs.append((v, "shares", problem, dataclasses.replace(default_train_config(), variant=v)))
+    out = []
+    for v, obs, problem, cfg in jobs:
+        if args.iterations is not None:
+            cfg = dataclasses.replace(cfg, iterations=args.iterations)
+        if args.quick:
+            cfg = dataclasses.replace(cfg, iterations=2, tasks_per_batch=2, agents_per_task=min(cfg.agents_per_task, 2))
+        out.append((v, obs, problem, cfg))
+    return out
+
+
+def _name(scenario: str, variant: str, obs: str) -> str:
+    return f"{variant}-{obs}" if scenario == "bandit_alignment" else variant
+
+
+def run(args: TrainArgs) -> Path:
+    """Train every requested variant; returns the output folder."""
+    if args.threads:
+        import numba
+        import torch
+
+        torch.set_num_threads(args.threads)
+        numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
+    out = Path(args.out)
+    (out / "logs").mkdir(parents=True, exist_ok=True)
+    for variant, obs, problem, cfg in _jobs(args):
+        name = _name(args.scenario, variant, obs)
+        ckpt = out / f"{name}.pt"
+        if ckpt.exists() and not args.resume:
+            raise ConfigError(f"{ckpt} exists; pass --resume to continue it or choose another --out")
+        log_path = out / "logs" / f"{name}.jsonl"
+        bar = tqdm(total=cfg.iterations, desc=f"train {name}", disable=not args.progress)
+        started = time.time()
+
+        def report(it: int, log: dict[str, float], bar: Any = bar, log_path: Path = log_path) -> None:
+            if bar.n == 0 and it > 0:
+                bar.update(it)
+            bar.update(1)
+            loss = log.get("loss/post", log.get("loss/pre", float("nan")))
+            bar.set_postfix(loss=f"{loss:.3f}", ret=f"{log['return/query']:.2f}")
+            with log_path.open("a") as fh:
+                fh.write(json.dumps({k: float(v) for k, v in log.items()}) + "\n")
+
+        try:
+            meta_train(problem, cfg, args.seed, progress=report, checkpoint_path=ckpt, resume=args.resume)
+        except CheckpointError as exc:
+            raise ConfigError(str(exc)) from None
+        bar.close()
+        print(f"{name}: {time.time() - started:.0f} s -> {ckpt}")
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``python -m policies.train``."""
+
+    def go() -> None:
+        args, _ = parse_args(TrainArgs, argv, prog="python -m policies.train", description=__doc__)
+        run(args)
+
+    return run_cli(go)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

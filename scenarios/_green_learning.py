@@ -1,0 +1,242 @@
+"""Learned principals for green_tax: the training distribution of populations, the batch environment, evaluation.
+
+The government is a principal acting on a whole population (one row = one
+population): each year it sets a tax or subsidy per technology (incentive = -tax,
+between Pigouvian + $2,000 and Pigouvian - $5,000 per technology) and observes
+the choice shares. Its objective is welfare, a *dynamic* objective (a subsidy
+today changes what households believe tomorrow), so the learned principals use
+a critic of the discounted return (``objective = "return"``) trained in
+simulation; K-shot adaptation uses only what a government observes (choice
+shares under its own taxes), never welfare.
+
+Training distribution of populations (documented ranges; held-out settings lie
+outside them): pessimistic share U(0.2, 0.6), pessimism depth U($1,000,
+$3,000), idiosyncratic value sd U($300, $500), rational share U(0.1, 0.3),
+learning families epsilon-greedy (epsilon U(0.02, 0.1)) and softmax
+(temperature U($150, $350)) in equal weights; 1,000 households per training
+population (shares are scale-free; evaluation uses the full population).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from policies import make_principal, principal_class
+from policies.learned import LearnedPrincipal
+from policies.mermaide import MermaideConfig, NetSpec
+from policies.training import CheckpointError, StepResult, meta_train, save_checkpoint
+from simulator.config import ConfigError
+
+from ._green_economy import Economy, HouseholdMix, build_model, pigouvian_tax, welfare_of
+
+__all__ = ["GreenEnv", "GreenProblem", "evaluate_learned", "green_net_spec", "load_or_train", "train_green"]
+
+TRAIN_HOUSEHOLDS = 1000
+SUBSIDY_ROOM = 5000.0
+TAX_ROOM = 2000.0
+
+
+def green_net_spec(econ: Economy) -> NetSpec:
+    """Incentive box around the Pigouvian tax; values and costs as the government sees them."""
+    pig = pigouvian_tax(econ)
+    return NetSpec(
+        n_actions=econ.k,
+        low=list(-(pig + TAX_ROOM)),
+        high=list(-pig + SUBSIDY_ROOM),
+        mask=[True] * econ.k,
+        values=list(-econ.scc * np.asarray(econ.emissions)),
+        cost=econ.mcpf - 1.0,
+        horizon=econ.horizon,
+        observation="shares",
+        obs_noise=0.0,
+        x_scale=1000.0,
+        reward_scale=1000.0,
+    )
+
+
+def default_train_config() -> MermaideConfig:
+    """Method settings for the population task (return objective, small batches)."""
+    return MermaideConfig(
+        objective="return",
+        iterations=150,
+        tasks_per_batch=8,
+        agents_per_task=1,
+        candidates=16,
+        policy_samples=2,
+        explore_std=0.6,
+        explore_uniform=0.15,
+        gamma=1.0 / 1.03,
+        adapt=["encoder.h0", "head.", "policy."],
+    )
+
+
+@dataclass
+class GreenTask:
+    """One population type (a household mix)."""
+
+    mix: HouseholdMix
+    label: str = ""
+
+
+class GreenEnv:
+    """A batch of populations (rows) stepped in lockstep."""
+
+    def __init__(self, econ: Economy, tasks: list[GreenTask], rows_per_task: int, seed: int, n: int) -> None:
+        from ._bandit_tasks import PassThrough
+
+        self.econ = econ
+        self.models = []
+        self.drivers = []
+        for i, task in enumerate(tasks):
+            for j in range(rows_per_task):
+                driver = PassThrough()
+                model, _ = build_model(
+                    econ,
+                    task.mix,
+                    seed * 7919 + i * 31 + j,
+                    driver,
+                    n_households=n,
+                    collect_every=10**9,
+                    track_households=False,
+                )
+                self.models.append(model)
+                self.drivers.append(driver)
+        self.n_rows = len(self.models)
+        self._prev: list[np.ndarray | None] = [None] * self.n_rows
+
+    def step(self, incentives: np.ndarray) -> StepResult:
+        """One year in every population; the reward is welfare per household."""
+        shares = np.zeros((self.n_rows, self.econ.k))
+        reward = np.zeros(self.n_rows)
+        for r, (model, driver) in enumerate(zip(self.models, self.drivers, strict=True)):
+            driver.incentives = incentives[r]
+            model.step()
+            rec = model.ledger.last
+            counts = rec.counts.sum(axis=0)
+            shares[r] = counts / max(counts.sum(), 1.0)
+            sums = {"counts": rec.counts, "private": rec.private, "paid": rec.paid, "collected": rec.collected}
+            reward[r] = welfare_of(self.econ, sums, model.n_agents, changed=False)["welfare"]
+        return StepResult(actions=None, shares=shares, rewards=None, principal_reward=reward)
+
+
+class GreenProblem:
+    """The training problem: populations drawn from the training distribution."""
+
+    name = "green_tax"
+
+    def __init__(self, econ: Economy, base: HouseholdMix, n_households: int = TRAIN_HOUSEHOLDS) -> None:
+        self.econ = econ
+        self.base = base
+        self.n = n_households
+        self.net_spec = green_net_spec(econ)
+
+    def sample_tasks(self, n: int, rng: np.random.Generator) -> list[GreenTask]:
+        """Draw populations from the documented training ranges."""
+        tasks = []
+        for _ in range(n):
+            mix = dataclasses.replace(
+                self.base,
+                n_households=self.n,
+                pessimistic_share=float(rng.uniform(0.2, 0.6)),
+                pessimism_depth=float(rng.uniform(1000.0, 3000.0)),
+                rational_share=float(rng.uniform(0.1, 0.3)),
+                learners={
+                    "epsilon_greedy": {"weight": 0.5, "epsilon": float(rng.uniform(0.02, 0.1))},
+                    "softmax": {"weight": 0.5, "temperature": float(rng.uniform(150.0, 350.0))},
+                },
+            )
+            econ_sd = float(rng.uniform(300.0, 500.0))
+            tasks.append(GreenTask(dataclasses.replace(mix), label=f"sd={econ_sd:.0f}"))
+        return tasks
+
+    def make_env(self, tasks: list[GreenTask], rows_per_task: int, seed: int) -> GreenEnv:
+        """Fresh populations of the given types."""
+        return GreenEnv(self.econ, tasks, rows_per_task, seed, self.n)
+
+
+def train_green(
+    variant: str,
+    econ: Economy,
+    mix: HouseholdMix,
+    seed: int,
+    path: Path | None,
+    *,
+    progress: bool = True,
+    iterations: int | None = None,
+) -> LearnedPrincipal:
+    """Meta-train a learned government on the training distribution and save it."""
+    from tqdm import tqdm
+
+    cfg = dataclasses.replace(default_train_config(), variant=variant)
+    if iterations is not None:
+        cfg = dataclasses.replace(cfg, iterations=iterations)
+    problem = GreenProblem(econ, mix)
+    bar = tqdm(total=cfg.iterations, desc=f"train {variant} (green_tax)", disable=not progress)
+
+    def report(it: int, log: dict[str, float]) -> None:
+        bar.update(1)
+        bar.set_postfix(ret=f"{log['return/query']:.0f}")
+
+    net, logs = meta_train(problem, cfg, seed, progress=report)
+    bar.close()
+    if path is not None:
+        save_checkpoint(path, net, cfg, problem="green_tax", extra={"seed": int(seed), "final": logs[-1]})
+    return principal_class(variant)(net=net, config=cfg, seed=seed)
+
+
+def load_or_train(names: list[str], args: Any) -> dict[str, LearnedPrincipal]:
+    """The learned principals of a run: shipped/provided checkpoints, or trained now with --retrain."""
+    out = {}
+    folder = Path(args.checkpoints) if args.checkpoints else Path(__file__).parent / "checkpoints" / "green_tax"
+    for name in names:
+        if args.retrain:
+            iters = 3 if args.quick else None
+            out[name] = train_green(
+                name, args.economy, args.households, args.seed, None, progress=args.progress, iterations=iters
+            )
+            continue
+        path = folder / f"{name}.pt"
+        try:
+            principal = make_principal(name, checkpoint=path, seed=args.seed)
+        except CheckpointError as exc:
+            raise ConfigError(
+                f"{name}: {exc}. Train it with: python -m policies.train --scenario green_tax --variant {name} "
+                f"--out {folder}"
+            ) from None
+        want = green_net_spec(args.economy)
+        for field in ("n_actions", "horizon", "low", "high", "values", "cost"):
+            if not np.allclose(np.asarray(getattr(principal.net.spec, field)), np.asarray(getattr(want, field))):
+                raise ConfigError(
+                    f"{name}: the checkpoint {path} was trained for another economy ({field} differs); use --retrain"
+                )
+        out[name] = principal
+    return out
+
+
+def evaluate_learned(
+    principal: LearnedPrincipal, econ: Economy, mix: HouseholdMix, seed: int, n: int, shots: Any, episode: Any
+) -> list[tuple[int, float, dict, Any]]:
+    """K-shot scores: adaptation episodes on fresh populations of the same type, then the scored population."""
+    out = []
+    principal.reset_adaptation()
+    episodes = []
+    spent = 0.0
+    for k in range(max(shots) + 1):
+        if k > 0:
+            principal.explore = True
+            totals, _ = episode(econ, mix, seed + 100_003 * k, principal, n=n)
+            principal.explore = False
+            spent += totals["intervention_cost"]
+            episodes.append(principal.episode())
+            principal.reset_adaptation()
+            principal.adapt(list(episodes))
+        if k in shots:
+            totals, df = episode(econ, mix, seed, principal, n=n)
+            out.append((k, spent, totals, df))
+    principal.reset_adaptation()
+    return out
