@@ -106,8 +106,13 @@ class LearnedPrincipal(BasePrincipal):
                 raise CheckpointError(
                     f"{self.variant}: trained for {key}={getattr(ns, key)!r}, but this run has {key}={value!r}"
                 )
-        if not np.allclose(ns.high, spec.upper) or not np.allclose(ns.low, spec.lower):
-            raise CheckpointError(f"{self.variant}: trained for incentive bounds [{ns.low}, {ns.high}]")
+        if (np.asarray(ns.low) < np.asarray(spec.lower) - 1e-9).any() or (
+            np.asarray(ns.high) > np.asarray(spec.upper) + 1e-9
+        ).any():
+            raise CheckpointError(
+                f"{self.variant}: trained to pay incentives in [{ns.low}, {ns.high}], outside this game's bounds "
+                f"[{list(spec.lower)}, {list(spec.upper)}]"
+            )
         self.rows = spec.n_agents if spec.extra.get("independent_agents", False) else 1
         h0 = self.params["encoder.h0"].detach()
         self.h = h0.expand(self.rows, h0.shape[-1]).clone()
@@ -144,9 +149,9 @@ class LearnedPrincipal(BasePrincipal):
         if self._cand is None:
             net, c = self.net, self.cfg.plan_candidates
             mask = net.mask.bool()
-            if int(mask.sum()) == 1:  # one payable action: an even grid strictly inside the box
+            if int(mask.sum()) == 1:  # one payable action: an even grid over the box (ends included)
                 u = torch.zeros(c, net.spec.n_actions)
-                u[:, mask] = torch.linspace(0.0, 1.0, c + 2)[1:-1].unsqueeze(-1)
+                u[:, mask] = torch.linspace(0.0, 1.0, c).unsqueeze(-1)
             else:
                 gen = torch.Generator().manual_seed(12345)
                 u = torch.rand((c, net.spec.n_actions), generator=gen).clamp(1e-3, 1 - 1e-3)

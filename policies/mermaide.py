@@ -103,6 +103,9 @@ class NetSpec:
         obs_noise: probability an observed action is replaced by a random one.
         x_scale: incentive scale for the network inputs.
         reward_scale: reward scale for the network inputs.
+        init_incentive: incentives the untrained policy plays (default: the middle of the box),
+            e.g. the Pigouvian tax as an economist's starting point.
+        base: the incentive of actions the principal does not set (``mask`` False); default 0.
     """
 
     n_actions: int
@@ -116,6 +119,8 @@ class NetSpec:
     obs_noise: float = 0.0
     x_scale: float = 1.0
     reward_scale: float = 1.0
+    init_incentive: list[float] | None = None
+    base: list[float] | None = None
 
     def __post_init__(self) -> None:
         # plain Python numbers only: checkpoints are read with torch.load(weights_only=True)
@@ -129,6 +134,10 @@ class NetSpec:
         self.reward_scale = float(self.reward_scale)
         self.n_actions = int(self.n_actions)
         self.horizon = int(self.horizon)
+        if self.init_incentive is not None:
+            self.init_incentive = [float(v) for v in self.init_incentive]
+        if self.base is not None:
+            self.base = [float(v) for v in self.base]
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict for checkpoints."""
@@ -214,11 +223,19 @@ class PrincipalNet(nn.Module):
         self.register_buffer("low", torch.tensor(spec.low, dtype=torch.float32))
         self.register_buffer("high", torch.tensor(spec.high, dtype=torch.float32))
         self.register_buffer("mask", torch.tensor(spec.mask, dtype=torch.float32))
+        base = spec.base if spec.base is not None else [0.0] * k
+        self.register_buffer("base", torch.tensor(base, dtype=torch.float32))
         self.register_buffer("values", torch.tensor(spec.values, dtype=torch.float32))
         if generator is not None:
             reinit(self, generator)
             with torch.no_grad():
                 self.log_std.fill_(math.log(0.5))
+        if spec.init_incentive is not None:
+            span = (self.high - self.low).clamp_min(1e-9)
+            u = ((torch.tensor(spec.init_incentive) - self.low) / span).clamp(1e-3, 1 - 1e-3)
+            last = [m for m in self.policy.net if isinstance(m, nn.Linear)][-1]
+            with torch.no_grad():
+                last.bias.copy_(torch.logit(u))
 
     def forward(self, kind: str, *args: torch.Tensor) -> torch.Tensor:
         """Dispatch to the encoder, the world-model head, the policy or the value head."""
@@ -267,9 +284,9 @@ class _Encoder(nn.Module):
 
 
 def incentives_from_pre(net: PrincipalNet, pre: torch.Tensor) -> torch.Tensor:
-    """Map unconstrained policy outputs to incentives inside the box, zero where masked."""
+    """Map unconstrained policy outputs to incentives inside the box; masked actions get ``base``."""
     x = net.low + (net.high - net.low) * torch.sigmoid(pre)
-    return x * net.mask
+    return x * net.mask + net.base * (1.0 - net.mask)
 
 
 # ------------------------------------------------------------------ data

@@ -1,10 +1,14 @@
 """Learned principals for green_tax: the training distribution of populations, the batch environment, evaluation.
 
 The government is a principal acting on a whole population (one row = one
-population): each year it sets a tax or subsidy per technology (incentive = -tax,
-between Pigouvian + $2,000 and Pigouvian - $5,000 per technology) and observes
-the choice shares. Its objective is welfare, a *dynamic* objective (a subsidy
-today changes what households believe tomorrow), so the learned principals use
+population): each year it sets the clean technology's rate, between the
+Pigouvian tax + $2,000 and a $5,000 subsidy below it (the other technologies
+keep the Pigouvian tax: the question is the size and timing of a clean
+subsidy), and observes the choice shares. An earlier version that set all
+three rates freely learned to exploit its critic with large subsidies on every
+technology; one adjustable rate keeps the critic's extrapolation in check.
+Its objective is welfare, a *dynamic* objective (a subsidy today changes what
+households believe tomorrow), so the learned principals use
 a critic of the discounted return (``objective = "return"``) trained in
 simulation; K-shot adaptation uses only what a government observes (choice
 shares under its own taxes), never welfare.
@@ -42,13 +46,23 @@ TAX_ROOM = 2000.0
 
 
 def green_net_spec(econ: Economy) -> NetSpec:
-    """Incentive box around the Pigouvian tax; values and costs as the government sees them."""
+    """What the learned government is built for.
+
+    It sets the clean technology's rate (Pigouvian + $2,000 down to a $5,000 subsidy
+    below it); the other technologies keep the Pigouvian tax. Values and costs as
+    the government sees them.
+    """
     pig = pigouvian_tax(econ)
+    low = -pig.copy()
+    high = -pig.copy()
+    low[econ.clean] = -pig[econ.clean] - TAX_ROOM
+    high[econ.clean] = -pig[econ.clean] + SUBSIDY_ROOM
     return NetSpec(
         n_actions=econ.k,
-        low=list(-(pig + TAX_ROOM)),
-        high=list(-pig + SUBSIDY_ROOM),
-        mask=[True] * econ.k,
+        low=list(low),
+        high=list(high),
+        mask=[j == econ.clean for j in range(econ.k)],
+        base=list(-pig),
         values=list(-econ.scc * np.asarray(econ.emissions)),
         cost=econ.mcpf - 1.0,
         horizon=econ.horizon,
@@ -56,6 +70,7 @@ def green_net_spec(econ: Economy) -> NetSpec:
         obs_noise=0.0,
         x_scale=1000.0,
         reward_scale=1000.0,
+        init_incentive=list(-pig),
     )
 
 
@@ -63,7 +78,7 @@ def default_train_config() -> MermaideConfig:
     """Method settings for the population task (return objective, small batches)."""
     return MermaideConfig(
         objective="return",
-        iterations=150,
+        iterations=300,
         tasks_per_batch=8,
         agents_per_task=1,
         candidates=16,

@@ -123,13 +123,18 @@ def per_agent(name: str, value: Any, n: int, rng: Range = ANY, *, compact: bool 
     return _to_float32(name, arr)
 
 
-def per_action(name: str, value: Any, n: int, k: int, rng: Range = ANY) -> np.ndarray:
-    """A scalar, a (k,) vector or an (n, k) array -> float32 array of shape (n, k)."""
+def per_action(name: str, value: Any, n: int, k: int, rng: Range = ANY, *, compact: bool = False) -> np.ndarray:
+    """A scalar, a (k,) vector or an (n, k) array -> float32 array of shape (n, k).
+
+    With ``compact`` a scalar or (k,) vector stays one row, shape (1, k): the same
+    values for every agent without per-agent memory.
+    """
     arr = _as_float_array(name, value)
+    rows = 1 if compact else n
     if arr.ndim == 0:
-        arr = np.full((n, k), float(arr))
+        arr = np.full((rows, k), float(arr))
     elif arr.shape == (k,):
-        arr = np.broadcast_to(arr, (n, k))
+        arr = np.broadcast_to(arr, (rows, k))
     elif arr.shape != (n, k):
         raise ValueError(f"{name} must be a scalar or have shape ({k},) or ({n}, {k}), got shape {arr.shape}")
     if not np.isfinite(arr).all():

@@ -149,7 +149,8 @@ class Learner(abc.ABC):
         if spec.kind == "action":
             if value is None:
                 raise ValueError(f"{label} is required (scalar, ({k},) or ({n}, {k}))")
-            return per_action(label, value, n, k, spec.range)
+            # priors are only read once (to initialise the state): keep a shared prior compact
+            return per_action(label, value, n, k, spec.range, compact=pname != "means")
         if spec.kind == "optional_agent" and value is None:
             return np.zeros(1, dtype=np.float32)
         return per_agent(label, value, n, spec.range)
@@ -236,8 +237,9 @@ class _EstimateLearner(Learner):
     """Families that keep a value estimate q and a count per action."""
 
     def _init_state(self) -> None:
-        self.q = self.p["initial_values"].copy()
-        self.counts = np.zeros((self.n_agents, self.n_actions), dtype=np.float32)
+        shape = (self.n_agents, self.n_actions)
+        self.q = np.broadcast_to(self.p["initial_values"], shape).astype(np.float32, copy=True)
+        self.counts = np.zeros(shape, dtype=np.float32)
 
     @property
     def estimates(self) -> np.ndarray:
@@ -397,7 +399,8 @@ class EWA(Learner):
     }
 
     def _init_state(self) -> None:
-        self.att = self.p["initial_values"].copy()
+        shape = (self.n_agents, self.n_actions)
+        self.att = np.broadcast_to(self.p["initial_values"], shape).astype(np.float32, copy=True)
         self.nexp = np.broadcast_to(self.p["prior_weight"], (self.n_agents,)).copy()
 
     @property
@@ -438,10 +441,10 @@ class RothErev(Learner):
 
     def _init_state(self) -> None:
         floor = self.p["reward_floor"][:, None]
-        self.prop = np.ascontiguousarray(
+        self.prop = np.broadcast_to(
             self.p["prior_weight"][:, None] * np.maximum(self.p["initial_values"] - floor, 1e-6),
-            dtype=np.float32,
-        )
+            (self.n_agents, self.n_actions),
+        ).astype(np.float32, copy=True)
         self._last_off = np.zeros((1, self.n_actions), dtype=np.float32)
         self._last_per = False
 

@@ -78,9 +78,27 @@ def default_game(n_agents: int, n_actions: int, rng: np.random.Generator) -> Inc
     return IncentiveGame(payoff_means=means, noise=0.1, principal_values=pv, incentive_cost=1.0)
 
 
+class _NoPrincipal:
+    """No intervention, without importing the policies package (and torch) for it."""
+
+    observes = False
+    needs_model_access = False
+
+    def reset(self, spec: PrincipalSpec, rng: np.random.Generator) -> None:
+        self._zero = np.zeros(spec.n_actions)
+
+    def act(self) -> np.ndarray:
+        return self._zero
+
+    def observe(self, obs: Any) -> None:
+        """Nothing to learn."""
+
+
 def _resolve_principal(principal: Any, params: dict[str, Any] | None) -> Any:
     if principal is None:
-        principal = "none"
+        if params:
+            raise ValueError("principal_params given without a principal")
+        return _NoPrincipal()
     if isinstance(principal, str | type):
         # Principals live in the policies package, which registers them by name; it is
         # discovered at run time like a plugin, so the simulator does not import it statically.

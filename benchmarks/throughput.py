@@ -1,0 +1,844 @@
+"""Throughput, determinism, memory and profile of the vectorized simulator (a benchmark, not a test).
+
+Run ``python -m benchmarks.throughput`` (``--help`` lists the options). In one run it measures:
+
+(a) agent-steps per second of :class:`simulator.IncentiveModel` (epsilon-greedy agents,
+    default game, no principal) with the DataCollector every round and every 10th round,
+    after a warm-up; numba's first-call cost is reported separately (``compile_s``, and a
+    truly cold compile in a subprocess with an empty numba cache, ``compile_cold_s``);
+(b) the same agents as a plain per-agent Mesa model (:mod:`benchmarks.mesa_baseline`) at a
+    size it can handle, and the speed-up of (a) over it;
+(c) the other learner families at the same size, as agent-steps per second and slowdown
+    against epsilon-greedy, timed round-robin with it so that drift hits all alike;
+(d) determinism: same seed twice, and numba threads 1 vs 2, compared on the per-round
+    choice shares and on a digest of the final actions and estimates;
+(e) memory: the model's own arrays (sum of ``nbytes``, by category) and process RSS;
+(f) a cProfile of a few rounds, as a table of the top entries and a breakdown by phase.
+
+Everything prints as one JSON document on stdout (progress goes to stderr) and is written
+to ``--out FILE.json`` when given. See ``benchmarks/README.md`` for how to read it.
+Timings on a shared machine are noisy: compare ratios measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import datetime as dt
+import gc
+import hashlib
+import json
+import math
+import os
+import platform
+import pstats
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+import mesa
+import numba
+import numpy as np
+import psutil
+
+import simulator
+from benchmarks.mesa_baseline import MesaGreedyModel
+from simulator import LEARNERS, IncentiveModel
+
+__all__ = ["main", "model_state_bytes", "parse_sizes"]
+
+BASELINE_FAMILY = "epsilon_greedy"
+OTHER_FAMILIES = tuple(name for name in LEARNERS if name != BASELINE_FAMILY)
+STATE_TARGET_MB = 300.0
+FAMILY_SLOWDOWN_TARGET = 3.0
+MB = 1024.0 * 1024.0
+
+# Defaults of a full run and of --quick; an option given on the command line wins over both.
+FULL = {
+    "agents": [1_000_000],
+    "rounds": 10,
+    "repeats": 15,
+    "warmup": 3,
+    "mesa_agents": 20_000,
+    "mesa_rounds": 12,
+    "profile_rounds": 20,
+    "determinism_rounds": 5,
+    "cold_compile": True,
+    "threads": None,
+}
+QUICK = {
+    "agents": [2_000],
+    "rounds": 4,
+    "repeats": 3,
+    "warmup": 1,
+    "mesa_agents": 300,
+    "mesa_rounds": 3,
+    "profile_rounds": 3,
+    "determinism_rounds": 2,
+    "cold_compile": False,
+    "threads": 1,  # tiny kernels on a busy machine: a second thread only adds waiting (see README, Noise)
+}
+
+
+# ----------------------------------------------------------------- command line
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad argument prints one line ``error: ...`` and exits with code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {message}\n")
+
+
+def parse_sizes(text: str) -> list[int]:
+    """Parse ``"1e6"``, ``"100000"`` or a comma-separated list of those into positive integers."""
+    sizes = []
+    for part in text.split(","):
+        part = part.strip().replace("_", "")
+        try:
+            value = float(part)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {part!r}") from None
+        if not math.isfinite(value) or value != int(value) or value < 1:
+            raise argparse.ArgumentTypeError(f"agent counts must be whole numbers >= 1, got {part!r}")
+        sizes.append(int(value))
+    return sizes
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = parse_sizes(text)
+    except argparse.ArgumentTypeError as exc:
+        raise argparse.ArgumentTypeError(str(exc).replace("agent counts", "values")) from None
+    if len(value) != 1:
+        raise argparse.ArgumentTypeError(f"expected one number, got {text!r}")
+    return value[0]
+
+
+def _families(text: str) -> list[str]:
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in LEARNERS]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown learner family {', '.join(unknown)}; known: {', '.join(LEARNERS)}")
+    return [name for name in dict.fromkeys(names) if name != BASELINE_FAMILY]
+
+
+def _build_parser() -> _Parser:
+    parser = _Parser(
+        prog="python -m benchmarks.throughput",
+        description="Agent-steps per second of the vectorized IncentiveModel against a per-agent Mesa model, "
+        "per learner family, with determinism, memory and profile checks. Prints JSON.",
+    )
+    parser.add_argument("--agents", type=parse_sizes, help="agent counts, e.g. 1e6 or 1e5,1e6 (default 1e6)")
+    parser.add_argument("--actions", type=_positive_int, default=5, help="number of actions K (default 5)")
+    parser.add_argument("--rounds", type=_positive_int, help="rounds per timed repeat (default 10)")
+    parser.add_argument(
+        "--repeats", type=_positive_int, help="timed repeats; median and best are reported (default 15)"
+    )
+    parser.add_argument("--warmup", type=_positive_int, help="untimed rounds after the first (default 3)")
+    parser.add_argument(
+        "--threads", type=_positive_int, help="numba threads (default: all numba may use; 1 with --quick)"
+    )
+    parser.add_argument(
+        "--families",
+        type=_families,
+        help=f"learner families to compare with epsilon_greedy (default {','.join(OTHER_FAMILIES)})",
+    )
+    parser.add_argument("--mesa-agents", type=_positive_int, help="agents of the per-agent Mesa model (default 2e4)")
+    parser.add_argument("--mesa-rounds", type=_positive_int, help="Mesa rounds per timed repeat (default 12)")
+    parser.add_argument("--profile-rounds", type=_positive_int, help="rounds under cProfile (default 20)")
+    parser.add_argument("--determinism-rounds", type=_positive_int, help="rounds of each determinism run (default 5)")
+    parser.add_argument(
+        "--cold-compile",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="time a cold numba compile in a subprocess with an empty cache (default on, off with --quick)",
+    )
+    parser.add_argument("--quick", action="store_true", help="tiny sizes for a smoke test (a few seconds)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of every model (default 0)")
+    parser.add_argument("--out", type=Path, help="also write the JSON to this file")
+    return parser
+
+
+def _resolve(args: argparse.Namespace) -> argparse.Namespace:
+    base = QUICK if args.quick else FULL
+    for key, value in base.items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    if args.threads is None:
+        args.threads = numba.get_num_threads()
+    if args.families is None:
+        args.families = list(OTHER_FAMILIES)
+    return args
+
+
+def _log(message: str) -> None:
+    print(f"[throughput] {message}", file=sys.stderr, flush=True)
+
+
+# ------------------------------------------------------------------- helpers
+def _rss_mb() -> float:
+    return psutil.Process().memory_info().rss / MB
+
+
+def _peak_rss_mb() -> float:
+    # Linux reports ru_maxrss in KiB, macOS in bytes.
+    scale = 1.0 if sys.platform == "darwin" else 1024.0
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / MB
+
+
+def _top_level_packages() -> set[str]:
+    return {name.partition(".")[0] for name in list(sys.modules)}
+
+
+def _load() -> float:
+    """One-minute load average (other work on the machine inflates the timings)."""
+    try:
+        return os.getloadavg()[0]
+    except OSError:  # pragma: no cover - platforms without getloadavg
+        return float("nan")
+
+
+def _timed(model: mesa.Model, rounds: int) -> tuple[float, float]:
+    """Wall-clock and process CPU seconds of ``rounds`` steps."""
+    c0, t0 = time.process_time(), time.perf_counter()
+    for _ in range(rounds):
+        model.step()
+    return time.perf_counter() - t0, time.process_time() - c0
+
+
+def _run_rounds(model: mesa.Model, rounds: int) -> float:
+    return _timed(model, rounds)[0]
+
+
+def _repeats(model: mesa.Model, rounds: int, repeats: int) -> list[tuple[float, float]]:
+    return [_timed(model, rounds) for _ in range(repeats)]
+
+
+def _rate(n_agents: int, rounds: int, samples: Sequence[tuple[float, float]]) -> dict[str, Any]:
+    """Summary of timed repeats (wall, cpu): median and best ms per round and agent-steps per second.
+
+    ``cpu_per_wall`` is process CPU time over wall time (median over repeats): about
+    the number of busy threads; well below the thread count means the run waited
+    for CPUs that other work held.
+    """
+    seconds = [wall for wall, _ in samples]
+    med, best = statistics.median(seconds), min(seconds)
+    return {
+        "agents": n_agents,
+        "rounds_per_repeat": rounds,
+        "repeats": len(seconds),
+        "ms_per_round": med / rounds * 1e3,
+        "ms_per_round_min": best / rounds * 1e3,
+        "ms_per_round_max": max(seconds) / rounds * 1e3,
+        "agent_steps_per_s": n_agents * rounds / med,
+        "agent_steps_per_s_best": n_agents * rounds / best,
+        "cpu_per_wall": statistics.median(cpu / wall for wall, cpu in samples),
+    }
+
+
+def _build(n: int, k: int, family: str, seed: int, collect_every: int = 1) -> tuple[IncentiveModel, float]:
+    t0 = time.perf_counter()
+    model = IncentiveModel(n_agents=n, n_actions=k, learner=family, seed=seed, collect_every=collect_every)
+    return model, time.perf_counter() - t0
+
+
+# ------------------------------------------------------------------ (e) memory
+def _owner(arr: np.ndarray) -> np.ndarray:
+    while isinstance(arr.base, np.ndarray):
+        arr = arr.base
+    return arr
+
+
+def _category(path: str) -> str:
+    if path.startswith("population.learners"):
+        return "learner_params" if ".p[" in path else "learner_state"
+    if path.startswith("population."):
+        return "population_index"
+    if path.startswith("game."):
+        return "game"
+    if path.startswith("ledger.hh_"):
+        return "ledger_households"
+    if path.startswith("ledger."):
+        return "ledger_rounds"
+    return "buffers"
+
+
+def model_state_bytes(model: IncentiveModel) -> dict[str, Any]:
+    """Sum the ``nbytes`` of every numpy array the model holds, by category.
+
+    Walks the model's attributes (dicts, lists, tuples and objects of the
+    ``simulator`` and ``policies`` packages), counting each memory buffer once
+    (views count as their owner). Mesa's own bookkeeping (agent sets, the
+    DataCollector's lists, the generators) holds no arrays and is skipped.
+
+    Returns:
+        ``total_bytes``, ``total_mb``, ``by_category`` (MB) and ``largest``
+        (the biggest arrays with their attribute paths).
+    """
+    skip = {"_agents", "_agents_by_type", "_all_agents", "datacollector", "rng", "random", "_rng", "_seed"}
+    seen_objects: set[int] = set()
+    owners: dict[int, tuple[str, np.ndarray]] = {}
+
+    def visit(obj: Any, path: str) -> None:
+        if isinstance(obj, np.ndarray):
+            owner = _owner(obj)
+            owners.setdefault(id(owner), (path, owner))
+            return
+        if id(obj) in seen_objects or isinstance(obj, str | bytes | int | float | bool | type(None)):
+            return
+        seen_objects.add(id(obj))
+        if isinstance(obj, dict):
+            for key, value in obj.items():
+                visit(value, f"{path}[{key!r}]")
+        elif isinstance(obj, list | tuple):
+            for j, value in enumerate(obj):
+                visit(value, f"{path}[{j}]")
+        elif hasattr(obj, "__dict__") and type(obj).__module__.split(".")[0] in ("simulator", "policies"):
+            for key, value in vars(obj).items():
+                visit(value, f"{path}.{key}" if path else key)
+
+    for key, value in vars(model).items():
+        if key not in skip:
+            visit(value, key)
+
+    by_category: dict[str, int] = {}
+    for path, arr in owners.values():
+        cat = _category(path)
+        by_category[cat] = by_category.get(cat, 0) + arr.nbytes
+    total = sum(by_category.values())
+    largest = sorted(owners.values(), key=lambda item: -item[1].nbytes)[:10]
+    return {
+        "total_bytes": total,
+        "total_mb": total / MB,
+        "by_category_mb": {cat: b / MB for cat, b in sorted(by_category.items(), key=lambda kv: -kv[1])},
+        "largest": [
+            {"path": path, "shape": list(arr.shape), "dtype": str(arr.dtype), "mb": arr.nbytes / MB}
+            for path, arr in largest
+        ],
+        "n_arrays": len(owners),
+    }
+
+
+# --------------------------------------------------------- (a) vectorized model
+def bench_vectorized(n: int, args: argparse.Namespace, *, with_memory: bool) -> dict[str, Any]:
+    """Time the epsilon-greedy IncentiveModel at ``n`` agents.
+
+    Three settings, timed round-robin in every repeat so that a busy spell of
+    the machine hits all of them: the DataCollector every round (the headline),
+    every 10th round, and (when numba has more than one thread) every round on
+    one thread, the fair comparison with the single-threaded Mesa baseline.
+    """
+    out: dict[str, Any] = {"load_avg_1m_start": _load()}
+    gc.collect()
+    rss_before = _rss_mb()
+    model, init_s = _build(n, args.actions, BASELINE_FAMILY, args.seed)
+    first_s = _run_rounds(model, 1)
+    _run_rounds(model, args.warmup)
+    if with_memory:
+        rss_after = _rss_mb()
+        out["memory"] = {
+            "agents": n,
+            "actions": args.actions,
+            "model_state": model_state_bytes(model),
+            "rss_before_model_mb": rss_before,
+            "rss_after_warmup_mb": rss_after,
+            "rss_delta_mb": rss_after - rss_before,
+            "peak_rss_after_warmup_mb": _peak_rss_mb(),
+        }
+    model10, _ = _build(n, args.actions, BASELINE_FAMILY, args.seed, collect_every=10)
+    _run_rounds(model10, 1 + args.warmup)
+    rounds = 10 * math.ceil(args.rounds / 10)  # whole collection periods per repeat
+    threads = numba.get_num_threads()
+    settings = ["collect_every_1", "collect_every_10"] + (["collect_every_1_threads_1"] if threads > 1 else [])
+    samples: dict[str, list[tuple[float, float]]] = {name: [] for name in settings}
+    try:
+        for _ in range(args.repeats):
+            for name in settings:
+                numba.set_num_threads(1 if name.endswith("threads_1") else threads)
+                samples[name].append(_timed(model10 if name == "collect_every_10" else model, rounds))
+    finally:
+        numba.set_num_threads(threads)
+    del model, model10
+    gc.collect()
+    for name in settings:
+        out[name] = _rate(n, rounds, samples[name])
+    every_1 = out["collect_every_1"]
+    every_1.update(init_s=init_s, first_step_s=first_s, compile_s=max(first_s - every_1["ms_per_round"] / 1e3, 0.0))
+    paired = [
+        t10 / t1 for (t1, _), (t10, _) in zip(samples["collect_every_1"], samples["collect_every_10"], strict=True)
+    ]
+    out["datacollector_share"] = 1.0 - statistics.median(paired) if len(paired) else float("nan")
+    out["threads"] = threads
+    out["load_avg_1m_end"] = _load()
+    return out
+
+
+_COLD_SCRIPT = """
+import json, sys, time
+t0 = time.perf_counter()
+import simulator
+t1 = time.perf_counter()
+m = simulator.IncentiveModel(n_agents=1000, n_actions=int(sys.argv[1]), learner=sys.argv[2], seed=0)
+t2 = time.perf_counter()
+m.step()
+t3 = time.perf_counter()
+m.step()
+t4 = time.perf_counter()
+print(json.dumps({"import_s": t1 - t0, "first_step_s": t3 - t2, "second_step_s": t4 - t3}))
+"""
+
+
+def bench_cold_compile(k: int, family: str = BASELINE_FAMILY) -> dict[str, Any]:
+    """First-step time of a fresh interpreter with an empty numba cache (a true compile)."""
+    with tempfile.TemporaryDirectory(prefix="numba-cold-") as cache:
+        env = {**os.environ, "NUMBA_CACHE_DIR": cache}
+        proc = subprocess.run(
+            [sys.executable, "-c", _COLD_SCRIPT, str(k), family],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+    if proc.returncode != 0:
+        return {"error": proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else f"exit {proc.returncode}"}
+    res = json.loads(proc.stdout.strip().splitlines()[-1])
+    res["compile_cold_s"] = max(res["first_step_s"] - res["second_step_s"], 0.0)
+    res["family"] = family
+    return res
+
+
+# ------------------------------------------------------------ (b) Mesa baseline
+def _last_shares(df: Any, k: int) -> list[float]:
+    return [float(df[f"share_a{j}"].iloc[-1]) for j in range(k)]
+
+
+def bench_mesa(args: argparse.Namespace) -> dict[str, Any]:
+    """Time the per-agent Mesa model, and the vectorized model at the same size for a same-size ratio."""
+    m, k = args.mesa_agents, args.actions
+    load0 = _load()
+    t0 = time.perf_counter()
+    model = MesaGreedyModel(m, k, seed=args.seed)
+    init_s = time.perf_counter() - t0
+    _run_rounds(model, 1)
+    res = _rate(m, args.mesa_rounds, _repeats(model, args.mesa_rounds, args.repeats))
+    res.update(init_s=init_s, load_avg_1m_start=load0, load_avg_1m_end=_load())
+    total_rounds = 1 + args.mesa_rounds * args.repeats
+    mesa_shares = _last_shares(model.datacollector.get_model_vars_dataframe(), k)
+    del model
+    gc.collect()
+
+    vec, _ = _build(m, k, BASELINE_FAMILY, args.seed)
+    _run_rounds(vec, 1)
+    same_size = _rate(m, args.mesa_rounds, _repeats(vec, args.mesa_rounds, args.repeats))
+    vec_shares = _last_shares(vec.datacollector.get_model_vars_dataframe(), k)
+    del vec
+    gc.collect()
+    res["vectorized_same_size"] = same_size
+    res["speedup_same_size"] = same_size["agent_steps_per_s"] / res["agent_steps_per_s"]
+    res["share_check"] = {
+        "note": "last-round choice shares after the same number of rounds; different random streams, so close, "
+        "not equal (sampling sd of a share is about 0.5/sqrt(agents))",
+        "rounds": total_rounds,
+        "mesa": mesa_shares,
+        "vectorized": vec_shares,
+        "max_abs_diff": max(abs(a - b) for a, b in zip(mesa_shares, vec_shares, strict=True)),
+    }
+    return res
+
+
+# ---------------------------------------------------------- (c) learner families
+def bench_families(n: int, args: argparse.Namespace) -> dict[str, Any]:
+    """All families at ``n`` agents, timed round-robin with epsilon-greedy in every repeat.
+
+    The slowdown of a family is the median over repeats of its time divided by
+    epsilon-greedy's time in the same repeat (paired, so slow phases of a busy
+    machine hit both); the ratio of the best times is reported beside it.
+    """
+    names = [BASELINE_FAMILY, *args.families]
+    models: dict[str, IncentiveModel] = {}
+    res: dict[str, dict[str, Any]] = {}
+    for name in names:
+        model, init_s = _build(n, args.actions, name, args.seed)
+        first_s = _run_rounds(model, 1)
+        _run_rounds(model, args.warmup)
+        models[name] = model
+        res[name] = {"init_s": init_s, "first_step_s": first_s}
+    samples: dict[str, list[tuple[float, float]]] = {name: [] for name in names}
+    for _ in range(args.repeats):
+        for name in names:
+            samples[name].append(_timed(models[name], args.rounds))
+    for name in names:
+        res[name]["kernel_ms_per_round"] = _kernel_split(models[name], max(args.rounds // 3, 1))
+    models.clear()
+    gc.collect()
+    base = [wall for wall, _ in samples[BASELINE_FAMILY]]
+    for name in names:
+        rate = _rate(n, args.rounds, samples[name])
+        walls = [wall for wall, _ in samples[name]]
+        paired = statistics.median(t / b for t, b in zip(walls, base, strict=True))
+        res[name].update(rate)
+        res[name].update(
+            compile_s=max(res[name]["first_step_s"] - rate["ms_per_round"] / 1e3, 0.0),
+            slowdown_vs_epsilon_greedy=paired,
+            slowdown_best_vs_epsilon_greedy=min(walls) / min(base),
+            ratio_to_epsilon_greedy=1.0 / paired,
+            within_target=paired <= FAMILY_SLOWDOWN_TARGET,
+        )
+    return res
+
+
+# ----------------------------------------------------------------- (d) determinism
+def _determinism_run(n: int, k: int, seed: int, rounds: int, threads: int) -> tuple[np.ndarray, str]:
+    previous = numba.get_num_threads()
+    numba.set_num_threads(threads)
+    try:
+        model, _ = _build(n, k, BASELINE_FAMILY, seed)
+        _run_rounds(model, rounds)
+    finally:
+        numba.set_num_threads(previous)
+    df = model.datacollector.get_model_vars_dataframe()
+    shares = df[[f"share_a{j}" for j in range(k)]].to_numpy()
+    digest = hashlib.sha256()
+    digest.update(np.ascontiguousarray(model.last_actions).tobytes())
+    digest.update(np.ascontiguousarray(model.population.estimates()).tobytes())
+    digest.update(np.ascontiguousarray(model.ledger.hh_private).tobytes())
+    del model
+    gc.collect()
+    return shares, digest.hexdigest()[:16]
+
+
+def bench_determinism(n: int, args: argparse.Namespace) -> dict[str, Any]:
+    """Same seed twice; numba threads 1 vs 2; and a different seed (which must differ)."""
+    k, rounds, seed, threads = args.actions, args.determinism_rounds, args.seed, numba.get_num_threads()
+    a_shares, a_digest = _determinism_run(n, k, seed, rounds, threads)
+    b_shares, b_digest = _determinism_run(n, k, seed, rounds, threads)
+    res: dict[str, Any] = {
+        "agents": n,
+        "rounds": rounds,
+        "compared": "per-round choice shares (DataCollector) and a sha256 of final actions, estimates "
+        "and per-household private totals",
+        "same_seed": {
+            "threads": threads,
+            "shares_identical": bool(np.array_equal(a_shares, b_shares)),
+            "state_identical": a_digest == b_digest,
+            "digest": a_digest,
+        },
+    }
+    max_threads = numba.config.NUMBA_NUM_THREADS
+    if max_threads < 2:
+        res["threads_1_vs_2"] = {"skipped": f"numba may use only {max_threads} thread(s) here"}
+    else:
+        one = _determinism_run(n, k, seed, rounds, 1)
+        two = (a_shares, a_digest) if threads == 2 else _determinism_run(n, k, seed, rounds, 2)
+        res["threads_1_vs_2"] = {
+            "shares_identical": bool(np.array_equal(one[0], two[0])),
+            "state_identical": one[1] == two[1],
+            "digests": [one[1], two[1]],
+        }
+    c_shares, c_digest = _determinism_run(n, k, seed + 1, rounds, threads)
+    res["other_seed_differs"] = bool(not np.array_equal(a_shares, c_shares) and a_digest != c_digest)
+    res["deterministic"] = bool(
+        res["same_seed"]["shares_identical"]
+        and res["same_seed"]["state_identical"]
+        and res["threads_1_vs_2"].get("shares_identical", True)
+        and res["threads_1_vs_2"].get("state_identical", True)
+    )
+    res["first_round_shares"] = [float(x) for x in a_shares[0]]
+    return res
+
+
+# ---------------------------------------------------------------------- (f) profile
+_PHASES: list[tuple[str, Callable[[str, str], bool], str]] = [
+    ("act_kernel", lambda f, fn: f.endswith("_kernels.py") and fn.startswith("act_"), "tottime"),
+    ("realize_kernel", lambda f, fn: f.endswith("_kernels.py") and fn == "realize_kernel", "tottime"),
+    ("update_kernel", lambda f, fn: f.endswith("_kernels.py") and fn.startswith("update_"), "tottime"),
+    ("ledger_record", lambda f, fn: f.endswith("ledger.py") and fn == "record", "cumtime"),
+    ("datacollector", lambda f, fn: f.endswith("datacollection.py") and fn == "collect", "cumtime"),
+    (
+        "observation",
+        lambda f, fn: f.endswith(os.path.join("simulator", "model.py")) and fn == "_observation",
+        "cumtime",
+    ),
+]
+
+
+def _profile(model: mesa.Model, rounds: int) -> tuple[dict[tuple[str, int, str], tuple], float]:
+    prof = cProfile.Profile()
+    prof.enable()
+    _run_rounds(model, rounds)
+    prof.disable()
+    stats = pstats.Stats(prof).stats  # type: ignore[attr-defined]
+    total = max((row[3] for (_, _, fn), row in stats.items() if fn == "_wrapped_step"), default=0.0)
+    if total <= 0.0:
+        total = sum(row[2] for row in stats.values())
+    return stats, total
+
+
+def _phases(stats: dict[tuple[str, int, str], tuple], total: float) -> dict[str, float]:
+    """Seconds per phase; what the phases do not cover is Python and numpy glue."""
+    out: dict[str, float] = {}
+    for phase, match, column in _PHASES:
+        out[phase] = sum(row[2] if column == "tottime" else row[3] for (f, _, fn), row in stats.items() if match(f, fn))
+    out["python_and_numpy_glue"] = total - sum(out.values())
+    return out
+
+
+def _kernel_split(model: mesa.Model, rounds: int, chunks: int = 3) -> dict[str, float]:
+    """Milliseconds per round in the act, realize and update kernels and the rest.
+
+    Short cProfiles of ``chunks`` x ``rounds`` rounds; each phase keeps its
+    smallest value over the chunks (the least disturbed by other work).
+    """
+    kernels = ("act_kernel", "realize_kernel", "update_kernel")
+    best: dict[str, float] = {}
+    for _ in range(chunks):
+        stats, total = _profile(model, rounds)
+        phases = _phases(stats, total)
+        split = {name: phases[name] / rounds * 1e3 for name in kernels}
+        split["other"] = (total - sum(phases[name] for name in kernels)) / rounds * 1e3
+        best = split if not best else {name: min(best[name], split[name]) for name in split}
+    return best
+
+
+def _short(filename: str) -> str:
+    parts = Path(filename).parts
+    for anchor in ("site-packages", "simulator", "benchmarks", "policies"):
+        if anchor in parts:
+            idx = len(parts) - 1 - parts[::-1].index(anchor)
+            return "/".join(parts[idx + (1 if anchor == "site-packages" else 0) :])
+    return filename
+
+
+def bench_profile(n: int, args: argparse.Namespace, top: int = 15) -> dict[str, Any]:
+    """cProfile ``--profile-rounds`` rounds after a warm-up; numba kernels appear as their own entries."""
+    model, _ = _build(n, args.actions, BASELINE_FAMILY, args.seed)
+    _run_rounds(model, 1 + args.warmup)
+    stats, total = _profile(model, args.profile_rounds)
+    del model
+    gc.collect()
+    rows = sorted(stats.items(), key=lambda item: -item[1][3])
+    rows = [item for item in rows if not item[0][0].endswith("throughput.py")][:top]
+    table = [
+        {
+            "function": f"{_short(f)}:{line}({fn})" if line else fn,
+            "ncalls": int(row[1]),
+            "tottime_s": row[2],
+            "cumtime_s": row[3],
+            "cum_pct": 100.0 * row[3] / total,
+        }
+        for (f, line, fn), row in rows
+    ]
+    phases = _phases(stats, total)
+    return {
+        "agents": n,
+        "rounds": args.profile_rounds,
+        "total_s": total,
+        "ms_per_round_profiled": total / args.profile_rounds * 1e3,
+        "phases": {
+            name: {"ms_per_round": s / args.profile_rounds * 1e3, "pct": 100.0 * s / total}
+            for name, s in phases.items()
+        },
+        "top_by_cumtime": table,
+        "note": "cProfile of model.step(); numba dispatchers are profiled as functions, so a kernel's tottime is "
+        "its run time; python_and_numpy_glue = total - the listed phases",
+    }
+
+
+# ------------------------------------------------------------------------- meta
+def _git_commit() -> str | None:
+    try:
+        root = Path(__file__).resolve().parents[1]
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain"], cwd=root, capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+        return head + ("+dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def _meta(args: argparse.Namespace, argv: Sequence[str]) -> dict[str, Any]:
+    return {
+        "argv": list(argv),
+        "timestamp_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "git_commit": _git_commit(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpu_count": os.cpu_count(),
+        "physical_cores": psutil.cpu_count(logical=False),
+        "load_avg_1m_start": _load(),
+        "numba_threads": numba.get_num_threads(),
+        "numba_max_threads": numba.config.NUMBA_NUM_THREADS,
+        "versions": {
+            "simulator": simulator.__version__,
+            "numpy": np.__version__,
+            "numba": numba.__version__,
+            "mesa": mesa.__version__,
+        },
+        "config": {
+            "agents": args.agents,
+            "actions": args.actions,
+            "rounds": args.rounds,
+            "repeats": args.repeats,
+            "warmup": args.warmup,
+            "families": [BASELINE_FAMILY, *args.families],
+            "mesa_agents": args.mesa_agents,
+            "mesa_rounds": args.mesa_rounds,
+            "profile_rounds": args.profile_rounds,
+            "determinism_rounds": args.determinism_rounds,
+            "seed": args.seed,
+            "quick": args.quick,
+            "learner_params": "defaults (epsilon 0.1, initial_values 0, prior_weight 1)",
+            "game": "simulator.default_game, no principal",
+        },
+    }
+
+
+def _clean(obj: Any) -> Any:
+    """JSON-safe copy: numpy scalars to Python, non-finite floats to None."""
+    if isinstance(obj, dict):
+        return {str(k): _clean(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_clean(v) for v in obj]
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+# ------------------------------------------------------------------------- main
+def run(args: argparse.Namespace, argv: Sequence[str]) -> dict[str, Any]:
+    """Run every section and return the result document."""
+    numba.set_num_threads(args.threads)
+    sizes = args.agents
+    primary = max(sizes)
+    result: dict[str, Any] = {"meta": _meta(args, argv)}
+    t_start = time.perf_counter()
+
+    vectorized: dict[str, Any] = {}
+    memory: dict[str, Any] = {}
+    packages_before = _top_level_packages()
+    for n in sizes:
+        _log(f"(a) vectorized epsilon-greedy, {n} agents")
+        res = bench_vectorized(n, args, with_memory=n == primary and not memory)
+        memory = res.pop("memory", memory)
+        vectorized[str(n)] = res
+        if "packages_imported_by_first_model" not in memory:
+            # what building and stepping the first model imported (counted in that model's RSS)
+            new = sorted(_top_level_packages() - packages_before)
+            memory["packages_imported_by_first_model"] = new
+            memory["torch_imported_by_model"] = "torch" in new
+    result["vectorized"] = vectorized
+    first = vectorized[str(sizes[0])]["collect_every_1"]
+    result["compile"] = {
+        "compile_s": first["compile_s"],
+        "note": "first step minus a steady round in this process; numba loads its on-disk cache when that is "
+        "warm, so the true compile is compile_cold_s (a fresh interpreter with an empty NUMBA_CACHE_DIR)",
+    }
+    if args.cold_compile:
+        _log("cold numba compile in a subprocess")
+        result["compile"]["cold"] = bench_cold_compile(args.actions)
+        result["compile"]["compile_cold_s"] = result["compile"]["cold"].get("compile_cold_s")
+
+    _log(f"(b) per-agent Mesa baseline, {args.mesa_agents} agents")
+    result["mesa_baseline"] = bench_mesa(args)
+
+    _log(f"(c) learner families, {primary} agents: {', '.join([BASELINE_FAMILY, *args.families])}")
+    load0 = _load()
+    result["families"] = bench_families(primary, args)
+    result["families_load_avg_1m"] = [load0, _load()]
+
+    _log(f"(d) determinism, {primary} agents")
+    result["determinism"] = bench_determinism(primary, args)
+
+    _log(f"(f) profile, {primary} agents, {args.profile_rounds} rounds")
+    load0 = _load()
+    result["profile"] = bench_profile(primary, args)
+    result["profile"]["load_avg_1m"] = [load0, _load()]
+
+    memory["peak_rss_mb"] = _peak_rss_mb()
+    memory["peak_rss_note"] = (
+        "process high-water mark (getrusage maxrss) at the end of the run; the families section holds "
+        f"{1 + len(args.families)} models at once, so peak_rss_after_warmup_mb is the one-model figure"
+    )
+    memory["rss_end_mb"] = _rss_mb()
+    memory["state_target_mb"] = STATE_TARGET_MB
+    memory["within_target"] = memory["model_state"]["total_mb"] < STATE_TARGET_MB
+    result["memory"] = memory
+
+    head = vectorized[str(primary)]
+    mesa_res = result["mesa_baseline"]
+    fams = result["families"]
+    slowdowns = {name: r["slowdown_vs_epsilon_greedy"] for name, r in fams.items()}
+    one_thread = head.get("collect_every_1_threads_1", head["collect_every_1"])
+    result["summary"] = {
+        "agents": primary,
+        "actions": args.actions,
+        "threads": head["threads"],
+        "agent_steps_per_s": head["collect_every_1"]["agent_steps_per_s"],
+        "agent_steps_per_s_best": head["collect_every_1"]["agent_steps_per_s_best"],
+        "agent_steps_per_s_collect_every_10": head["collect_every_10"]["agent_steps_per_s"],
+        "agent_steps_per_s_1_thread": one_thread["agent_steps_per_s"],
+        "ms_per_round": head["collect_every_1"]["ms_per_round"],
+        "mesa_agents": args.mesa_agents,
+        "mesa_agent_steps_per_s": mesa_res["agent_steps_per_s"],
+        "speedup_vs_mesa": head["collect_every_1"]["agent_steps_per_s"] / mesa_res["agent_steps_per_s"],
+        "speedup_vs_mesa_best": head["collect_every_1"]["agent_steps_per_s_best"] / mesa_res["agent_steps_per_s_best"],
+        "speedup_vs_mesa_1_thread": one_thread["agent_steps_per_s"] / mesa_res["agent_steps_per_s"],
+        "speedup_vs_mesa_same_size": mesa_res["speedup_same_size"],
+        "family_slowdown_vs_epsilon_greedy": slowdowns,
+        "family_slowdown_best_vs_epsilon_greedy": {
+            name: r["slowdown_best_vs_epsilon_greedy"] for name, r in fams.items()
+        },
+        "worst_family": max(slowdowns, key=lambda name: slowdowns[name]),
+        "families_within_3x": all(r["within_target"] for r in fams.values()),
+        "deterministic": result["determinism"]["deterministic"],
+        "model_state_mb": memory["model_state"]["total_mb"],
+        "model_state_within_300mb": memory["within_target"],
+        "peak_rss_one_model_mb": memory["peak_rss_after_warmup_mb"],
+        "peak_rss_mb": memory["peak_rss_mb"],
+        "compile_s": result["compile"]["compile_s"],
+        "compile_cold_s": result["compile"].get("compile_cold_s"),
+        "profile_pct": {name: p["pct"] for name, p in result["profile"]["phases"].items()},
+        "numba_threading_layer": numba.threading_layer(),
+        "load_avg_1m_end": _load(),
+        "wall_s": time.perf_counter() - t_start,
+    }
+    return result
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point: parse ``argv``, run the benchmark, print JSON and write ``--out``."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = _build_parser()
+    args = _resolve(parser.parse_args(argv))
+    if args.actions < 2:
+        parser.error("argument --actions: need at least 2 actions")
+    max_threads = numba.config.NUMBA_NUM_THREADS
+    if args.threads > max_threads:
+        parser.error(f"argument --threads: numba may use at most {max_threads} threads here (NUMBA_NUM_THREADS)")
+    previous_threads = numba.get_num_threads()
+    try:
+        result = _clean(run(args, argv))
+    finally:
+        numba.set_num_threads(previous_threads)
+    text = json.dumps(result, indent=2, allow_nan=False)
+    print(text)
+    if args.out is not None:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text + "\n", encoding="utf-8")
+        _log(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,599 @@
+"""dashboard: a live web dashboard of the green-tax economy (Mesa ``SolaraViz``).
+
+The page shows one green-tax economy (:mod:`scenarios._green_economy`) as it
+runs, year by year: controls for the population (size, rational share,
+pessimism, the learner mix of epsilon-greedy vs softmax households), the
+government (no intervention, the Pigouvian tax, a constant EV subsidy, or both)
+and the seed; Mesa's play / step / reset buttons; live charts of the choice
+shares, the tax (+) or subsidy (-) on each technology, welfare per household
+and the cumulative intervention cost; and the households' current cars, as a
+grid (every household for populations of up to 500, read through the
+:class:`~simulator.model.ConsumerAgent` views; an evenly spaced sample of the
+arrays above that) and as shares per household type.
+
+Run it (the ``dashboard`` extra pins a Solara that works offline):
+
+    pip install -e ".[dashboard]"
+    python -m scenarios.dashboard                # http://127.0.0.1:8765
+    python -m scenarios.dashboard --port 8800 --threads 2
+    solara run scenarios/dashboard_app.py        # or: solara run scenarios.dashboard_app
+
+Changed sliders take effect on **Reset** (Mesa's rule: the model is rebuilt
+from the parameters). This module holds the model (:class:`GreenDashboardModel`,
+a thin Mesa model that builds the green-tax :class:`~simulator.IncentiveModel`
+from flat keyword parameters and adds welfare and cost reporters), the
+matplotlib figures the page shows, and the command line; it imports no Solara,
+so it can be used and tested without the web stack. The page itself is
+:mod:`scenarios.dashboard_app`. See ``docs/dashboard.md``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from html import escape
+from typing import Any
+
+import mesa
+import numpy as np
+from matplotlib.colors import ListedColormap
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from simulator import IncentiveModel
+from simulator.config import option, parse_args, run_cli
+
+from ._green_economy import Economy, HouseholdMix, Households, build_model, pigouvian_tax, welfare_of
+
+__all__ = [
+    "PRINCIPALS",
+    "SERVER_ENV",
+    "Args",
+    "GreenDashboardModel",
+    "GridChart",
+    "SeriesChart",
+    "TypesChart",
+    "household_grid_figure",
+    "household_types_figure",
+    "main",
+    "series_figure",
+    "summary_html",
+]
+
+PRINCIPALS = ("none", "pigouvian", "ev_subsidy", "pigouvian_ev_subsidy")
+"""Government choices on the page: no intervention, tau = SCC x e, a constant EV subsidy, both together."""
+
+PRINCIPAL_LABELS = {
+    "none": "no intervention",
+    "pigouvian": "Pigouvian tax (SCC x emissions)",
+    "ev_subsidy": "constant EV subsidy",
+    "pigouvian_ev_subsidy": "Pigouvian tax + EV subsidy",
+}
+TYPE_LABELS = {"epsilon_greedy": "ε-greedy", "best_response": "rational"}
+TECH_COLORS = {"gasoline": "#8c564b", "hybrid": "#1f77b4", "electric": "#2ca02c"}
+MAX_GRID = 400
+"""Households drawn in the grid when the population has no agent views (an evenly spaced sample)."""
+SERVER_ENV = {"SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False"}
+"""Environment of the Solara server: no usage telemetry (the page is local and may run offline)."""
+THREADS_ENV = "LEARNING_INCENTIVES_DASHBOARD_THREADS"
+"""Environment variable through which ``python -m scenarios.dashboard --threads`` reaches the page."""
+
+
+# ------------------------------------------------------------------ model
+@contextmanager
+def _numba_threads(threads: int | None):
+    """Run the population kernels on ``threads`` numba threads (None: leave as is), then restore."""
+    if not threads:
+        yield
+        return
+    import numba
+
+    prev = numba.get_num_threads()
+    numba.set_num_threads(min(int(threads), numba.config.NUMBA_NUM_THREADS))
+    try:
+        yield
+    finally:
+        numba.set_num_threads(prev)
+
+
+def principal_spec(name: str, econ: Economy, ev_subsidy: float) -> tuple[str, dict[str, Any] | None]:
+    """The registered principal and its parameters for a dashboard choice.
+
+    Args:
+        name: one of :data:`PRINCIPALS`.
+        econ: the economy (technologies, emissions, SCC, the clean technology's index).
+        ev_subsidy: subsidy on the clean technology, $/yr per household owning it (>= 0).
+
+    Returns:
+        ``(name, params)`` for :func:`policies.make_principal` (incentives = minus the taxes).
+    """
+    if name not in PRINCIPALS:
+        raise ValueError(f"principal: unknown {name!r}; choose one of {', '.join(PRINCIPALS)}")
+    if ev_subsidy < 0:
+        raise ValueError(f"ev_subsidy: must be >= 0, got {ev_subsidy}")
+    if name in ("none", "pigouvian"):
+        return name, None
+    incentives = np.zeros(econ.k)
+    if name == "pigouvian_ev_subsidy":
+        incentives = -pigouvian_tax(econ)
+    incentives[econ.clean] += float(ev_subsidy)
+    return "constant", {"incentives": incentives}
+
+
+class GreenDashboardModel(mesa.Model):
+    """The green-tax economy with flat keyword parameters, for Mesa's ``SolaraViz``.
+
+    It builds the scenario's :class:`~simulator.IncentiveModel` with
+    :func:`scenarios._green_economy.build_model` and steps it once per
+    ``step()``; its own DataCollector adds what the dashboard plots, computed
+    from the ledger with :func:`~scenarios._green_economy.welfare_of` (money
+    in $ per household):
+
+    * ``share_<tech>``: share of households that chose each technology this year;
+    * ``tax_<tech>``: the posted tax (> 0) or subsidy (< 0), $/yr;
+    * ``welfare``: welfare this year; ``discounted_welfare``: its discounted sum so far;
+    * ``intervention_cost``: subsidy outlays (+ administrative cost) this year;
+      ``cumulative_cost``: their undiscounted sum so far;
+    * ``tax_revenue``, ``emissions`` (tCO2), ``clean_share``.
+
+    Args:
+        n_households: population size N.
+        rational_share: share of informed best-responders.
+        pessimistic_share: share of learning households pessimistic about the clean technology.
+        pessimism_depth: how far below the truth pessimists' prior of the clean technology is, $/yr.
+        epsilon_share: share of the learning households that are epsilon-greedy (the rest softmax).
+        principal: the government, one of :data:`PRINCIPALS`.
+        ev_subsidy: the constant subsidy on the clean technology of ``ev_subsidy`` and
+            ``pigouvian_ev_subsidy``, $/yr.
+        horizon: years simulated (the model stops after them).
+        seed: the one seed of the run.
+        threads: numba threads used by a step (None: numba's default). One thread is
+            the default because a parallel kernel waits for every worker and a
+            dashboard shares the cores with the browser and the server.
+
+    Attributes:
+        incentive_model: the green-tax :class:`~simulator.IncentiveModel`.
+        households: the drawn households (values, groups, types, pessimists).
+        econ: the :class:`Economy`; mix: the :class:`HouseholdMix`.
+        last_step_seconds: wall time of the last ``step()``, server side (not collected:
+            it is not reproducible).
+    """
+
+    def __init__(
+        self,
+        n_households: int = 10_000,
+        rational_share: float = 0.2,
+        pessimistic_share: float = 0.5,
+        pessimism_depth: float = 2500.0,
+        epsilon_share: float = 0.5,
+        principal: str = "none",
+        ev_subsidy: float = 2000.0,
+        horizon: int = 20,
+        seed: int = 0,
+        threads: int | None = 1,
+    ) -> None:
+        super().__init__(rng=int(seed))
+        n = int(n_households)
+        if n < 1:
+            raise ValueError(f"n_households: must be >= 1, got {n_households}")
+        for name, value in (
+            ("rational_share", rational_share),
+            ("pessimistic_share", pessimistic_share),
+            ("epsilon_share", epsilon_share),
+        ):
+            if not 0.0 <= float(value) <= 1.0:
+                raise ValueError(f"{name}: must be in [0, 1], got {value}")
+        self.econ = Economy(horizon=int(horizon))
+        self.econ.check()
+        learners: dict[str, Any] = {}
+        if epsilon_share > 0:
+            learners["epsilon_greedy"] = {"weight": float(epsilon_share), "epsilon": 0.05}
+        if epsilon_share < 1:
+            learners["softmax"] = {"weight": 1.0 - float(epsilon_share), "temperature": 250.0}
+        self.mix = HouseholdMix(
+            n_households=n,
+            rational_share=float(rational_share),
+            pessimistic_share=float(pessimistic_share),
+            pessimism_depth=float(pessimism_depth),
+            learners=learners,
+        )
+        self.seed_value = int(seed)
+        self.principal_name = principal
+        self.ev_subsidy = float(ev_subsidy)
+        self.threads = threads
+        name, params = principal_spec(principal, self.econ, self.ev_subsidy)
+        self.incentive_model: IncentiveModel
+        self.households: Households
+        self.incentive_model, self.households = build_model(
+            self.econ,
+            self.mix,
+            int(seed),
+            name,
+            principal_params=params,
+            collect_every=10**9,  # the dashboard collects; the inner table stays empty
+            track_households=False,
+        )
+        self._values: dict[str, float] = {}
+        self._prev_incentives: np.ndarray | None = None
+        self.cumulative_cost = 0.0
+        self.discounted_welfare = 0.0
+        self.last_step_seconds = float("nan")
+        self._types: tuple[list[str], np.ndarray] | None = None
+        self.datacollector = mesa.DataCollector(model_reporters=self._reporters())
+        self.running = True
+
+    @property
+    def technologies(self) -> list[str]:
+        """Technology names, in action order."""
+        return list(self.econ.technologies)
+
+    @property
+    def n_households(self) -> int:
+        """Population size N."""
+        return self.incentive_model.n_agents
+
+    @property
+    def year(self) -> int:
+        """Completed years (rounds)."""
+        return self.incentive_model.round
+
+    def _reporters(self) -> dict[str, Any]:
+        rep: dict[str, Any] = {"year": lambda m: m.year}
+        for tech in self.technologies:
+            rep[f"share_{tech}"] = lambda m, key=f"share_{tech}": m._values[key]
+        for tech in self.technologies:
+            rep[f"tax_{tech}"] = lambda m, key=f"tax_{tech}": m._values[key]
+        for key in (
+            "welfare",
+            "discounted_welfare",
+            "intervention_cost",
+            "cumulative_cost",
+            "tax_revenue",
+            "emissions",
+            "clean_share",
+        ):
+            rep[key] = lambda m, key=key: m._values[key]
+        return rep
+
+    def step(self) -> None:
+        """One year of the economy, then the welfare and cost accounts, then collect."""
+        started = time.perf_counter()
+        with _numba_threads(self.threads):
+            self.incentive_model.step()
+        self.last_step_seconds = time.perf_counter() - started
+        rec = self.incentive_model.ledger.last
+        sums = {"counts": rec.counts, "private": rec.private, "paid": rec.paid, "collected": rec.collected}
+        changed = self._prev_incentives is not None and not np.allclose(self._prev_incentives, rec.incentives)
+        self._prev_incentives = rec.incentives.copy()
+        w = welfare_of(self.econ, sums, self.n_households, changed=changed)
+        cost = w["subsidy_cost"] + w["admin_cost"]
+        self.cumulative_cost += cost
+        self.discounted_welfare += w["welfare"] * (1.0 + self.econ.discount) ** -rec.round
+        counts = rec.counts.sum(axis=0)
+        total = max(float(counts.sum()), 1.0)
+        values = {f"share_{t}": float(counts[j] / total) for j, t in enumerate(self.technologies)}
+        values |= {f"tax_{t}": 0.0 - float(rec.incentives[j]) for j, t in enumerate(self.technologies)}
+        values |= {
+            "welfare": w["welfare"],
+            "discounted_welfare": self.discounted_welfare,
+            "intervention_cost": cost,
+            "cumulative_cost": self.cumulative_cost,
+            "tax_revenue": w["tax_revenue"],
+            "emissions": w["emissions"],
+            "clean_share": w["clean_share"],
+        }
+        self._values = values
+        self.datacollector.collect(self)
+        self.running = self.incentive_model.running
+
+    # ------------------------------------------------------- households
+    def current_choices(self, max_households: int = MAX_GRID) -> tuple[np.ndarray, np.ndarray]:
+        """Current technology of individual households, for the grid.
+
+        Every household when the population has :class:`~simulator.model.ConsumerAgent`
+        views (small populations), read through them; otherwise an evenly spaced sample of
+        at most ``max_households`` rows of the arrays.
+
+        Returns:
+            ``(index, action)``: household rows (sorted) and their current technology
+            (-1 before the first year).
+        """
+        inner = self.incentive_model
+        if len(inner.agents) > 0:
+            views = sorted(inner.agents, key=lambda a: a.index)
+            index = np.array([a.index for a in views], dtype=np.int64)
+            action = np.array([-1 if a.action is None else a.action for a in views], dtype=np.int64)
+            return index, action
+        n = inner.n_agents
+        index = np.unique(np.linspace(0, n - 1, min(n, max_households)).round().astype(np.int64))
+        if inner.last_actions is None:
+            return index, np.full(index.shape, -1, dtype=np.int64)
+        return index, inner.last_actions[index].astype(np.int64)
+
+    def _household_types(self) -> tuple[list[str], np.ndarray]:
+        """Type names (learner family, split by pessimism) and each household's type code."""
+        pop = self.incentive_model.population
+        raw = pop.group_of.astype(np.int64) * 2 + self.households.pessimist.astype(np.int64)
+        present, code = np.unique(raw, return_inverse=True)
+        names = [
+            TYPE_LABELS.get(pop.labels[r // 2], pop.labels[r // 2]) + (", pessimist" if r % 2 else "")
+            for r in present.tolist()
+        ]
+        return names, code.reshape(-1)
+
+    def choices_by_type(self) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """Counts of the current technology per household type.
+
+        Types are the population's groups (``rational`` and each learner family),
+        learners split into pessimists about the clean technology and the rest.
+
+        Returns:
+            ``(types, sizes, counts)``: type labels, households per type (T,), and a
+            (T, K) array of counts of each current technology (zeros before the first year).
+        """
+        if self._types is None:
+            self._types = self._household_types()
+        names, code = self._types
+        k = self.econ.k
+        sizes = np.bincount(code, minlength=len(names))
+        counts = np.zeros((len(names), k))
+        last = self.incentive_model.last_actions
+        if last is not None:
+            flat = np.bincount(code * k + last.astype(np.int64), minlength=len(names) * k)
+            counts = flat.reshape(len(names), k).astype(np.float64)
+        return names, sizes, counts
+
+
+# ---------------------------------------------------------------- figures
+def _colors(techs: Sequence[str]) -> list[str]:
+    cycle = ["#8c564b", "#1f77b4", "#2ca02c", "#d62728", "#9467bd", "#ff7f0e"]
+    return [TECH_COLORS.get(t, cycle[j % len(cycle)]) for j, t in enumerate(techs)]
+
+
+def _figure(left: float = 0.16, right: float = 0.97, bottom: float = 0.16, top: float = 0.9) -> tuple[Figure, Any]:
+    """A small figure with fixed margins (a layout engine would double the drawing time of a step)."""
+    fig = Figure(figsize=(5.0, 3.0), dpi=80)
+    fig.subplots_adjust(left=left, right=right, bottom=bottom, top=top)
+    return fig, fig.subplots()
+
+
+SERIES: dict[str, tuple[str, str]] = {
+    "shares": ("Choice shares", "share of households"),
+    "taxes": ("Tax or subsidy per technology", "$/yr (+ tax, - subsidy)"),
+    "welfare": ("Welfare this year", "$ per household"),
+    "cost": ("Cumulative intervention cost (subsidies)", "$ per household"),
+}
+"""The line charts: name -> (title, y label)."""
+
+
+class SeriesChart:
+    """A line chart of collected series, built once and updated in place.
+
+    Building a matplotlib figure costs about as much as drawing it, so the page
+    keeps one chart per panel and session and only moves the lines each step.
+
+    Args:
+        model: the dashboard model (its technologies and horizon fix the axes).
+        what: a key of :data:`SERIES`: ``shares`` (choice shares), ``taxes`` (tax or
+            subsidy per technology), ``welfare`` (per household this year) or ``cost``
+            (cumulative intervention cost per household).
+    """
+
+    def __init__(self, model: GreenDashboardModel, what: str) -> None:
+        if what not in SERIES:
+            raise ValueError(f"unknown series {what!r}; use {', '.join(SERIES)}")
+        self.what = what
+        self.fig, self.ax = _figure(right=0.78) if what in ("shares", "taxes") else _figure()
+        ax = self.ax
+        techs = model.technologies
+        if what in ("shares", "taxes"):
+            prefix = "share_" if what == "shares" else "tax_"
+            self.columns = [prefix + t for t in techs]
+            colors, labels = _colors(techs), techs
+        else:
+            self.columns = ["welfare" if what == "welfare" else "cumulative_cost"]
+            colors, labels = ["#9467bd" if what == "welfare" else "#d62728"], [None]
+        self.lines = [ax.plot([], [], color=c, label=lab, marker=".")[0] for c, lab in zip(colors, labels, strict=True)]
+        title, ylabel = SERIES[what]
+        ax.set_title(title)
+        ax.set_ylabel(ylabel)
+        if what == "shares":
+            ax.set_ylim(0.0, 1.0)
+        elif what == "taxes":
+            ax.axhline(0.0, color="black", linewidth=0.6)
+        if what in ("shares", "taxes"):  # beside the axes: no line can hide behind it
+            ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize="small", frameon=False)
+        ax.set_xlabel("year")
+        ax.set_xlim(0.5, model.econ.horizon + 0.5)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
+        self.hint = ax.text(
+            0.5, 0.5, "press Step or Play", transform=ax.transAxes, ha="center", va="center", color="grey"
+        )
+
+    def update(self, model: GreenDashboardModel) -> Figure:
+        """Move the lines to the model's collected series; returns the figure."""
+        df = model.datacollector.get_model_vars_dataframe()
+        empty = len(df) == 0
+        years = np.zeros(0) if empty else df["year"].to_numpy(dtype=np.float64)
+        for line, column in zip(self.lines, self.columns, strict=True):
+            line.set_data(years, np.zeros(0) if empty else df[column].to_numpy(dtype=np.float64))
+        self.hint.set_visible(empty)
+        if self.what == "cost":
+            top = 0.0 if empty else float(df["cumulative_cost"].max())
+            self.ax.set_ylim(0.0, max(1.0, 1.1 * top))
+        elif self.what != "shares":
+            self.ax.relim()
+            self.ax.autoscale_view(scalex=False)
+        return self.fig
+
+
+class GridChart:
+    """Households coloured by their current technology (white: not chosen yet), updated in place.
+
+    Every household of a small population (through its ConsumerAgent views), else an
+    evenly spaced sample (:meth:`GreenDashboardModel.current_choices`).
+    """
+
+    def __init__(self, model: GreenDashboardModel) -> None:
+        index, _ = model.current_choices()
+        techs = model.technologies
+        self.side = int(np.ceil(np.sqrt(len(index))))
+        self.fig, self.ax = _figure(left=0.02, right=0.72, bottom=0.1, top=0.9)
+        ax = self.ax
+        self.image = ax.imshow(
+            np.full((self.side, self.side), np.nan),
+            cmap=ListedColormap(_colors(techs)),
+            vmin=-0.5,
+            vmax=len(techs) - 0.5,
+            interpolation="nearest",
+        )
+        ax.set_xticks([])
+        ax.set_yticks([])
+        n = model.n_households
+        shown = "all" if len(index) == n else f"{len(index)} of"
+        ax.set_title(f"Households' current cars ({shown} {n:,})", fontsize="medium")
+        ax.set_xlabel("row by row: rational households first, then learners", fontsize="small")
+        handles = [ax.scatter([], [], marker="s", color=c, label=t) for t, c in zip(techs, _colors(techs), strict=True)]
+        ax.legend(handles=handles, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize="small", frameon=False)
+
+    def update(self, model: GreenDashboardModel) -> Figure:
+        """Recolour the cells with the households' current technologies; returns the figure."""
+        _, action = model.current_choices()
+        cells = np.full(self.side * self.side, np.nan)
+        cells[: len(action)] = np.where(action >= 0, action, np.nan)
+        self.image.set_data(cells.reshape(self.side, self.side))
+        return self.fig
+
+
+class TypesChart:
+    """Horizontal stacked bars: current technology shares within each household type, updated in place."""
+
+    def __init__(self, model: GreenDashboardModel) -> None:
+        names, sizes, _ = model.choices_by_type()
+        techs = model.technologies
+        self.fig, self.ax = _figure(left=0.42, top=0.8)
+        ax = self.ax
+        ypos = np.arange(len(names))
+        zeros = np.zeros(len(names))
+        self.bars = [
+            ax.barh(ypos, zeros, left=zeros, color=c, label=t) for t, c in zip(techs, _colors(techs), strict=True)
+        ]
+        ax.set_yticks(ypos, [f"{nm} (n={int(s):,})" for nm, s in zip(names, sizes, strict=True)], fontsize="small")
+        ax.invert_yaxis()
+        ax.set_xlim(0.0, 1.0)
+        ax.set_xlabel("share of the type's households")
+        ax.set_title("Current cars by household type")
+        ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.1), ncols=len(techs), fontsize="small", frameon=False)
+
+    def update(self, model: GreenDashboardModel) -> Figure:
+        """Resize the bars to the current shares; returns the figure."""
+        _, _, counts = model.choices_by_type()
+        shares = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1.0)
+        left = np.zeros(len(shares))
+        for j, bars in enumerate(self.bars):
+            for rect, x0, width in zip(bars, left, shares[:, j], strict=True):
+                rect.set_x(float(x0))
+                rect.set_width(float(width))
+            left = left + shares[:, j]
+        return self.fig
+
+
+def series_figure(model: GreenDashboardModel, what: str) -> Figure:
+    """A fresh line chart of the collected series (see :class:`SeriesChart`); not attached to pyplot."""
+    return SeriesChart(model, what).update(model)
+
+
+def household_grid_figure(model: GreenDashboardModel) -> Figure:
+    """A fresh grid of households coloured by their current technology (see :class:`GridChart`)."""
+    return GridChart(model).update(model)
+
+
+def household_types_figure(model: GreenDashboardModel) -> Figure:
+    """A fresh bar chart of current technology shares per household type (see :class:`TypesChart`)."""
+    return TypesChart(model).update(model)
+
+
+def summary_html(model: GreenDashboardModel) -> str:
+    """A short summary of the parameters and the current year, as an HTML fragment.
+
+    HTML rather than Markdown: Solara's Markdown component fetches KaTeX from the
+    CDN, which an offline page cannot reach.
+    """
+    econ, mix = model.econ, model.mix
+    gov = PRINCIPAL_LABELS.get(model.principal_name, model.principal_name)
+    if "ev_subsidy" in model.principal_name:
+        gov += f" (${model.ev_subsidy:,.0f}/yr)"
+    eps = float(dict(mix.learners.get("epsilon_greedy", {})).get("weight", 0.0))
+    parts = [
+        f"<p><b>Year {model.year} of {econ.horizon}</b> · {model.n_households:,} households · "
+        f"government: {escape(gov)}</p>",
+        f"<p style='color:#555'>rational share {mix.rational_share:.0%}; learners: {eps:.0%} epsilon-greedy, "
+        f"{1 - eps:.0%} softmax; {mix.pessimistic_share:.0%} of learners pessimistic about EVs "
+        f"(prior ${mix.pessimism_depth:,.0f}/yr too low); seed {model.seed_value}</p>",
+    ]
+    v = model._values
+    if not v:
+        parts.append(
+            "<p>No year simulated yet: press <b>Step</b> or <b>Play</b>. Changed parameters apply on <b>Reset</b>.</p>"
+        )
+        return "\n".join(parts)
+    techs = model.technologies
+    head = "".join(f"<th style='text-align:right;padding:0 8px'>{escape(t)}</th>" for t in techs)
+    cell = "<td style='text-align:right;padding:0 8px'>{}</td>"
+    share = "".join(cell.format(f"{v[f'share_{t}']:.1%}") for t in techs)
+    tax = "".join(cell.format(f"{v[f'tax_{t}']:+,.0f}") for t in techs)
+    parts += [
+        f"<table><tr><th></th>{head}</tr><tr><td>share</td>{share}</tr><tr><td>tax, $/yr</td>{tax}</tr></table>",
+        f"<p>Welfare this year <b>${v['welfare']:,.0f}</b> per household (discounted sum so far "
+        f"${v['discounted_welfare']:,.0f}); cumulative intervention cost <b>${v['cumulative_cost']:,.0f}</b> "
+        f"per household (${v['cumulative_cost'] * model.n_households / 1e6:,.1f} M in all); "
+        f"emissions {v['emissions']:.2f} tCO2 per household.</p>",
+        f"<p style='color:#555'>last step: {model.last_step_seconds * 1000:.1f} ms on the server</p>",
+    ]
+    return "\n".join(parts)
+
+
+# ------------------------------------------------------------- command line
+@dataclass
+class Args:
+    """Command-line settings of the dashboard server."""
+
+    host: str = option("127.0.0.1", help="interface to listen on (127.0.0.1: this machine only)")
+    port: int = option(8765, help="port to serve on (0: a free one)", low=0, high=65535)
+    threads: int = option(1, help="numba threads per model step (1 keeps the page responsive)", low=1)
+    production: bool = option(True, help="Solara production mode (no hot reload)")
+    open: bool = option(False, help="open a browser tab")
+
+
+def solara_command(args: Args) -> list[str]:
+    """The ``solara run`` command line that serves the page."""
+    cmd = [sys.executable, "-m", "solara", "run", "scenarios.dashboard_app", "--host", args.host]
+    cmd += ["--port", str(args.port), "--open" if args.open else "--no-open", "--no-check-version"]
+    if args.production:
+        cmd.append("--production")
+    return cmd
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``python -m scenarios.dashboard``: serve the page until interrupted."""
+
+    def go() -> int:
+        args, _ = parse_args(Args, argv, prog="python -m scenarios.dashboard", description=__doc__)
+        env = {**os.environ, **SERVER_ENV, THREADS_ENV: str(args.threads)}
+        print(f"serving the green-tax dashboard on http://{args.host}:{args.port} (Ctrl-C stops it)", flush=True)
+        try:
+            return subprocess.call(solara_command(args), env=env)
+        except KeyboardInterrupt:
+            return 0
+
+    return run_cli(go)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
