@@ -32,7 +32,7 @@ from torch.func import functional_call
 from simulator import Observation, PrincipalSpec
 
 from .base import BasePrincipal, register_principal
-from .mermaide import MermaideConfig, NetSpec, PrincipalNet, Trajectories, incentives_from_pre, inner_adapt
+from .mermaide import TRUST, MermaideConfig, NetSpec, PrincipalNet, Trajectories, incentives_from_pre, inner_adapt
 from .nets import RunningStats, encode_observation
 from .training import (
     CheckpointError,
@@ -159,7 +159,11 @@ class LearnedPrincipal(BasePrincipal):
         return self._cand
 
     def _plan(self, pre: torch.Tensor) -> torch.Tensor:
-        cand = torch.cat([pre.unsqueeze(0), self._candidates()[:, None, :].expand(-1, self.rows, -1)], dim=0)
+        if self.cfg.objective == "return":  # a critic is only trusted near the policy's own output
+            offsets = torch.linspace(-TRUST, TRUST, self.cfg.plan_candidates)[:, None, None] * self.net.mask
+            cand = torch.cat([pre.unsqueeze(0), pre.unsqueeze(0) + offsets], dim=0)
+        else:
+            cand = torch.cat([pre.unsqueeze(0), self._candidates()[:, None, :].expand(-1, self.rows, -1)], dim=0)
         x = incentives_from_pre(self.net, cand)
         h = self.h.unsqueeze(0).expand(x.shape[0], -1, -1)
         if self.cfg.objective == "return":
@@ -223,7 +227,8 @@ class LearnedPrincipal(BasePrincipal):
             if ep.obs.shape[-2] != self.net.spec.horizon:
                 raise ValueError(f"{self.variant}: adaptation episodes must have {self.net.spec.horizon} rounds")
             noise = make_noise(self.cfg, self.net.spec, (), ep.obs.shape[0], gen)
-            params = inner_adapt(self.net, params, ep, self.cfg, noise)
+            lr = self.cfg.finetune_lr if (not self.cfg.meta and self.cfg.finetune_lr is not None) else None
+            params = inner_adapt(self.net, params, ep, self.cfg, noise, lr=lr)
             params = {k: v.detach().requires_grad_(True) for k, v in params.items()}
             self.shots += 1
         self.params = {k: v.detach() for k, v in params.items()}

@@ -85,6 +85,8 @@ __all__ = [
 ]
 
 VARIANTS = ("mermaide", "wm_only", "meta_only", "model_free")
+TRUST = 1.0
+"""Half-width, in logits of the policy output, of the candidates scored by a learned critic."""
 
 
 @dataclass
@@ -159,6 +161,9 @@ class MermaideConfig:
     lr: float = option(3e-3, help="outer learning rate (Adam)", low=0.0, low_open=True)
     inner_lr: float = option(0.3, help="inner-loop (adaptation) step size", low=0.0)
     inner_steps: int = option(1, help="inner gradient steps per adaptation episode", low=1, high=20)
+    finetune_lr: float | None = option(
+        None, help="step size of the K-shot fine-tuning of non-meta variants (default: inner_lr)", low=0.0
+    )
     first_order: bool = option(False, help="first-order MAML (drop second derivatives)")
     adapt: list[str] = option(
         default_factory=lambda: ["encoder.h0", "head.", "policy."],
@@ -166,8 +171,8 @@ class MermaideConfig:
     )
     zero_shot_weight: float = option(0.5, help="weight of the unadapted (0-shot) loss in the outer loss", low=0.0)
     explore_std: float = option(0.5, help="std of exploration noise on the policy's pre-sigmoid output", low=0.0)
-    policy_samples: int = option(4, help="noise samples per state in the model-based policy loss", low=1, high=64)
-    candidates: int = option(16, help="random candidate incentives per state in the model-based search", low=1)
+    policy_samples: int = option(2, help="noise samples per state in the model-based policy loss", low=1, high=64)
+    candidates: int = option(8, help="random candidate incentives per state in the model-based search", low=1)
     imitation_weight: float = option(1.0, help="weight of the pull towards the best candidate", low=0.0)
     explore_uniform: float = option(
         0.2, help="share of rounds with a uniformly random incentive in training rollouts (model-based)", low=0, high=1
@@ -365,13 +370,19 @@ def _returns(reward: torch.Tensor, gamma: float) -> torch.Tensor:
 
 
 def critic_loss(net: PrincipalNet, params: dict[str, torch.Tensor], traj: Trajectories, gamma: float) -> torch.Tensor:
-    """Regression of the critic Q(belief, t, x_t) on the discounted return-to-go (in reward_scale units)."""
+    """Value V(belief, t) on the discounted return-to-go, and the advantage critic Q(belief, t, x_t) on G - V.
+
+    Returns are in ``reward_scale`` units. Fitting Q to the advantage (not the
+    return itself) removes the large differences between populations from its
+    target, so the small effect of this round's incentive is not drowned.
+    """
     beliefs = _call(net, params, "encode", traj.obs)
     tf = traj.tfrac.expand(*beliefs.shape[:-1]).unsqueeze(-1)
     x = incentives_from_pre(net, traj.pre)
-    q = _call(net, params, "critic", beliefs, tf, x)
     target = _returns(traj.reward / net.spec.reward_scale, gamma).detach()
-    return ((q - target) ** 2).mean()
+    v = _call(net, params, "value", beliefs, tf)
+    q = _call(net, params, "critic", beliefs, tf, x)
+    return ((v - target) ** 2).mean() + ((q - (target - v.detach())) ** 2).mean()
 
 
 def model_based_policy_loss(
@@ -412,7 +423,12 @@ def model_based_policy_loss(
     local = _predicted_reward(net, fixed, beliefs, tf, x_s, objective).mean()
     x_pol = incentives_from_pre(net, pre)
     span = (net.high - net.low).clamp_min(1e-6)
-    cand = (net.low + span * noise["cand"]) * net.mask
+    if objective == "return":
+        # a learned critic is only trusted near the incentives it was fitted on: candidates lie within
+        # +-TRUST logits of the policy's own output
+        cand = incentives_from_pre(net, pre.detach().unsqueeze(0) + TRUST * (2.0 * noise["cand"] - 1.0))
+    else:
+        cand = incentives_from_pre(net, torch.logit((noise["cand"]).clamp(1e-4, 1 - 1e-4)))
     cand = torch.cat([cand, x_pol.detach().unsqueeze(0)], dim=0)
     scores = _predicted_reward(net, fixed, beliefs, tf, cand, objective)
     best = scores.argmax(0, keepdim=True).unsqueeze(-1).expand(1, *cand.shape[1:])

@@ -32,7 +32,7 @@ from tqdm import tqdm
 from simulator.config import ConfigError, option, parse_args, run_cli
 
 from .mermaide import VARIANTS, MermaideConfig
-from .training import CheckpointError, meta_train
+from .training import CheckpointError, meta_train, save_checkpoint
 
 __all__ = ["TrainArgs", "main"]
 
@@ -107,8 +107,12 @@ def run(args: TrainArgs) -> Path:
     for variant, obs, problem, cfg in _jobs(args):
         name = _name(args.scenario, variant, obs)
         ckpt = out / f"{name}.pt"
-        if ckpt.exists() and not args.resume:
+        state = out / f"{name}.train.pt"  # full training state (optimizer, RNG) for --resume
+        if (ckpt.exists() or state.exists()) and not args.resume:
             raise ConfigError(f"{ckpt} exists; pass --resume to continue it or choose another --out")
+        if ckpt.exists() and not state.exists():
+            print(f"{name}: already trained ({ckpt}); skipped")
+            continue
         log_path = out / "logs" / f"{name}.jsonl"
         bar = tqdm(total=cfg.iterations, desc=f"train {name}", disable=not args.progress)
         started = time.time()
@@ -123,11 +127,14 @@ def run(args: TrainArgs) -> Path:
                 fh.write(json.dumps({k: float(v) for k, v in log.items()}) + "\n")
 
         try:
-            meta_train(problem, cfg, args.seed, progress=report, checkpoint_path=ckpt, resume=args.resume)
+            net, logs = meta_train(problem, cfg, args.seed, progress=report, checkpoint_path=state, resume=args.resume)
         except CheckpointError as exc:
             raise ConfigError(str(exc)) from None
         bar.close()
-        print(f"{name}: {time.time() - started:.0f} s -> {ckpt}")
+        # the shipped checkpoint: weights and config only (no optimizer or RNG state)
+        save_checkpoint(ckpt, net, cfg, problem=args.scenario, extra={"seed": int(args.seed), "final": logs[-1]})
+        state.unlink(missing_ok=True)
+        print(f"{name}: {time.time() - started:.0f} s -> {ckpt} ({ckpt.stat().st_size / 1e3:.0f} kB)")
     return out
 
 

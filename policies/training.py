@@ -226,6 +226,9 @@ def meta_train(
     progress: Callable[[int, dict[str, float]], None] | None = None,
     checkpoint_path: str | Path | None = None,
     resume: bool = False,
+    backend: str = "local",
+    task_envs: bool = False,
+    workers: int | None = None,
 ) -> tuple[PrincipalNet, list[dict[str, float]]]:
     """Train a learned principal (any variant) on ``problem``'s task distribution.
 
@@ -240,6 +243,15 @@ def meta_train(
         progress: called after every update with (update index, log dict).
         checkpoint_path: where to write checkpoints every ``cfg.checkpoint_every`` updates.
         resume: continue from ``checkpoint_path`` if it holds a checkpoint of this run.
+        backend: where the rollouts' environments live: ``"local"`` (this process)
+            or ``"ray"`` (per-task environments in Ray actors, one per shard of
+            tasks, stepped round by round; see :mod:`policies.ray_rollouts`). The
+            trainer stays here.
+        task_envs: build one environment per task, seeded from (seed, update,
+            episode, task index), as the Ray actors do (implied by ``"ray"``); then
+            ``"local"`` and ``"ray"`` give identical weights. Off: one batched
+            environment per episode (the default, faster in one process).
+        workers: Ray actors (default: the CPUs Ray offers, at most ``tasks_per_batch``).
 
     Returns:
         The trained network (its parameters are the meta-learned initialisation)
@@ -262,11 +274,21 @@ def meta_train(
         rng.bit_generator.state = _rng_state_from(state["numpy_rng"])
         gen.set_state(state["torch_rng"])
     b, m = cfg.tasks_per_batch, cfg.agents_per_task
+    source = None  # per-task environments (policies.ray_rollouts); Ray actors end with their handles
+    if backend != "local" or task_envs:
+        from .ray_rollouts import TaskEnvSource
+
+        source = TaskEnvSource(problem, seed, backend=backend, workers=workers, max_tasks=b)
+
+    def make_env(tasks: list[Any], drawn: int, it: int, phase: str) -> BatchEnv:
+        # ``drawn`` is drawn in every mode, so the tasks sampled do not depend on the mode
+        return problem.make_env(tasks, m, drawn) if source is None else source.make_env(tasks, m, it, phase)
+
     for it in range(start, cfg.iterations):
         t0 = time.perf_counter()
         params = dict(net.named_parameters())
         tasks = problem.sample_tasks(b, rng)
-        env_s = problem.make_env(tasks, m, int(rng.integers(2**31)))
+        env_s = make_env(tasks, int(rng.integers(2**31)), it, "support")
         eu = cfg.explore_uniform if cfg.uses_world_model else 0.0
         tr = cfg.objective == "return" or not cfg.uses_world_model
         support, true_s = rollout(net, params, env_s, b, m, cfg.explore_std, gen, explore_uniform=eu, true_reward=tr)
@@ -275,7 +297,7 @@ def meta_train(
         if cfg.meta:
             adapted = adapt_params(net, params, support, cfg, noise_s)
             rollout_params = {k: v.detach() for k, v in adapted.items()}
-            env_q = problem.make_env(tasks, m, int(rng.integers(2**31)))
+            env_q = make_env(tasks, int(rng.integers(2**31)), it, "query")
             query, true_q = rollout(
                 net,
                 rollout_params,
@@ -289,7 +311,7 @@ def meta_train(
                 true_reward=tr,
             )
         else:
-            env_q = problem.make_env(tasks, m, int(rng.integers(2**31)))
+            env_q = make_env(tasks, int(rng.integers(2**31)), it, "query")
             query, true_q = rollout(net, params, env_q, b, m, cfg.explore_std, gen, explore_uniform=eu, true_reward=tr)
         noise_q = make_noise(cfg, spec, (b,), m, gen)
         loss, log = outer_loss(net, params, adapted, support, query, cfg, noise_s, noise_q)
@@ -331,6 +353,8 @@ def meta_train(
                     "seed": int(seed),
                 },
             )
+    if source is not None:
+        source.close()
     return net, logs
 
 
@@ -389,6 +413,7 @@ def save_checkpoint(
     os.close(fd)
     try:
         torch.save(payload, tmp)
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

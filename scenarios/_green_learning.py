@@ -7,7 +7,8 @@ keep the Pigouvian tax: the question is the size and timing of a clean
 subsidy), and observes the choice shares. An earlier version that set all
 three rates freely learned to exploit its critic with large subsidies on every
 technology; one adjustable rate keeps the critic's extrapolation in check.
-Its objective is welfare, a *dynamic* objective (a subsidy today changes what
+Its objective is welfare (in training: the welfare gain over a twin population
+under the Pigouvian tax, with common random numbers), a *dynamic* objective (a subsidy today changes what
 households believe tomorrow), so the learned principals use
 a critic of the discounted return (``objective = "return"``) trained in
 simulation; K-shot adaptation uses only what a government observes (choice
@@ -98,44 +99,58 @@ class GreenTask:
     label: str = ""
 
 
-class GreenEnv:
-    """A batch of populations (rows) stepped in lockstep."""
+def _welfare(econ: Economy, model: Any) -> float:
+    rec = model.ledger.last
+    sums = {"counts": rec.counts, "private": rec.private, "paid": rec.paid, "collected": rec.collected}
+    return welfare_of(econ, sums, model.n_agents, changed=False)["welfare"]
 
-    def __init__(self, econ: Economy, tasks: list[GreenTask], rows_per_task: int, seed: int, n: int) -> None:
+
+class GreenEnv:
+    """A batch of populations (rows) stepped in lockstep.
+
+    With ``twin`` each population has a twin with the same households and random
+    streams (common random numbers) that keeps the Pigouvian tax; the reward is
+    then welfare minus the twin's welfare, the gain over the Pigouvian tax. The
+    differences between populations, which dwarf the effect of one year's
+    subsidy, cancel out of the critic's target.
+    """
+
+    def __init__(
+        self, econ: Economy, tasks: list[GreenTask], rows_per_task: int, seed: int, n: int, twin: bool = True
+    ) -> None:
+        from policies import make_principal
+
         from ._bandit_tasks import PassThrough
 
         self.econ = econ
         self.models = []
+        self.twins = []
         self.drivers = []
         for i, task in enumerate(tasks):
             for j in range(rows_per_task):
+                s = seed * 7919 + i * 31 + j
                 driver = PassThrough()
-                model, _ = build_model(
-                    econ,
-                    task.mix,
-                    seed * 7919 + i * 31 + j,
-                    driver,
-                    n_households=n,
-                    collect_every=10**9,
-                    track_households=False,
-                )
+                kw = {"n_households": n, "collect_every": 10**9, "track_households": False}
+                model, _ = build_model(econ, task.mix, s, driver, **kw)
                 self.models.append(model)
                 self.drivers.append(driver)
+                if twin:
+                    self.twins.append(build_model(econ, task.mix, s, make_principal("pigouvian"), **kw)[0])
         self.n_rows = len(self.models)
-        self._prev: list[np.ndarray | None] = [None] * self.n_rows
 
     def step(self, incentives: np.ndarray) -> StepResult:
-        """One year in every population; the reward is welfare per household."""
+        """One year in every population; the reward is welfare per household (minus the twin's)."""
         shares = np.zeros((self.n_rows, self.econ.k))
         reward = np.zeros(self.n_rows)
         for r, (model, driver) in enumerate(zip(self.models, self.drivers, strict=True)):
             driver.incentives = incentives[r]
             model.step()
-            rec = model.ledger.last
-            counts = rec.counts.sum(axis=0)
+            counts = model.ledger.last.counts.sum(axis=0)
             shares[r] = counts / max(counts.sum(), 1.0)
-            sums = {"counts": rec.counts, "private": rec.private, "paid": rec.paid, "collected": rec.collected}
-            reward[r] = welfare_of(self.econ, sums, model.n_agents, changed=False)["welfare"]
+            reward[r] = _welfare(self.econ, model)
+            if self.twins:
+                self.twins[r].step()
+                reward[r] -= _welfare(self.econ, self.twins[r])
         return StepResult(actions=None, shares=shares, rewards=None, principal_reward=reward)
 
 

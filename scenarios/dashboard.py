@@ -16,7 +16,7 @@ Run it (the ``dashboard`` extra pins a Solara that works offline):
     pip install -e ".[dashboard]"
     python -m scenarios.dashboard                # http://127.0.0.1:8765
     python -m scenarios.dashboard --port 8800 --threads 2
-    solara run scenarios/dashboard_app.py        # or: solara run scenarios.dashboard_app
+    solara run scenarios/dashboard_app.py --production   # or: solara run scenarios.dashboard_app
 
 Changed sliders take effect on **Reset** (Mesa's rule: the model is rebuilt
 from the parameters). This module holds the model (:class:`GreenDashboardModel`,
@@ -32,8 +32,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from html import escape
@@ -52,7 +53,9 @@ from ._green_economy import Economy, HouseholdMix, Households, build_model, pigo
 
 __all__ = [
     "PRINCIPALS",
+    "SERIES",
     "SERVER_ENV",
+    "THREADS_ENV",
     "Args",
     "GreenDashboardModel",
     "GridChart",
@@ -61,7 +64,9 @@ __all__ = [
     "household_grid_figure",
     "household_types_figure",
     "main",
+    "principal_spec",
     "series_figure",
+    "solara_command",
     "summary_html",
 ]
 
@@ -86,7 +91,7 @@ THREADS_ENV = "LEARNING_INCENTIVES_DASHBOARD_THREADS"
 
 # ------------------------------------------------------------------ model
 @contextmanager
-def _numba_threads(threads: int | None):
+def _numba_threads(threads: int | None) -> Iterator[None]:
     """Run the population kernels on ``threads`` numba threads (None: leave as is), then restore."""
     if not threads:
         yield
@@ -162,6 +167,10 @@ class GreenDashboardModel(mesa.Model):
         econ: the :class:`Economy`; mix: the :class:`HouseholdMix`.
         last_step_seconds: wall time of the last ``step()``, server side (not collected:
             it is not reproducible).
+        lock: held by ``step()``; hold it while reading the model from another thread.
+            Mesa's Play runs the steps in a worker thread while Solara redraws the page in
+            another, so the page's panels read the model under this lock (which also makes
+            Play wait for a redraw instead of queueing redraws behind it).
     """
 
     def __init__(
@@ -178,6 +187,7 @@ class GreenDashboardModel(mesa.Model):
         threads: int | None = 1,
     ) -> None:
         super().__init__(rng=int(seed))
+        self.lock = threading.RLock()
         n = int(n_households)
         if n < 1:
             raise ValueError(f"n_households: must be >= 1, got {n_households}")
@@ -262,6 +272,10 @@ class GreenDashboardModel(mesa.Model):
 
     def step(self) -> None:
         """One year of the economy, then the welfare and cost accounts, then collect."""
+        with self.lock:
+            self._step()
+
+    def _step(self) -> None:
         started = time.perf_counter()
         with _numba_threads(self.threads):
             self.incentive_model.step()
@@ -424,13 +438,21 @@ class SeriesChart:
         for line, column in zip(self.lines, self.columns, strict=True):
             line.set_data(years, np.zeros(0) if empty else df[column].to_numpy(dtype=np.float64))
         self.hint.set_visible(empty)
-        if self.what == "cost":
-            top = 0.0 if empty else float(df["cumulative_cost"].max())
-            self.ax.set_ylim(0.0, max(1.0, 1.1 * top))
-        elif self.what != "shares":
-            self.ax.relim()
-            self.ax.autoscale_view(scalex=False)
+        if self.what != "shares":
+            values = np.zeros(0) if empty else df[self.columns].to_numpy(dtype=np.float64).ravel()
+            self.ax.set_ylim(*_y_limits(values, self.what))
         return self.fig
+
+
+def _y_limits(values: np.ndarray, what: str) -> tuple[float, float]:
+    """Y range of a money chart: taxes and costs always show 0; flat series get a visible band ($)."""
+    if what in ("taxes", "cost"):
+        values = np.append(values, 0.0)
+    if values.size == 0:
+        return 0.0, 1.0
+    lo, hi = float(values.min()), float(values.max())
+    pad = max(0.08 * (hi - lo), 10.0)
+    return (0.0 if what == "cost" else lo - pad), hi + pad
 
 
 class GridChart:

@@ -3,11 +3,13 @@
 Serve it with either of
 
     python -m scenarios.dashboard                 # wraps the next line; --help shows its options
-    solara run scenarios/dashboard_app.py         # or the module path: solara run scenarios.dashboard_app
+    solara run scenarios/dashboard_app.py --production --no-check-version   # or: scenarios.dashboard_app
 
 and open http://localhost:8765. It needs the ``dashboard`` extra (``pip install
 -e ".[dashboard]"``): Mesa's Solara visualization, and ``solara-assets`` of the
-same version as Solara so the page's scripts are served locally (no CDN).
+same version as Solara so the page's scripts are served locally (no CDN). Use
+production mode offline (Solara's development mode loads a check-in frame from
+solara.dev) and set ``SOLARA_TELEMETRY_MIXPANEL_ENABLE=False`` (the wrapper does both).
 
 Each browser session gets its own :class:`~scenarios.dashboard.GreenDashboardModel`.
 The sidebar holds Mesa's controls (Reset, Play/Pause, Step, play and render
@@ -52,6 +54,16 @@ def _threads() -> int | None:
     return int(raw) if raw.strip() else _DEFAULTS["threads"]
 
 
+def _warm_up() -> None:
+    """Load the population kernels once when the server starts, not on a user's first Step (about a second)."""
+    model = GreenDashboardModel(n_households=50, principal="pigouvian_ev_subsidy", threads=_threads())
+    model.step()
+    model.step()
+
+
+_warm_up()
+
+
 def model_params(threads: int | None = None) -> dict[str, Any]:
     """Mesa ``model_params``: the sidebar's inputs (defaults from the model's signature) and fixed values."""
 
@@ -83,15 +95,20 @@ def _panel(make: Callable[[GreenDashboardModel], Any], name: str) -> Callable[[G
     def panel(model: GreenDashboardModel) -> Any:
         # runs inside Mesa's wrapper component, so the hook belongs to it: one chart per panel and model
         chart = solara.use_memo(lambda: make(model), [model])
+        with model.lock:  # Play steps the model in another thread
+            figure = chart.update(model)
+            steps = model.steps
         # the figure object stays the same, so the dependencies tell Solara when to draw it again
-        return solara.FigureMatplotlib(chart.update(model), dependencies=[model, model.steps], format="png")
+        return solara.FigureMatplotlib(figure, dependencies=[model, steps], format="png")
 
     panel.__name__ = name
     return panel
 
 
 def _summary(model: GreenDashboardModel) -> Any:
-    return solara.HTML(tag="div", unsafe_innerHTML=summary_html(model))
+    with model.lock:
+        html = summary_html(model)
+    return solara.HTML(tag="div", unsafe_innerHTML=html)
 
 
 COMPONENTS: list[tuple[Callable[[GreenDashboardModel], Any], int]] = [
