@@ -64,7 +64,7 @@ class Schedule(BasePrincipal):
         path: (T, K) incentives (minus taxes), or (K,) for a constant.
     """
 
-    observes = False
+    observes = True  # it counts rounds through observe()
 
     def __init__(self, path: Any) -> None:
         arr = np.asarray(path, dtype=np.float64)
@@ -117,7 +117,7 @@ class PlanningOracle(BasePrincipal):
     """
 
     needs_model_access = True
-    observes = False
+    observes = True  # it counts rounds through observe()
 
     def __init__(
         self,
