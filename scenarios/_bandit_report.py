@@ -69,20 +69,25 @@ def write_report(rf: Any, results: pd.DataFrame, rounds: pd.DataFrame, args: Any
 
     rep.heading("Normalized score on held-out settings", 2)
     held = results[results.setting != "in_distribution"]
-    if not held.empty:
+    scored = results[np.isfinite(results.normalized_score.to_numpy(dtype=float))]
+    held = held[np.isfinite(held.normalized_score.to_numpy(dtype=float))]
+    if held.empty:
+        rep.paragraph("Normalized scores need both the 'none' and the 'oracle' principals in the run.")
+    else:
         s = summary_table(held, ["principal", "observation", "shots"])
         rep.table(format_summary(s[s.metric == "normalized_score"]), caption="held-out settings, mean over types")
         fig = bar_ci(s, "normalized_score", x="principal", hue="shots", unit="share of oracle gain")
         rep.figure(fig, caption="Normalized score by principal and shots (held-out settings)", name="score_by_shots")
-    rep.heading("By setting", 2)
-    s = summary_table(results, ["setting", "principal", "shots"])
-    rep.table(format_summary(s[s.metric == "normalized_score"]), caption="normalized score by setting")
+    if not scored.empty:
+        rep.heading("By setting", 2)
+        s = summary_table(scored, ["setting", "principal", "shots"])
+        rep.table(format_summary(s[s.metric == "normalized_score"]), caption="normalized score by setting")
     rep.heading("Returns and costs", 2)
     s = summary_table(results, ["principal", "observation", "shots"])
     rep.table(format_summary(s[s.metric != "normalized_score"]), caption="per agent and episode")
 
-    per_shot = _per_seed(results[results.principal != "none"], ["principal", "shots"])
-    if per_shot.shots.nunique() > 1:
+    per_shot = _per_seed(scored[scored.principal != "none"], ["principal", "shots"])
+    if not per_shot.empty and per_shot.shots.nunique() > 1:
         fig = curves_ci(per_shot, x="shots", y="normalized_score", hue="principal", x_unit="episodes")
         rep.figure(fig, caption="Adaptation: normalized score vs adaptation episodes", name="adaptation_curve")
     r = rounds[rounds.shots == rounds.shots.max()]
