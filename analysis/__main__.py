@@ -9,6 +9,8 @@ _USAGE = """usage: python -m analysis COMMAND [ARGS]
 commands:
   compare   compare run folders: merged results, CIs over seeds, paired tests, report
             (same as python -m analysis.compare; --help for its options)
+  sweep     run a scenario over a grid or random draws of its parameters x principals x seeds
+            (same as python -m analysis.sweep; --help for its options)
 """
 
 
@@ -29,7 +31,11 @@ def main(argv: list[str] | None = None) -> int:
         from .compare import main as compare_main
 
         return compare_main(args[1:])
-    print(f"error: unknown command {args[0]!r} (available: compare)", file=sys.stderr)
+    if args[0] == "sweep":
+        from .sweep import main as sweep_main
+
+        return sweep_main(args[1:])
+    print(f"error: unknown command {args[0]!r} (available: compare, sweep)", file=sys.stderr)
     return 2
 
 

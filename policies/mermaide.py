@@ -169,7 +169,7 @@ class MermaideConfig:
         default_factory=lambda: ["encoder.h0", "head.", "policy."],
         help="parameter-name prefixes adapted in the inner loop",
     )
-    zero_shot_weight: float = option(0.5, help="weight of the unadapted (0-shot) loss in the outer loss", low=0.0)
+    zero_shot_weight: float = option(1.0, help="weight of the unadapted (0-shot) loss in the outer loss", low=0.0)
     explore_std: float = option(0.5, help="std of exploration noise on the policy's pre-sigmoid output", low=0.0)
     policy_samples: int = option(2, help="noise samples per state in the model-based policy loss", low=1, high=64)
     candidates: int = option(8, help="random candidate incentives per state in the model-based search", low=1)

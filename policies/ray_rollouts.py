@@ -71,14 +71,18 @@ def init_ray(num_cpus: int | None = None) -> Any:
     """Start Ray once per process and return the module.
 
     With ``RAY_ADDRESS`` set (a cluster started with ``ray start --head``, or a job
-    sent with ``ray job submit``), join that cluster (``address="auto"``);
+    sent with ``ray job submit``), join that cluster (``address="auto"``, or the
+    ``ray://`` address of a Ray Client server as given);
     otherwise start a local Ray with ``num_cpus`` CPUs (default: the CPUs this
     process may use).
     """
     ray = import_ray()
     if ray.is_initialized():
         return ray
-    if os.environ.get("RAY_ADDRESS"):
+    address = os.environ.get("RAY_ADDRESS", "")
+    if address.startswith("ray://"):  # Ray Client (a remote cluster's client server)
+        ray.init(address=address, ignore_reinit_error=True)
+    elif address:
         ray.init(address="auto", ignore_reinit_error=True)
     else:
         ray.init(

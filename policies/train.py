@@ -58,6 +58,10 @@ class TrainArgs:
     quick: bool = option(False, help="a few updates only (smoke test)")
     resume: bool = option(False, help="continue from the checkpoints in --out")
     threads: int | None = option(None, help="torch and numba threads", low=1)
+    backend: str = option("local", help="where the training environments run", choices=("local", "ray"))
+    task_envs: bool = option(
+        False, help="one environment per task, seeded per task (the random stream of the ray backend, in-process)"
+    )
     progress: bool = option(True, help="show a progress bar")
     train: MermaideConfig = option(default_factory=MermaideConfig, help="method settings (bandit_alignment)")
 
@@ -94,6 +98,20 @@ def _name(scenario: str, variant: str, obs: str) -> str:
     return f"{variant}-{obs}" if scenario == "bandit_alignment" else variant
 
 
+def _keep_log_before(path: Path, update: int) -> None:
+    """Keep only the log lines of updates before ``update`` (and drop a line cut off by a kill)."""
+    if not path.exists():
+        return
+    keep = []
+    for line in path.read_text().splitlines():
+        try:
+            if int(json.loads(line)["update"]) < update:
+                keep.append(line + "\n")
+        except (ValueError, KeyError, TypeError):
+            continue
+    path.write_text("".join(keep))
+
+
 def run(args: TrainArgs) -> Path:
     """Train every requested variant; returns the output folder."""
     if args.threads:
@@ -109,16 +127,22 @@ def run(args: TrainArgs) -> Path:
         ckpt = out / f"{name}.pt"
         state = out / f"{name}.train.pt"  # full training state (optimizer, RNG) for --resume
         if (ckpt.exists() or state.exists()) and not args.resume:
-            raise ConfigError(f"{ckpt} exists; pass --resume to continue it or choose another --out")
+            raise ConfigError(
+                f"{ckpt if ckpt.exists() else state} exists; pass --resume to continue it or choose another --out"
+            )
         if ckpt.exists() and not state.exists():
             print(f"{name}: already trained ({ckpt}); skipped")
             continue
         log_path = out / "logs" / f"{name}.jsonl"
         bar = tqdm(total=cfg.iterations, desc=f"train {name}", disable=not args.progress)
         started = time.time()
+        session = {"first": True}
 
-        def report(it: int, log: dict[str, float], bar: Any = bar, log_path: Path = log_path) -> None:
-            if bar.n == 0 and it > 0:
+        def report(
+            it: int, log: dict[str, float], bar: Any = bar, log_path: Path = log_path, session: dict = session
+        ) -> None:
+            if session.pop("first", False):  # updates after the checkpoint resumed from are logged again
+                _keep_log_before(log_path, it)
                 bar.update(it)
             bar.update(1)
             loss = log.get("loss/post", log.get("loss/pre", float("nan")))
@@ -127,9 +151,21 @@ def run(args: TrainArgs) -> Path:
                 fh.write(json.dumps({k: float(v) for k, v in log.items()}) + "\n")
 
         try:
-            net, logs = meta_train(problem, cfg, args.seed, progress=report, checkpoint_path=state, resume=args.resume)
+            net, logs = meta_train(
+                problem,
+                cfg,
+                args.seed,
+                progress=report,
+                checkpoint_path=state,
+                resume=args.resume,
+                backend=args.backend,
+                task_envs=args.task_envs,
+            )
         except CheckpointError as exc:
             raise ConfigError(str(exc)) from None
+        except FloatingPointError as exc:  # the NaN/inf guard: say where, keep the last good checkpoint
+            last = f"; the last good checkpoint is {state}" if state.exists() else ""
+            raise ConfigError(f"{name}: training stopped: {exc}{last}") from None
         bar.close()
         # the shipped checkpoint: weights and config only (no optimizer or RNG state)
         save_checkpoint(ckpt, net, cfg, problem=args.scenario, extra={"seed": int(args.seed), "final": logs[-1]})

@@ -23,6 +23,7 @@ import math
 import os
 import tempfile
 import time
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -180,6 +181,7 @@ def rollout(
             pre = torch.where(pick.unsqueeze(-1), torch.logit(u), pre)
         x = incentives_from_pre(net, pre).to(torch.float64).numpy().reshape(n, k)
         res = env.step(x)
+        _check_observed(res, t)
         obs = encode_observation(
             x, res.actions, None, res.rewards, n, k, (t + 1) / horizon, spec.x_scale, spec.reward_scale, stats
         )
@@ -207,6 +209,14 @@ def rollout(
         tfrac=torch.arange(horizon, dtype=torch.float32) / horizon,
     )
     return traj, true
+
+
+def _check_observed(res: StepResult, t: int) -> None:
+    # a non-finite observation would turn the policy's next incentives into NaN
+    for name in ("rewards", "shares"):
+        value = getattr(res, name)
+        if value is not None and not np.isfinite(value).all():
+            raise FloatingPointError(f"non-finite observed {name} from the environment in round {t}")
 
 
 def make_noise(cfg: MermaideConfig, spec: NetSpec, lead: tuple[int, ...], m: int, gen: torch.Generator):
@@ -266,6 +276,7 @@ def meta_train(
     start = 0
     if resume and checkpoint_path is not None and Path(checkpoint_path).exists():
         state = load_checkpoint(checkpoint_path, expect_spec=spec, expect_variant=cfg.variant)
+        _check_resumable(state, cfg, seed, checkpoint_path)
         net.load_state_dict(state["state_dict"])
         if "optimizer" in state:
             opt.load_state_dict(state["optimizer"])
@@ -284,6 +295,12 @@ def meta_train(
         # ``drawn`` is drawn in every mode, so the tasks sampled do not depend on the mode
         return problem.make_env(tasks, m, drawn) if source is None else source.make_env(tasks, m, it, phase)
 
+    def play(*args: Any, **kwargs: Any) -> tuple[Trajectories, np.ndarray]:
+        try:
+            return rollout(*args, **kwargs)
+        except FloatingPointError as exc:
+            raise FloatingPointError(f"{exc} at update {it}") from None
+
     for it in range(start, cfg.iterations):
         t0 = time.perf_counter()
         params = dict(net.named_parameters())
@@ -291,14 +308,14 @@ def meta_train(
         env_s = make_env(tasks, int(rng.integers(2**31)), it, "support")
         eu = cfg.explore_uniform if cfg.uses_world_model else 0.0
         tr = cfg.objective == "return" or not cfg.uses_world_model
-        support, true_s = rollout(net, params, env_s, b, m, cfg.explore_std, gen, explore_uniform=eu, true_reward=tr)
+        support, true_s = play(net, params, env_s, b, m, cfg.explore_std, gen, explore_uniform=eu, true_reward=tr)
         noise_s = make_noise(cfg, spec, (b,), m, gen)
         adapted = None
         if cfg.meta:
             adapted = adapt_params(net, params, support, cfg, noise_s)
             rollout_params = {k: v.detach() for k, v in adapted.items()}
             env_q = make_env(tasks, int(rng.integers(2**31)), it, "query")
-            query, true_q = rollout(
+            query, true_q = play(
                 net,
                 rollout_params,
                 env_q,
@@ -312,16 +329,18 @@ def meta_train(
             )
         else:
             env_q = make_env(tasks, int(rng.integers(2**31)), it, "query")
-            query, true_q = rollout(net, params, env_q, b, m, cfg.explore_std, gen, explore_uniform=eu, true_reward=tr)
+            query, true_q = play(net, params, env_q, b, m, cfg.explore_std, gen, explore_uniform=eu, true_reward=tr)
         noise_q = make_noise(cfg, spec, (b,), m, gen)
         loss, log = outer_loss(net, params, adapted, support, query, cfg, noise_s, noise_q)
         if not torch.isfinite(loss):
-            raise FloatingPointError(f"non-finite loss at update {it}: {log}")
+            raise FloatingPointError(f"non-finite loss {float(loss.detach())} at update {it}: {log}")
         opt.zero_grad()
         loss.backward()
         gnorm = torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip)
         if not torch.isfinite(gnorm):
-            raise FloatingPointError(f"non-finite gradient norm at update {it}: {log}")
+            raise FloatingPointError(
+                f"non-finite gradient norm {float(gnorm)} at update {it}: loss {float(loss.detach())}, {log}"
+            )
         opt.step()
         dt = time.perf_counter() - t0
         log.update(
@@ -356,6 +375,26 @@ def meta_train(
     if source is not None:
         source.close()
     return net, logs
+
+
+# settings that may change when a training run is resumed (the result is still that of one run)
+_RESUME_FREE = ("iterations", "checkpoint_every")
+
+
+def _check_resumable(state: dict[str, Any], cfg: MermaideConfig, seed: int, path: str | Path) -> None:
+    """Refuse to continue a training state made with another seed or method config (it would mix two runs)."""
+    if "seed" in state and int(state["seed"]) != int(seed):
+        raise CheckpointError(f"checkpoint {path} is of a run with seed={state['seed']}, but this run has seed={seed}")
+    have = state.get("config", {})
+    for key, value in _plain(dataclasses.asdict(cfg)).items():
+        if key not in _RESUME_FREE and key in have and have[key] != value:
+            raise CheckpointError(
+                f"checkpoint {path} was trained with {key}={have[key]!r}, but this run has {key}={value!r}"
+            )
+    if int(state.get("iteration", 0)) > cfg.iterations:
+        raise CheckpointError(
+            f"checkpoint {path} has {state['iteration']} updates, more than this run's iterations={cfg.iterations}"
+        )
 
 
 def _rng_state_to(state: dict[str, Any]) -> dict[str, Any]:
@@ -440,10 +479,19 @@ def load_checkpoint(
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist")
+    damaged = _damaged_member(path)
+    if damaged is not None:
+        raise CheckpointError(f"checkpoint {path} is unreadable or corrupt: {damaged}")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # corrupt, truncated or not a torch file
-        raise CheckpointError(f"checkpoint {path} is unreadable or corrupt: {type(exc).__name__}: {exc}") from None
+    except Exception as exc:  # corrupt, or not written by save_checkpoint
+        if "Weights only load failed" in str(exc):  # torch's advice (weights_only=False) would run its code
+            raise CheckpointError(
+                f"checkpoint {path} is unreadable or corrupt: it holds Python objects other than tensors and "
+                "plain data (not a checkpoint of this package; not loaded, as that could run code)"
+            ) from None
+        first = (str(exc).strip().splitlines() or [""])[0]
+        raise CheckpointError(f"checkpoint {path} is unreadable or corrupt: {type(exc).__name__}: {first}") from None
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"checkpoint {path} is not a {CHECKPOINT_FORMAT} file")
     if state.get("format_version") != CHECKPOINT_VERSION:
@@ -470,17 +518,50 @@ def load_checkpoint(
     return state
 
 
+def _damaged_member(path: Path) -> str | None:
+    """What is wrong with a checkpoint file as a zip archive, or None (``torch.load`` checks no CRC-32)."""
+    if not zipfile.is_zipfile(path):
+        with path.open("rb") as fh:
+            head = fh.read(4)
+        if head == b"PK\x03\x04":  # a zip's start without its end (central directory): cut off
+            return "the file is truncated (a zip archive without its end)"
+        return "the file is empty" if not head else "not a checkpoint file (save_checkpoint writes zip archives)"
+    try:
+        with zipfile.ZipFile(path) as archive:
+            bad = archive.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+        return f"the archive is damaged ({exc})"
+    return None if bad is None else f"archive member {bad.split('/', 1)[-1]} fails its CRC-32 check"
+
+
 def net_from_checkpoint(state: dict[str, Any]) -> tuple[PrincipalNet, MermaideConfig]:
     """Rebuild the network and its config from a loaded checkpoint."""
-    spec = NetSpec(**state["net_spec"])
     fields = {f.name for f in dataclasses.fields(MermaideConfig)}
-    cfg = MermaideConfig(**{k: v for k, v in state["config"].items() if k in fields})
+    try:
+        spec = NetSpec(**state["net_spec"])
+        cfg = MermaideConfig(**{k: v for k, v in state["config"].items() if k in fields})
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"checkpoint net_spec or config does not fit this version: {exc}") from None
     net = PrincipalNet(spec, cfg.hidden, cfg.policy_hidden)
     try:
         net.load_state_dict(state["state_dict"])
-    except RuntimeError as exc:
-        raise CheckpointError(f"checkpoint weights do not fit the network: {exc}") from None
+    except RuntimeError:
+        raise CheckpointError(
+            f"checkpoint weights do not fit the network of its config (hidden={cfg.hidden}, "
+            f"policy_hidden={cfg.policy_hidden}): {_first_mismatch(net.state_dict(), state['state_dict'])}"
+        ) from None
     return net, cfg
+
+
+def _first_mismatch(want: dict[str, torch.Tensor], have: dict[str, Any]) -> str:
+    for key, value in want.items():
+        if key not in have:
+            return f"{key} is missing"
+        shape = tuple(getattr(have[key], "shape", ()))
+        if shape != tuple(value.shape):
+            return f"{key} has shape {shape}, the network needs {tuple(value.shape)}"
+    extra = [k for k in have if k not in want]
+    return f"unexpected {extra[0]}" if extra else "unknown mismatch"
 
 
 def describe_logs(logs: list[dict[str, float]]) -> dict[str, float]:

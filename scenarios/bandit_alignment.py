@@ -39,6 +39,7 @@ Run ``python -m scenarios.bandit_alignment --help``; results go to a run folder
 from __future__ import annotations
 
 import dataclasses
+import json
 import sys
 import time
 import zlib
@@ -71,7 +72,18 @@ from ._bandit_tasks import (
 )
 from ._cli import scenario_main
 
-__all__ = ["CHECKPOINT_DIR", "Args", "evaluate", "main", "train_variant"]
+__all__ = [
+    "CHECKPOINT_DIR",
+    "TASK_KEYS",
+    "Args",
+    "EvalTask",
+    "eval_tasks",
+    "evaluate",
+    "evaluate_task",
+    "main",
+    "resolve",
+    "train_variant",
+]
 
 SCENARIO = "bandit_alignment"
 CHECKPOINT_DIR = Path(__file__).parent / "checkpoints" / SCENARIO
@@ -117,18 +129,30 @@ class Args:
     checkpoints: str | None = option(None, help="folder of trained principals (default: the shipped ones)")
     retrain: bool = option(False, help="train the learned principals from scratch (progress bar)")
     backend: str = option("local", help="where evaluation tasks run", choices=("local", "ray"))
+    resume: bool = option(False, help="continue the interrupted run folder <out>.partial, skipping finished tasks")
     threads: int | None = option(None, help="numba and torch threads", low=1)
     progress: bool = option(True, help="show progress bars")
     setup: BanditSetup = option(default_factory=BanditSetup, help="the game and the training distribution")
     train: MermaideConfig = option(default_factory=MermaideConfig, help="training settings (with --retrain)")
 
     def check(self) -> None:
-        """Cross-field checks."""
+        """Cross-field checks; principal and learner specs are resolved here, before a run."""
         unknown = [p for p in self.principals if p not in ALL_PRINCIPALS and ":" not in p]
         if unknown:
             raise ValueError(f"principals: unknown {unknown[0]!r}; available: {', '.join(ALL_PRINCIPALS)}")
+        for p in self.principals:
+            if p not in VARIANTS:
+                try:
+                    principal_class(p)
+                except ValueError as exc:
+                    raise ValueError(f"principals: {exc}") from None
         if any(s < 0 for s in self.shots):
             raise ValueError("shots: must be >= 0")
+        if self.learner:  # one agent of the custom type, built as the run builds it
+            try:
+                make_model(self.setup, _custom_tasks(self.setup, self.learner, 1, np.random.default_rng(0)), 1, 0)
+            except (ValueError, TypeError) as exc:
+                raise ValueError(f"learner: {exc}") from None
 
 
 # ------------------------------------------------------------ principals
@@ -281,69 +305,166 @@ def _custom_tasks(setup: BanditSetup, spec: str, n: int, rng: np.random.Generato
     return [BanditTask(AgentType(spec, {}, spec), _draw_means(setup, rng), "custom") for _ in range(n)]
 
 
+TASK_KEYS = ("observation", "seed", "setting")
+"""The result columns that identify an evaluation task (one per observation x seed x setting)."""
+
+
+def resolve(args: Args) -> Args:
+    """The settings a run actually uses (``--quick`` shrinks the budget)."""
+    if not args.quick:
+        return args
+    return dataclasses.replace(
+        args,
+        seeds=1,
+        test_types=2,
+        agents_per_type=4,
+        best_constant_grid=5,
+        best_constant_types=4,
+        settings=args.settings[:2],
+        observations=args.observations[:1],
+        train=dataclasses.replace(args.train, iterations=3, tasks_per_batch=4, agents_per_task=2),
+    )
+
+
+@dataclass
+class EvalTask:
+    """One evaluation task: every principal on the test types of one observation x seed x setting.
+
+    The test types come from ``(seed, setting)`` and every episode's seed from
+    ``seed`` and the type index, so the task gives the same rows in any process.
+    """
+
+    args: Args
+    observation: str
+    seed: int
+    setting: str
+    learned: dict[str, LearnedPrincipal] = dataclasses.field(default_factory=dict)
+
+    @property
+    def key(self) -> tuple[str, int, str]:
+        """Values of :data:`TASK_KEYS`."""
+        return (self.observation, self.seed, self.setting)
+
+
+def eval_tasks(args: Args, rf: Any = None) -> list[EvalTask]:
+    """The tasks of a run (observation-major, then seed, then setting), learned principals loaded or trained once.
+
+    With ``--retrain`` the principals are trained here and saved under
+    ``checkpoints/`` of the run folder ``rf``; a resumed run reloads them from there.
+    """
+    settings = ["custom"] if args.learner else list(args.settings)
+    tasks = []
+    for observation in args.observations:
+        setup = dataclasses.replace(args.setup, observation=observation)
+        learned: dict[str, LearnedPrincipal] = {}
+        for name in args.principals:
+            if name not in VARIANTS:
+                continue
+            if not args.retrain:
+                learned[name] = _learned(name, setup, args)
+                continue
+            ckpt = rf.path(f"checkpoints/{name}-{observation}.pt") if rf is not None else None
+            if args.resume and ckpt is not None and ckpt.exists():
+                learned[name] = make_principal(name, checkpoint=ckpt, seed=args.seed)
+            else:
+                cfg = dataclasses.replace(args.train, variant=name)
+                learned[name] = train_variant(setup, cfg, args.seed, ckpt, progress=args.progress)
+        for seed in range(args.seed, args.seed + args.seeds):
+            tasks.extend(EvalTask(args, observation, seed, setting, learned) for setting in settings)
+    return tasks
+
+
+_BEST_LEVELS: dict[str, float] = {}
+
+
+def _best_level_cached(setup: BanditSetup, args: Args, seed: int) -> float:
+    """``_best_constant_level``, computed once per process for the settings of one observation x seed."""
+    key = json.dumps(
+        [to_dict(setup), args.best_constant_types, args.best_constant_grid, args.agents_per_type, seed],
+        sort_keys=True,
+        default=str,
+    )
+    if key not in _BEST_LEVELS:
+        _BEST_LEVELS[key] = _best_constant_level(setup, args, seed)
+    return _BEST_LEVELS[key]
+
+
+def evaluate_task(task: EvalTask) -> tuple[list[dict[str, Any]], pd.DataFrame]:
+    """Run one task: every principal on the task's test types; returns (rows, per-round table)."""
+    args, observation, seed, setting = task.args, task.observation, task.seed, task.setting
+    setup = dataclasses.replace(args.setup, observation=observation)
+    best_level = _best_level_cached(setup, args, seed) if "best_constant" in args.principals else 0.0
+    rng = np.random.default_rng([seed, zlib.crc32(setting.encode())])
+    tasks = (
+        _custom_tasks(setup, args.learner, args.test_types, rng)
+        if setting == "custom"
+        else sample_test_tasks(setup, setting, args.test_types, rng)
+    )
+    # fresh copies of the learned principals: their exploration noise then depends on this task only
+    learned = {name: _fresh(p) for name, p in task.learned.items()}
+    all_rows: list[dict[str, Any]] = []
+    all_rounds: list[pd.DataFrame] = []
+    for name in args.principals:
+        factory = _factory(name, setup, args, learned, best_level, seed)
+        rows, rounds = evaluate(name, factory, setup, tasks, args.shots, args.agents_per_type, seed)
+        for r in rows:
+            r.update(scenario=SCENARIO, seed=seed, setting=setting, observation=observation)
+        all_rows.extend(rows)
+        all_rounds.extend(df.assign(seed=seed, setting=setting, observation=observation) for df in rounds)
+    return all_rows, pd.concat(all_rounds, ignore_index=True)
+
+
+def _fresh(principal: LearnedPrincipal) -> LearnedPrincipal:
+    return type(principal)(net=principal.net, config=principal.cfg, seed=principal.seed)
+
+
 def run(args: Args) -> Path:
-    """Run the whole comparison and write the run folder; returns its path."""
-    from analysis.runs import RunFolder, default_out_dir
+    """Run the whole comparison and write the run folder; returns its path.
+
+    The evaluation runs as independent tasks, one per observation x seed x
+    setting, on ``args.backend`` (this process or Ray); each task's rows are
+    appended to ``results.csv`` as it finishes, and ``--resume`` continues an
+    interrupted run folder by skipping the tasks already there. The final tables
+    are sorted in task order, so they do not depend on the backend.
+    """
+    from analysis.runs import default_out_dir
+
+    from ._backend import TaskStore, check_backend, open_run_folder, run_tasks
 
     if args.threads:
         import numba
 
         numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
         torch.set_num_threads(args.threads)
-    if args.quick:
-        args = dataclasses.replace(
-            args,
-            seeds=1,
-            test_types=2,
-            agents_per_type=4,
-            best_constant_grid=5,
-            best_constant_types=4,
-            settings=args.settings[:2],
-            observations=args.observations[:1],
-            train=dataclasses.replace(args.train, iterations=3, tasks_per_batch=4, agents_per_task=2),
-        )
+    args = resolve(args)
+    check_backend(args.backend)
+    if args.resume and not args.out:
+        raise ConfigError("resume: give --out, the run folder to continue")
     out = Path(args.out) if args.out else default_out_dir(SCENARIO)
-    settings = ["custom"] if args.learner else list(args.settings)
     cfg_dict = to_dict(args)
-    all_rows: list[dict] = []
-    all_rounds: list[pd.DataFrame] = []
+    cfg_dict.pop("resume", None)
     started = time.time()
-    with RunFolder(out, scenario=SCENARIO, config=cfg_dict, seeds=list(range(args.seed, args.seed + args.seeds))) as rf:
+    seeds = list(range(args.seed, args.seed + args.seeds))
+    with open_run_folder(out, scenario=SCENARIO, config=cfg_dict, seeds=seeds, resume=args.resume) as rf:
         rf.write_config(cfg_dict)
-        for observation in args.observations:
-            setup = dataclasses.replace(args.setup, observation=observation)
-            learned: dict[str, LearnedPrincipal] = {}
-            for name in args.principals:
-                if name in VARIANTS:
-                    if args.retrain:
-                        cfg = dataclasses.replace(args.train, variant=name)
-                        ckpt = rf.path(f"checkpoints/{name}-{observation}.pt")
-                        learned[name] = train_variant(setup, cfg, args.seed, ckpt, progress=args.progress)
-                    else:
-                        learned[name] = _learned(name, setup, args)
-            for seed in range(args.seed, args.seed + args.seeds):
-                best_level = _best_constant_level(setup, args, seed) if "best_constant" in args.principals else 0.0
-                for setting in settings:
-                    rng = np.random.default_rng([seed, zlib.crc32(setting.encode())])
-                    tasks = (
-                        _custom_tasks(setup, args.learner, args.test_types, rng)
-                        if setting == "custom"
-                        else sample_test_tasks(setup, setting, args.test_types, rng)
-                    )
-                    bar = tqdm(args.principals, desc=f"{observation} seed {seed} {setting}", disable=not args.progress)
-                    for name in bar:
-                        factory = _factory(name, setup, args, learned, best_level, seed)
-                        rows, rounds = evaluate(name, factory, setup, tasks, args.shots, args.agents_per_type, seed)
-                        for r in rows:
-                            r.update(scenario=SCENARIO, seed=seed, setting=setting, observation=observation)
-                        all_rows.extend(rows)
-                        all_rounds.extend(
-                            df.assign(seed=seed, setting=setting, observation=observation) for df in rounds
-                        )
-        results = _normalize(pd.DataFrame(all_rows))
-        rounds_df = pd.concat(all_rounds, ignore_index=True)
+        tasks = eval_tasks(args, rf)
+        store = TaskStore(rf, TASK_KEYS, resume=args.resume)
+        todo = [t for t in tasks if not store.is_done(t.key)]
+        bar = tqdm(total=len(tasks), initial=len(tasks) - len(todo), desc=SCENARIO, disable=not args.progress)
+
+        def on_result(i: int, out: tuple[list[dict[str, Any]], pd.DataFrame]) -> None:
+            store.add(todo[i].key, *out)
+            bar.update(1)
+            bar.set_postfix(done=f"{'/'.join(map(str, todo[i].key))}")
+
+        threads = (args.threads or 1) if args.backend == "ray" else None
+        run_tasks(evaluate_task, todo, backend=args.backend, on_result=on_result, threads_per_task=threads)
+        bar.close()
+        results, rounds_df = store.collect([t.key for t in tasks])
+        results = _normalize(results.drop(columns=["normalized_score"], errors="ignore"))
         rf.write_results(results[_ordered_columns(results)])
         rf.write_rounds(rounds_df)
+        store.cleanup()
         _report(rf, results, rounds_df, args, time.time() - started)
         _print_table(results)
     return out

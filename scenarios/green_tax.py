@@ -50,12 +50,25 @@ from tqdm import tqdm
 from policies import make_principal
 from policies.baselines import search_best_constant
 from policies.green import PlanningOracle, Schedule, subsidy_then_tax_schedules
-from simulator.config import option, to_dict
+from simulator.config import ConfigError, option, to_dict
 
+from ._backend import run_tasks
 from ._cli import scenario_main
 from ._green_economy import Economy, HouseholdMix, build_model, elasticities, pigouvian_tax, welfare_of
 
-__all__ = ["SETTINGS", "Args", "episode", "main", "run", "setting_mix"]
+__all__ = [
+    "SETTINGS",
+    "TASK_KEYS",
+    "Args",
+    "EvalTask",
+    "episode",
+    "eval_tasks",
+    "evaluate_task",
+    "main",
+    "resolve",
+    "run",
+    "setting_mix",
+]
 
 SCENARIO = "green_tax"
 BASELINES = ("none", "pigouvian", "best_constant", "oracle")
@@ -100,6 +113,7 @@ class Args:
     checkpoints: str | None = option(None, help="folder of trained principals (default: the shipped ones)")
     retrain: bool = option(False, help="train the learned principals from scratch (progress bar, ETA)")
     backend: str = option("local", help="where evaluation tasks run", choices=("local", "ray"))
+    resume: bool = option(False, help="continue the interrupted run folder <out>.partial, skipping finished tasks")
     threads: int | None = option(None, help="numba and torch threads", low=1)
     progress: bool = option(True, help="show progress bars")
     economy: Economy = option(default_factory=Economy, help="technologies, prices, emissions, SCC, lambda")
@@ -107,13 +121,48 @@ class Args:
     oracle: OracleConfig = option(default_factory=OracleConfig, help="the planning oracle's candidates")
 
     def check(self) -> None:
-        """Cross-field checks (errors name the field)."""
+        """Cross-field checks (errors name the field); principal and learner specs are resolved here, before a run."""
+        from policies import principal_class
+
+        from ._green_economy import draw_households
+
         known = set(BASELINES) | set(LEARNED) | {"constant", "reform"}
         for p in self.principals:
             if p not in known and ":" not in p:
                 raise ValueError(f"principals: unknown {p!r}; available: {', '.join(sorted(known))}")
+            if p not in LEARNED:
+                try:
+                    principal_class(p)
+                except ValueError as exc:
+                    raise ValueError(f"principals: {exc}") from None
         if self.economy.clean >= len(self.economy.technologies):
             raise ValueError("economy.clean: not a technology index")
+        # the rational households and every learner family of every setting, drawn as one household each
+        for setting in self.settings:
+            mix = setting_mix(self.households, setting, self.learner)
+            try:
+                draw_households(self.economy, dataclasses.replace(mix, rational_share=1.0), 1, np.random.default_rng(0))
+            except (ValueError, TypeError) as exc:
+                raise ValueError(f"households: {exc}") from None
+            where = "learner" if self.learner else "households.learners"
+            for family, params in mix.learners.items():
+                weight = params.get("weight", 1.0) if isinstance(params, dict) else None
+                if isinstance(weight, bool) or not isinstance(weight, int | float) or not 0 <= weight < np.inf:
+                    raise ValueError(
+                        f"{where}: {family} needs a table of parameters with a weight >= 0, got {params!r}"
+                    )
+                one = dataclasses.replace(
+                    mix,
+                    rational_share=0.0,
+                    pessimistic_share=float(mix.pessimistic_share > 0),  # the household drawn is a pessimist
+                    learners={family: {**params, "weight": 1.0}},
+                )
+                try:
+                    draw_households(self.economy, one, 1, np.random.default_rng(0))
+                except (ValueError, TypeError) as exc:
+                    raise ValueError(f"{where}: {exc}") from None
+            if mix.rational_share < 1 and not sum(p["weight"] for p in mix.learners.values()) > 0:
+                raise ValueError(f"{where}: needs a learner family with a weight > 0 (rational_share < 1)")
 
 
 # ----------------------------------------------------------------- setup
@@ -255,24 +304,48 @@ def best_constant_vector(econ: Economy, mix: HouseholdMix, seed: int, grid: Sequ
 
 
 # ------------------------------------------------------------------ runs
+TASK_KEYS = ("seed", "setting")
+"""The result columns that identify an evaluation task (one per seed x setting)."""
+
+
+def resolve(args: Args) -> Args:
+    """The settings a run actually uses (``--quick`` shrinks the budget)."""
+    if not args.quick:
+        return args
+    return dataclasses.replace(
+        args,
+        seeds=1,
+        settings=args.settings[:2],
+        households=dataclasses.replace(args.households, n_households=min(args.households.n_households, 2000)),
+        best_constant_grid=[-2000.0, 0.0, 1000.0],
+        oracle=dataclasses.replace(args.oracle, levels=args.oracle.levels[:2], durations=args.oracle.durations[:2]),
+    )
+
+
 def run(args: Args) -> Path:
-    """The comparison of principals (or the response sweep); writes and returns the run folder."""
-    from analysis.runs import RunFolder, default_out_dir
+    """The comparison of principals (or the response sweep); writes and returns the run folder.
+
+    The comparison runs as independent tasks, one per seed x setting, on
+    ``args.backend`` (this process or Ray); each task's rows are appended to
+    ``results.csv`` as it finishes, and ``--resume`` continues an interrupted
+    run folder by skipping the tasks already there. The final ``results.csv``
+    and ``rounds.csv`` are sorted in task order, so they do not depend on the
+    backend.
+    """
+    from analysis.runs import default_out_dir
+
+    from ._backend import check_backend, open_run_folder
 
     _threads(args.threads)
-    if args.quick:
-        args = dataclasses.replace(
-            args,
-            seeds=1,
-            settings=args.settings[:2],
-            households=dataclasses.replace(args.households, n_households=min(args.households.n_households, 2000)),
-            best_constant_grid=[-2000.0, 0.0, 1000.0],
-            oracle=dataclasses.replace(args.oracle, levels=args.oracle.levels[:2], durations=args.oracle.durations[:2]),
-        )
+    args = resolve(args)
+    check_backend(args.backend)
+    if args.resume and not args.out:
+        raise ConfigError("resume: give --out, the run folder to continue")
     out = Path(args.out) if args.out else default_out_dir(SCENARIO + ("_response" if args.response else ""))
     cfg = to_dict(args)
+    cfg.pop("resume", None)
     seeds = list(range(args.seed, args.seed + args.seeds))
-    with RunFolder(out, scenario=SCENARIO, config=cfg, seeds=seeds) as rf:
+    with open_run_folder(out, scenario=SCENARIO, config=cfg, seeds=seeds, resume=args.resume) as rf:
         rf.write_config(cfg)
         if args.response:
             table = response_sweep(args, seeds)
@@ -282,9 +355,7 @@ def run(args: Args) -> Path:
             write_response_report(rf, table, args)
             print(table.to_string(index=False))
         else:
-            results, rounds = compare(args, seeds)
-            rf.write_results(results)
-            rf.write_rounds(rounds)
+            results, rounds = _compare_into(rf, args, seeds)
             from ._green_report import print_table, write_report
 
             write_report(rf, results, rounds, args)
@@ -301,52 +372,115 @@ def _threads(threads: int | None) -> None:
         torch.set_num_threads(threads)
 
 
-def compare(args: Args, seeds: list[int]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Every principal x setting x seed (x shots for learned principals)."""
+@dataclass
+class EvalTask:
+    """One evaluation task: every principal on the population of one seed x setting.
+
+    All randomness comes from ``seed`` (the populations, the episodes) and the
+    principals' own seeds, so the task gives the same rows in any process.
+    """
+
+    args: Args
+    seed: int
+    setting: str
+    learned: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    @property
+    def key(self) -> tuple[int, str]:
+        """Values of :data:`TASK_KEYS`."""
+        return (self.seed, self.setting)
+
+
+def eval_tasks(args: Args, seeds: Sequence[int] | None = None) -> list[EvalTask]:
+    """The tasks of a comparison (seed-major), with the learned principals loaded (or trained) once."""
+    if seeds is None:
+        seeds = range(args.seed, args.seed + args.seeds)
+    learned = _load_learned(args)
+    return [EvalTask(args, seed, setting, learned) for seed in seeds for setting in args.settings]
+
+
+def evaluate_task(task: EvalTask) -> tuple[list[dict[str, Any]], pd.DataFrame]:
+    """Run one task: the informed first-best reference, then every principal; returns (rows, per-year table)."""
+    args, seed, setting = task.args, task.seed, task.setting
     econ = args.economy
     n = args.households.n_households
-    rows: list[dict] = []
+    mix = setting_mix(args.households, setting, args.learner)
+    common = {"scenario": SCENARIO, "seed": seed, "setting": setting}
+    fb, _ = episode(econ, informed_mix(mix), seed, make_principal("pigouvian"), n=n)
+    best_vec = (
+        best_constant_vector(econ, mix, seed, args.best_constant_grid, n)
+        if {"best_constant", "oracle"} & set(args.principals)
+        else None
+    )
+    rows: list[dict[str, Any]] = []
     rounds: list[pd.DataFrame] = []
-    learned = _load_learned(args)
-    total = len(seeds) * len(args.settings)
-    bar = tqdm(total=total, desc="green_tax", disable=not args.progress)
-    started = time.time()
-    for seed in seeds:
-        for setting in args.settings:
-            mix = setting_mix(args.households, setting, args.learner)
-            common = {"scenario": SCENARIO, "seed": seed, "setting": setting}
-            fb, _ = episode(econ, informed_mix(mix), seed, make_principal("pigouvian"), n=n)
-            best_vec = (
-                best_constant_vector(econ, mix, seed, args.best_constant_grid, n)
-                if {"best_constant", "oracle"} & set(args.principals)
-                else None
-            )
-            for name in args.principals:
-                if name in learned:
-                    outs = _learned_episodes(learned[name], econ, mix, seed, n, args.shots)
-                else:
-                    principal = make_baseline(name, args, econ, n, best_vec)
-                    outs = [(0, 0.0, *episode(econ, mix, seed, principal, n=n))]
-                for shots, adapt_cost, totals, df in outs:
-                    rows.append(
-                        {
-                            **common,
-                            "principal": name,
-                            "shots": shots,
-                            "adaptation_cost": adapt_cost,
-                            "first_best": fb["welfare"],
-                            **totals,
-                        }
-                    )
-                    rounds.append(df.assign(principal=name, shots=shots, **common))
-            bar.update(1)
-            bar.set_postfix(elapsed=f"{time.time() - started:.0f}s")
+    for name in args.principals:
+        if name in task.learned:
+            # a fresh copy per task: its exploration noise then depends on this task only
+            principal = _fresh(task.learned[name])
+            outs = _learned_episodes(principal, econ, mix, seed, n, args.shots)
+        else:
+            principal = make_baseline(name, args, econ, n, best_vec)
+            outs = [(0, 0.0, *episode(econ, mix, seed, principal, n=n))]
+        for shots, adapt_cost, totals, df in outs:
+            row = {**common, "principal": name, "shots": shots, "adaptation_cost": adapt_cost}
+            row.update(first_best=fb["welfare"], **totals)
+            for group in econ.group_names:  # every task writes the same columns (a group may be empty)
+                row.setdefault(f"net_surplus_{group}", float("nan"))
+            rows.append(row)
+            rounds.append(df.assign(principal=name, shots=shots, **common))
+    return [_ordered(r) for r in rows], pd.concat(rounds, ignore_index=True)
+
+
+def _fresh(principal: Any) -> Any:
+    return type(principal)(net=principal.net, config=principal.cfg, seed=principal.seed)
+
+
+_FIRST = ["scenario", "principal", "seed", "shots", "setting", "principal_return", "intervention_cost"]
+_FIRST += ["adaptation_cost", "target_rate", "welfare", "emissions", "clean_share", "tax_revenue", "subsidy_cost"]
+
+
+def _ordered(row: dict[str, Any]) -> dict[str, Any]:
+    return {**{c: row[c] for c in _FIRST if c in row}, **{c: v for c, v in row.items() if c not in _FIRST}}
+
+
+def compare(args: Args, seeds: list[int]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every principal x setting x seed (x shots for learned principals), in memory, on ``args.backend``."""
+    tasks = eval_tasks(args, seeds)
+    bar = tqdm(total=len(tasks), desc="green_tax", disable=not args.progress)
+    outs = run_tasks(evaluate_task, tasks, backend=args.backend, on_result=lambda i, r: bar.update(1), **_ray(args))
     bar.close()
-    results = pd.DataFrame(rows)
-    first = ["scenario", "principal", "seed", "shots", "setting", "principal_return", "intervention_cost"]
-    first += ["adaptation_cost", "target_rate", "welfare", "emissions", "clean_share", "tax_revenue", "subsidy_cost"]
-    results = results[first + [c for c in results.columns if c not in first]]
-    return results, pd.concat(rounds, ignore_index=True)
+    results = pd.DataFrame([row for rows, _ in outs for row in rows])
+    return results, pd.concat([df for _, df in outs], ignore_index=True)
+
+
+def _ray(args: Args) -> dict[str, Any]:
+    # each Ray task single-threaded (or --threads); locally the process settings (set by --threads) stay
+    return {"threads_per_task": (args.threads or 1) if args.backend == "ray" else None}
+
+
+def _compare_into(rf: Any, args: Args, seeds: list[int]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Run the comparison's tasks, streaming each task's rows into ``rf``; returns the final tables."""
+    from ._backend import TaskStore
+
+    tasks = eval_tasks(args, seeds)
+    store = TaskStore(rf, TASK_KEYS, resume=args.resume)
+    todo = [t for t in tasks if not store.is_done(t.key)]
+    bar = tqdm(total=len(tasks), initial=len(tasks) - len(todo), desc="green_tax", disable=not args.progress)
+    started = time.time()
+
+    def on_result(i: int, out: tuple[list[dict[str, Any]], pd.DataFrame]) -> None:
+        store.add(todo[i].key, *out)
+        bar.update(1)
+        bar.set_postfix(elapsed=f"{time.time() - started:.0f}s")
+
+    run_tasks(evaluate_task, todo, backend=args.backend, on_result=on_result, **_ray(args))
+    bar.close()
+    results, rounds = store.collect([t.key for t in tasks])
+    rf.write_results(results)
+    rf.write_rounds(rounds)
+    store.cleanup()
+    return results, rounds
 
 
 def _load_learned(args: Args) -> dict[str, Any]:
