@@ -15,6 +15,12 @@ Run ``python -m benchmarks.throughput`` (``--help`` lists the options). In one r
 (e) memory: the model's own arrays (sum of ``nbytes``, by category) and process RSS;
 (f) a cProfile of a few rounds, as a table of the top entries and a breakdown by phase.
 
+With ``--device cuda`` (or ``torch-cpu``, or ``auto`` when it finds a GPU) the population steps
+on that device instead (:mod:`simulator._torch_backend`) and the run measures, instead of (a)-(f):
+the device model at every ``--agents`` size, the numba CPU path at ``--cpu-agents`` timed
+round-robin with the device at that size, the other families on the device, the share of actions
+that differ from the numba path's (per family), and device determinism (see :func:`run_device`).
+
 Everything prints as one JSON document on stdout (progress goes to stderr) and is written
 to ``--out FILE.json`` when given. See ``benchmarks/README.md`` for how to read it.
 Timings on a shared machine are noisy: compare ratios measured in the same run.
@@ -50,6 +56,7 @@ import psutil
 import simulator
 from benchmarks.mesa_baseline import MesaGreedyModel
 from simulator import LEARNERS, IncentiveModel
+from simulator.model import resolve_device
 
 __all__ = ["main", "model_state_bytes", "parse_sizes"]
 
@@ -160,6 +167,16 @@ def _build_parser() -> _Parser:
     )
     parser.add_argument("--quick", action="store_true", help="tiny sizes for a smoke test (a few seconds)")
     parser.add_argument("--seed", type=int, default=0, help="seed of every model (default 0)")
+    parser.add_argument(
+        "--device",
+        default="cpu",
+        help="where the population steps: cpu (numba, default), cuda, cuda:N, auto (cuda if usable), torch-cpu",
+    )
+    parser.add_argument(
+        "--cpu-agents",
+        type=_positive_int,
+        help="with a device: agents of the numba CPU reference timed in the same run (default 1e6, 2e3 with --quick)",
+    )
     parser.add_argument("--out", type=Path, help="also write the JSON to this file")
     return parser
 
@@ -241,9 +258,13 @@ def _rate(n_agents: int, rounds: int, samples: Sequence[tuple[float, float]]) ->
     }
 
 
-def _build(n: int, k: int, family: str, seed: int, collect_every: int = 1) -> tuple[IncentiveModel, float]:
+def _build(
+    n: int, k: int, family: str, seed: int, collect_every: int = 1, device: str = "cpu"
+) -> tuple[IncentiveModel, float]:
     t0 = time.perf_counter()
-    model = IncentiveModel(n_agents=n, n_actions=k, learner=family, seed=seed, collect_every=collect_every)
+    model = IncentiveModel(
+        n_agents=n, n_actions=k, learner=family, seed=seed, collect_every=collect_every, device=device
+    )
     return model, time.perf_counter() - t0
 
 
@@ -304,7 +325,8 @@ def model_state_bytes(model: IncentiveModel) -> dict[str, Any]:
 
     for key, value in vars(model).items():
         if key not in skip:
-            visit(value, key)
+            # properties keep their data in _population / _last_actions: report them by their public names
+            visit(value, key[1:] if key in ("_population", "_last_actions") else key)
 
     by_category: dict[str, int] = {}
     for path, arr in owners.values():
@@ -816,6 +838,304 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> dict[str, Any]:
     return result
 
 
+# ------------------------------------------------------------------- device runs
+def _torch() -> Any:
+    import torch  # only for a device run: the CPU benchmark never imports torch
+
+    return torch
+
+
+def _device_memory(device: str) -> dict[str, Any]:
+    torch = _torch()
+    if not device.startswith("cuda"):
+        return {}
+    free, total = torch.cuda.mem_get_info()
+    return {
+        "max_allocated_mb": torch.cuda.max_memory_allocated() / MB,
+        "max_reserved_mb": torch.cuda.max_memory_reserved() / MB,
+        "free_mb": free / MB,
+        "total_mb": total / MB,
+    }
+
+
+def _reset_device_peak(device: str) -> None:
+    torch = _torch()
+    if device.startswith("cuda"):
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats()
+
+
+def bench_device_size(n: int, args: argparse.Namespace, device: str) -> dict[str, Any]:
+    """Time the epsilon-greedy model on ``device`` at ``n`` agents (DataCollector every round).
+
+    Every round ends with the (G, K) ledger sums copied to the host, which waits for the
+    device: the wall time of ``step()`` is the device time of the round.
+    """
+    from simulator import _torch_backend as TB
+
+    gc.collect()
+    _reset_device_peak(device)
+    est = TB.model_estimate(n, args.actions, BASELINE_FAMILY, None, None, None, True)
+    try:
+        model, init_s = _build(n, args.actions, BASELINE_FAMILY, args.seed, device=device)
+    except ValueError as exc:  # refused up front: more than the GPU's free memory
+        return {"agents": n, "refused": str(exc), "estimated_device_mb": est["total"] / MB}
+    first_s = _run_rounds(model, 1)
+    _run_rounds(model, args.warmup)
+    samples = _repeats(model, args.rounds, args.repeats)
+    res = _rate(n, args.rounds, samples)
+    if device.startswith("cuda"):
+        res["fused_triton"] = _time_fused(model, n, args)
+    res.update(
+        init_s=init_s,
+        first_step_s=first_s,
+        device=device,
+        estimated_device_mb=est["total"] / MB,
+        estimate_mb_by_part={key: value / MB for key, value in est.items()},
+        device_memory=_device_memory(device),
+        load_avg_1m_end=_load(),
+    )
+    del model
+    gc.collect()
+    return res
+
+
+def _time_fused(model: IncentiveModel, n: int, args: argparse.Namespace) -> dict[str, Any]:
+    """The optional fused Triton kernel on the same model (experimental): rate, or why it did not run."""
+    sim = model._device_sim
+    ok, why = sim.use_fused("triton")
+    if not ok:
+        return {"used": False, "reason": why}
+    try:
+        first = _run_rounds(model, 1)  # Triton compiles on the first launch
+        res = _rate(n, args.rounds, _repeats(model, args.rounds, args.repeats))
+        res.update(used=True, first_step_s=first)
+        return res
+    except Exception as exc:  # experimental: report, do not abort the benchmark
+        return {"used": False, "error": f"{type(exc).__name__}: {str(exc)[:2000]}"}
+    finally:
+        sim.use_fused(None)
+
+
+def bench_fused_agreement(n: int, rounds: int, args: argparse.Namespace, device: str) -> dict[str, Any]:
+    """The fused Triton kernel against the eager torch path on the same seed: identical actions?"""
+    eager, _ = _build(n, args.actions, BASELINE_FAMILY, args.seed, device=device)
+    fused, _ = _build(n, args.actions, BASELINE_FAMILY, args.seed, device=device)
+    ok, why = fused._device_sim.use_fused("triton")
+    if not ok:
+        return {"used": False, "reason": why}
+    mismatches, max_rel = 0, 0.0
+    try:
+        for _ in range(rounds):
+            eager.step()
+            fused.step()
+            mismatches += int((eager.last_actions != fused.last_actions).sum())
+            a, b = eager.ledger.last.private, fused.ledger.last.private
+            max_rel = max(max_rel, float(np.max(np.abs(a - b) / np.maximum(np.abs(a), 1.0))))
+    except Exception as exc:
+        return {"used": False, "error": f"{type(exc).__name__}: {str(exc)[:2000]}"}
+    same_state = bool(
+        np.array_equal(eager.sync_to_host().population.estimates(), fused.sync_to_host().population.estimates())
+    )
+    return {
+        "used": True,
+        "agents": n,
+        "rounds": rounds,
+        "mismatch_rate": mismatches / (n * rounds),
+        "identical_estimates": same_state,
+        "ledger_private_max_rel_diff": max_rel,
+    }
+
+
+def bench_cpu_reference(n: int, args: argparse.Namespace, device: str) -> dict[str, Any]:
+    """The numba CPU path and the device at the same size, timed round-robin in every repeat."""
+    cpu, cpu_init = _build(n, args.actions, BASELINE_FAMILY, args.seed)
+    dev, _ = _build(n, args.actions, BASELINE_FAMILY, args.seed, device=device)
+    for model in (cpu, dev):
+        _run_rounds(model, 1 + args.warmup)
+    samples: dict[str, list[tuple[float, float]]] = {"cpu": [], "device": []}
+    for _ in range(args.repeats):
+        samples["cpu"].append(_timed(cpu, args.rounds))
+        samples["device"].append(_timed(dev, args.rounds))
+    cpu_rate, dev_rate = _rate(n, args.rounds, samples["cpu"]), _rate(n, args.rounds, samples["device"])
+    same = bool(np.array_equal(cpu.last_actions, dev.last_actions))
+    del cpu, dev
+    gc.collect()
+    return {
+        "agents": n,
+        "numba_threads": numba.get_num_threads(),
+        "cpu": {**cpu_rate, "init_s": cpu_init},
+        "device": dev_rate,
+        "device_speedup_vs_cpu": dev_rate["agent_steps_per_s"] / cpu_rate["agent_steps_per_s"],
+        "same_last_actions": same,
+        "rounds_played_each": 1 + args.warmup + args.rounds * args.repeats,
+    }
+
+
+def bench_device_agreement(n: int, rounds: int, args: argparse.Namespace, device: str) -> dict[str, Any]:
+    """Share of agent-rounds whose action on the device differs from the numba path's, per family."""
+    out: dict[str, Any] = {"agents": n, "rounds": rounds, "actions": args.actions}
+    for family in [BASELINE_FAMILY, *args.families]:
+        cpu, _ = _build(n, args.actions, family, args.seed)
+        dev, _ = _build(n, args.actions, family, args.seed, device=device)
+        mismatches = 0
+        for _ in range(rounds):
+            cpu.step()
+            dev.step()
+            mismatches += int((cpu.last_actions != dev.last_actions).sum())
+        cpu_private = np.array([r.private for r in cpu.ledger.records])
+        dev_private = np.array([r.private for r in dev.ledger.records])
+        out[family] = {
+            "mismatch_rate": mismatches / (n * rounds),
+            "ledger_private_max_rel_diff": float(
+                np.max(np.abs(cpu_private - dev_private) / np.maximum(np.abs(cpu_private), 1.0))
+            ),
+        }
+        del cpu, dev
+    gc.collect()
+    return out
+
+
+def bench_device_families(n: int, args: argparse.Namespace, device: str) -> dict[str, Any]:
+    """Every family on the device at ``n`` agents, timed round-robin with epsilon-greedy."""
+    names = [BASELINE_FAMILY, *args.families]
+    models = {}
+    for name in names:
+        models[name], _ = _build(n, args.actions, name, args.seed, device=device)
+        _run_rounds(models[name], 1 + args.warmup)
+    samples: dict[str, list[tuple[float, float]]] = {name: [] for name in names}
+    for _ in range(args.repeats):
+        for name in names:
+            samples[name].append(_timed(models[name], args.rounds))
+    models.clear()
+    gc.collect()
+    base = [wall for wall, _ in samples[BASELINE_FAMILY]]
+    res: dict[str, Any] = {}
+    for name in names:
+        walls = [wall for wall, _ in samples[name]]
+        res[name] = _rate(n, args.rounds, samples[name])
+        res[name]["slowdown_vs_epsilon_greedy"] = statistics.median(t / b for t, b in zip(walls, base, strict=True))
+    return res
+
+
+def bench_device_determinism(n: int, args: argparse.Namespace, device: str) -> dict[str, Any]:
+    """The same seed twice on the device: identical choice shares and final actions and estimates."""
+    digests, shares = [], []
+    for _ in range(2):
+        model, _ = _build(n, args.actions, BASELINE_FAMILY, args.seed, device=device)
+        _run_rounds(model, args.determinism_rounds)
+        df = model.datacollector.get_model_vars_dataframe()
+        shares.append(df[[f"share_a{j}" for j in range(args.actions)]].to_numpy())
+        digest = hashlib.sha256()
+        digest.update(np.ascontiguousarray(model.last_actions).tobytes())
+        digest.update(np.ascontiguousarray(model.sync_to_host().population.estimates()).tobytes())
+        digest.update(np.ascontiguousarray(model.ledger.hh_private).tobytes())
+        digests.append(digest.hexdigest()[:16])
+        del model
+    gc.collect()
+    return {
+        "agents": n,
+        "rounds": args.determinism_rounds,
+        "shares_identical": bool(np.array_equal(shares[0], shares[1])),
+        "state_identical": digests[0] == digests[1],
+        "digests": digests,
+    }
+
+
+def _checkpoint(result: dict[str, Any], args: argparse.Namespace) -> None:
+    """Write what a device run has measured so far (``complete: false``) to ``--out``.
+
+    A run cut short by a time limit (``benchmarks/gpu_check.sh``) still leaves its finished sections.
+    """
+    if args.out is not None:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(_clean({**result, "complete": False}), indent=2) + "\n", encoding="utf-8")
+
+
+def run_device(args: argparse.Namespace, argv: Sequence[str], device: str) -> dict[str, Any]:
+    """The benchmark of a device run, most important first (each section is checkpointed to ``--out``).
+
+    1. ``cpu_reference``: the numba CPU path and the device at ``--cpu-agents``, round-robin;
+    2. ``agreement``: share of agent-rounds whose action differs from the numba path's, per family;
+    3. ``device_sizes``: epsilon-greedy on the device at every ``--agents`` size, smallest first;
+    4. ``families``: every family on the device at the smallest size;
+    5. ``determinism``: the same seed twice on the device.
+    """
+    torch = _torch()
+    t_start = time.perf_counter()
+    numba.set_num_threads(args.threads)
+    torch_threads = torch.get_num_threads()
+    if device == "torch-cpu":
+        torch.set_num_threads(args.threads)  # the same CPU threads as numba's
+    result: dict[str, Any] = {"meta": _meta(args, argv)}
+    meta = result["meta"]
+    meta["device"] = device
+    meta["versions"]["torch"] = torch.__version__
+    meta["torch_threads"] = torch.get_num_threads()
+    meta["config"]["cpu_agents"] = args.cpu_agents
+    if device.startswith("cuda"):
+        meta["gpu"] = torch.cuda.get_device_name(torch.device(device))
+        meta["cuda"] = torch.version.cuda
+    sizes = sorted(args.agents)
+    small = sizes[0]
+    try:
+        _log(f"numba CPU reference and {device} at {args.cpu_agents} agents, round-robin")
+        result["cpu_reference"] = bench_cpu_reference(args.cpu_agents, args, device)
+        _checkpoint(result, args)
+        agree_n = min(small, 100_000)
+        _log(f"agreement with the numba path, {agree_n} agents, {args.determinism_rounds} rounds per family")
+        result["agreement"] = bench_device_agreement(agree_n, args.determinism_rounds, args, device)
+        if device.startswith("cuda"):
+            result["agreement"]["fused_triton_vs_eager"] = bench_fused_agreement(
+                agree_n, args.determinism_rounds, args, device
+            )
+        _checkpoint(result, args)
+        result["device_sizes"] = {}
+        for n in sizes:
+            _log(f"device {device}: epsilon-greedy, {n} agents")
+            result["device_sizes"][str(n)] = bench_device_size(n, args, device)
+            _checkpoint(result, args)
+        _log(f"families on {device}, {small} agents")
+        result["families"] = bench_device_families(small, args, device)
+        _checkpoint(result, args)
+        _log(f"determinism on {device}, {small} agents")
+        result["determinism"] = bench_device_determinism(small, args, device)
+    finally:
+        torch.set_num_threads(torch_threads)
+
+    ran = [n for n in sizes if "agent_steps_per_s" in result["device_sizes"][str(n)]]
+    best = max(ran, key=lambda n: result["device_sizes"][str(n)]["agent_steps_per_s"], default=None)
+    ref = result["cpu_reference"]
+    result["summary"] = {
+        "device": device,
+        "gpu": meta.get("gpu"),
+        "actions": args.actions,
+        "agent_steps_per_s_by_size": {str(n): result["device_sizes"][str(n)]["agent_steps_per_s"] for n in ran},
+        "ms_per_round_by_size": {str(n): result["device_sizes"][str(n)]["ms_per_round"] for n in ran},
+        "refused_sizes": [n for n in sizes if n not in ran],
+        "best_size": best,
+        "agent_steps_per_s_best_size": None if best is None else result["device_sizes"][str(best)]["agent_steps_per_s"],
+        "cpu_agents": ref["agents"],
+        "cpu_agent_steps_per_s": ref["cpu"]["agent_steps_per_s"],
+        "device_agent_steps_per_s_at_cpu_agents": ref["device"]["agent_steps_per_s"],
+        "device_speedup_vs_cpu_same_size": ref["device_speedup_vs_cpu"],
+        "mismatch_rate": {
+            name: r.get("mismatch_rate") for name, r in result["agreement"].items() if isinstance(r, dict)
+        },
+        "fused_triton_agent_steps_per_s_by_size": {
+            str(n): result["device_sizes"][str(n)].get("fused_triton", {}).get("agent_steps_per_s") for n in ran
+        },
+        "family_slowdown_vs_epsilon_greedy": {
+            name: r["slowdown_vs_epsilon_greedy"] for name, r in result["families"].items()
+        },
+        "deterministic": result["determinism"]["shares_identical"] and result["determinism"]["state_identical"],
+        "peak_rss_mb": _peak_rss_mb(),
+        "wall_s": time.perf_counter() - t_start,
+    }
+    result["complete"] = True
+    return result
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: parse ``argv``, run the benchmark, print JSON and write ``--out``."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -826,9 +1146,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     max_threads = numba.config.NUMBA_NUM_THREADS
     if args.threads > max_threads:
         parser.error(f"argument --threads: numba may use at most {max_threads} threads here (NUMBA_NUM_THREADS)")
+    try:
+        device = resolve_device(args.device)
+    except ValueError as exc:
+        parser.error(f"argument --device: {exc}")
+    if args.cpu_agents is None:
+        args.cpu_agents = 2_000 if args.quick else 1_000_000
     previous_threads = numba.get_num_threads()
     try:
-        result = _clean(run(args, argv))
+        result = _clean(run(args, argv) if device == "cpu" else run_device(args, argv, device))
     finally:
         numba.set_num_threads(previous_threads)
     text = json.dumps(result, indent=2, allow_nan=False)

@@ -10,7 +10,10 @@ One ``step()`` is one round (DESIGN.md section 3):
 6. the DataCollector collects.
 
 The population is a struct of arrays stepped by numba kernels; Mesa owns the
-seed (``model.rng``), the step counter, the DataCollector and the UI. Thin
+seed (``model.rng``), the step counter, the DataCollector and the UI. With
+``device="cuda"`` (or ``"torch-cpu"``) the same rules run as torch tensor ops on
+that device (:mod:`simulator._torch_backend`, imported only then): the same actions
+for a seed, only per-round aggregates crossing to the host. Thin
 :class:`ConsumerAgent` views of individual consumers exist for small
 populations (inspection, dashboards); they are never used in the hot path,
 in the spirit of Mesa's ``conways_game_of_life_fast`` example.
@@ -19,6 +22,8 @@ in the spirit of Mesa's ``conways_game_of_life_fast`` example.
 from __future__ import annotations
 
 import importlib
+import logging
+import re
 from typing import Any
 
 import mesa
@@ -28,10 +33,60 @@ from ._rng import seed_key_from
 from ._validate import check_int
 from .game import IncentiveGame, play_round
 from .ledger import Ledger
-from .observation import ObservationModel, PrincipalSpec
+from .observation import Observation, ObservationModel, PrincipalSpec
 from .population import Population, TypeDistribution
 
-__all__ = ["ConsumerAgent", "IncentiveModel", "ModelFork", "default_game"]
+__all__ = ["DEVICES", "ConsumerAgent", "IncentiveModel", "ModelFork", "default_game", "resolve_device"]
+
+log = logging.getLogger(__name__)
+
+DEVICES = ("cpu", "cuda", "auto", "torch-cpu")
+"""Accepted ``device`` values (``"cuda:N"`` picks a GPU): ``cpu`` is the numba path."""
+
+
+def _import_torch(device: str) -> Any:
+    try:
+        import torch
+    except ImportError:
+        raise ValueError(f"device={device!r} needs PyTorch, which is not installed; use device='cpu'") from None
+    return torch
+
+
+def resolve_device(device: str | None) -> str:
+    """Resolve a ``device`` argument to ``"cpu"`` (numba; also None), ``"torch-cpu"`` or ``"cuda[:N]"``.
+
+    ``"auto"`` is ``"cuda"`` when torch sees a usable GPU and ``"cpu"`` otherwise (with a log
+    line). ``"cuda"`` without a usable GPU raises a one-line ValueError. Torch is imported
+    only for a device other than ``"cpu"``.
+    """
+    name = device.strip().lower() if isinstance(device, str) else None
+    if device is None or name == "cpu":
+        return "cpu"
+    if name == "torch-cpu":
+        _import_torch(device)
+        return name
+    if name == "auto":
+        try:
+            import torch
+        except ImportError:
+            log.info("device='auto': PyTorch is not installed; running on the CPU (numba)")
+            return "cpu"
+        if torch.cuda.is_available():
+            return "cuda"
+        log.info("device='auto': no usable CUDA GPU (torch %s); running on the CPU (numba)", torch.__version__)
+        return "cpu"
+    if name is not None and re.fullmatch(r"cuda(:\d+)?", name):
+        torch = _import_torch(device)
+        if not torch.cuda.is_available():
+            raise ValueError(
+                f"device={device!r} needs a usable CUDA GPU, but torch {torch.__version__} finds none "
+                "(torch.cuda.is_available() is False); use device='cpu' or device='auto'"
+            )
+        index = int(name.partition(":")[2] or 0)
+        if index >= torch.cuda.device_count():
+            raise ValueError(f"device={device!r}: there are only {torch.cuda.device_count()} CUDA device(s)")
+        return name
+    raise ValueError(f"device must be one of {', '.join(DEVICES)} or 'cuda:N', got {device!r}")
 
 
 class ConsumerAgent(mesa.Agent):
@@ -137,6 +192,12 @@ class IncentiveModel(mesa.Model):
         collect_every: run the DataCollector every this many rounds (1 = every round).
         track_households: keep per-household running totals in the ledger.
         spec_extra: scenario facts passed to the principal in ``PrincipalSpec.extra``.
+        device: where the population steps: ``"cpu"`` (numba, the default), ``"cuda"``
+            (or ``"cuda:N"``) on a GPU, ``"auto"`` (cuda if usable, else cpu), or
+            ``"torch-cpu"`` (the device code on the CPU, for tests). Off the numba path the
+            state lives on the device; :attr:`population` (the host learners),
+            ``last_actions`` and the ledger's household totals are copied from the device
+            when read after a round (:meth:`sync_to_host`).
 
     Attributes:
         population: the :class:`Population` of learners.
@@ -145,6 +206,7 @@ class IncentiveModel(mesa.Model):
         principal: the principal object.
         round: number of completed rounds.
         last_actions: actions of the last round (n,) or None.
+        device: the resolved device (``"cpu"``, ``"torch-cpu"`` or ``"cuda[:N]"``).
     """
 
     def __init__(
@@ -167,11 +229,18 @@ class IncentiveModel(mesa.Model):
         collect_every: int = 1,
         track_households: bool = True,
         spec_extra: dict[str, Any] | None = None,
+        device: str = "cpu",
     ) -> None:
         super().__init__(rng=seed)
         n = check_int("n_agents", n_agents, low=1)
         k = check_int("n_actions", n_actions, low=2)
         self.collect_every = check_int("collect_every", collect_every, low=1)
+        self.device = resolve_device(device)
+        self._device_sim: Any = None
+        if self.device != "cpu":
+            from . import _torch_backend as TB  # torch only off the numba path (DESIGN.md section 8)
+
+            TB.check_model_fits(n, k, learner, learner_params, game, groups, track_households, self.device)
         game = game if game is not None else default_game(n, k, self.rng)
         if not isinstance(game, IncentiveGame):
             raise ValueError(f"game must be an IncentiveGame, got {type(game).__name__}")
@@ -212,7 +281,8 @@ class IncentiveModel(mesa.Model):
                 raise ValueError(f"group_names needs {n_groups} names, got {len(names)}")
         if len(names) == 1:  # one group: a single entry read for everyone (no per-agent traffic)
             self.groups = np.zeros(1, dtype=np.int32)
-        self.ledger = Ledger(n, self.game.action_names, list(names), track_households=track_households)
+        ledger_cls = Ledger if self.device == "cpu" else TB.DeviceLedger
+        self.ledger = ledger_cls(n, self.game.action_names, list(names), track_households=track_households)
         self._n_groups = len(names)
         self._learn = np.empty(n, dtype=np.float32)
         # persistent match values of logit choosers with taste shocks (see BestResponse)
@@ -222,6 +292,9 @@ class IncentiveModel(mesa.Model):
         self.last_actions: np.ndarray | None = None
         self.last_incentives: np.ndarray | None = None
         self.horizon = horizon
+        if self.device != "cpu":
+            self._device_sim = TB.DeviceSimulation(self, TB.torch_device(self.device))
+            self.ledger._sim = self._device_sim
 
         self.spec = PrincipalSpec(
             n_actions=k,
@@ -278,11 +351,64 @@ class IncentiveModel(mesa.Model):
             return float(rec.collected.sum())
         return float(rec.principal_return)
 
+    # ----------------------------------------------------------------- device
+    @property
+    def population(self) -> Population:
+        """The learners; on a device, the host copy, refreshed from the device when read after a round."""
+        if self._device_sim is not None:
+            self._device_sim.sync_to_host(self)
+        return self._population
+
+    @population.setter
+    def population(self, value: Population) -> None:
+        self._population = value
+
+    @property
+    def last_actions(self) -> np.ndarray | None:
+        """Actions of the last round, int32 (n,), or None before the first (copied from a device when read)."""
+        if self._last_actions is None and self._device_sim is not None:
+            self._last_actions = self._device_sim.actions_host()
+        return self._last_actions
+
+    @last_actions.setter
+    def last_actions(self, value: np.ndarray | None) -> None:
+        self._last_actions = value
+
+    def sync_to_host(self) -> IncentiveModel:
+        """Copy the device state (learners, match values, household totals) into the host objects.
+
+        A no-op on the numba path and when nothing changed since the last sync; returns the model.
+        """
+        if self._device_sim is not None:
+            self._device_sim.sync_to_host(self)
+        return self
+
     # ----------------------------------------------------------------- step
     def step(self) -> None:
         """One round: incentives -> choices -> payoffs and ledger -> learning -> observation -> collect."""
         incentives, per_agent = self.game.check_incentives(self.principal.act(), self.n_agents)
-        actions, sums = play_round(
+        if self._device_sim is not None:
+            actions, sums = self._step_device(incentives, per_agent)
+        else:
+            actions, sums = self._step_cpu(incentives, per_agent)
+        rec = self.ledger.record(self.round, incentives, sums, self.game.principal_values, self.game.incentive_cost)
+        self.last_actions, self.last_incentives = actions, incentives
+        if getattr(self.principal, "observes", True):
+            self.principal.observe(self._observation(incentives, per_agent, actions, rec.principal_return))
+        self.round += 1
+        if self.round % self.collect_every == 0 or (self.horizon is not None and self.round == self.horizon):
+            self.datacollector.collect(self)
+        if self.horizon is not None and self.round >= self.horizon:
+            self.running = False
+
+    def _step_device(self, incentives: np.ndarray, per_agent: bool) -> tuple[None, dict[str, np.ndarray]]:
+        """Play the round on the device; actions stay there until read (``last_actions``)."""
+        _, sums = self._device_sim.play(incentives, per_agent, self.round)
+        self.ledger._fresh = False
+        return None, sums
+
+    def _step_cpu(self, incentives: np.ndarray, per_agent: bool) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        return play_round(
             self.game,
             self.population,
             incentives,
@@ -298,17 +424,21 @@ class IncentiveModel(mesa.Model):
             prev_actions=self.last_actions,
             match=self._match,
         )
-        rec = self.ledger.record(self.round, incentives, sums, self.game.principal_values, self.game.incentive_cost)
-        self.last_actions, self.last_incentives = actions, incentives
-        if getattr(self.principal, "observes", True):
-            self.principal.observe(self._observation(incentives, per_agent, actions, rec.principal_return))
-        self.round += 1
-        if self.round % self.collect_every == 0 or (self.horizon is not None and self.round == self.horizon):
-            self.datacollector.collect(self)
-        if self.horizon is not None and self.round >= self.horizon:
-            self.running = False
 
-    def _observation(self, incentives: np.ndarray, per_agent: bool, actions: np.ndarray, reward: float) -> Any:
+    def _observation(self, incentives: np.ndarray, per_agent: bool, actions: np.ndarray | None, reward: float) -> Any:
+        if actions is None:  # device path: copy to the host only what the observation reveals
+            if self.observation.setting == "shares":
+                counts = self.ledger.last.counts.sum(axis=0)
+                return Observation(
+                    round=self.round,
+                    incentives=np.array(incentives, copy=True),
+                    n_agents=self.n_agents,
+                    shares=counts / max(self.n_agents, 1),
+                    principal_reward=float(reward),
+                )
+            actions = self.last_actions
+            if self.observation.setting == "full":
+                self._learn[:] = self._device_sim.learn_host()
         felt = None
         if self.observation.setting == "full":
             felt = self._learn
@@ -324,9 +454,10 @@ class IncentiveModel(mesa.Model):
 
         It shares the game and the random streams (so a fork replays exactly what the
         model would see) and copies the learners' state; no ledger, no Mesa. For
-        principals that plan with the true simulator (the oracle).
+        principals that plan with the true simulator (the oracle). A fork of a device
+        model steps on the CPU (numba) from the synced host state.
         """
-        return ModelFork(self)
+        return ModelFork(self.sync_to_host())
 
     def run(self, rounds: int) -> IncentiveModel:
         """Run ``rounds`` more rounds; returns the model for chaining."""

@@ -502,6 +502,16 @@ class Population:
     def __len__(self) -> int:
         return self.n_agents
 
+    def to_torch(self, device: str = "cpu") -> Any:
+        """A :class:`simulator._torch_backend.TorchPopulation` with this population's state on a torch device.
+
+        It steps the same rules as torch tensor ops (same actions for a seed) and writes its
+        state back into these learners with ``sync_to_host()``. Imports torch.
+        """
+        from ._torch_backend import TorchPopulation
+
+        return TorchPopulation(self, device)
+
     def act(self, offsets: np.ndarray | None = None) -> np.ndarray:
         """Actions of every agent, (n,) int32."""
         off, per = check_offsets(offsets, self.n_agents, self.n_actions)
