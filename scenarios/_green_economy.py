@@ -35,6 +35,18 @@ lambda 1.2 (Norway's official value); fuel costs 18.4 c/mile gasoline (AAA) so a
 Private values are this project's calibration (documented in the config): EVs
 suit urban households (value +$1,200/yr over a gasoline car) and not rural ones
 (-$1,500, range anxiety that is real), hybrids add $700; idiosyncratic sd $400.
+
+Income: each household has a yearly income y, lognormal with median $80,610 and
+log sd 0.92 (US 2023: the Census median and a Gini of 0.485), drawn from its own
+random stream ``[seed, 11]`` so that it never changes the other draws. It ranks
+households into the deciles of the distributional tables and sets the income
+limits of subsidies and the dividend weights of reforms (:mod:`scenarios.reform`).
+Income shifts values only when asked: ``income_value_slope`` adds
+``slope_j x log(y / median)`` to technology j's value, and ``budget_share`` makes a
+technology whose yearly cost exceeds ``budget_share x y`` worth the shortfall less
+(the cost of credit). Both are off by default, which is the calibrated economy.
+Defaults, ranges and sources of these and of the economy's numbers come from the
+parameter schema (:mod:`scenarios._params`, ``docs/parameters.md``).
 """
 
 from __future__ import annotations
@@ -48,6 +60,8 @@ from simulator import IncentiveGame, IncentiveModel, Population, TypeDistributio
 from simulator.config import option
 from simulator.population import Component
 
+from ._params import param_option
+
 __all__ = ["Economy", "HouseholdMix", "build_model", "elasticities", "pigouvian_tax", "welfare_of"]
 
 
@@ -58,22 +72,14 @@ class Economy:
     technologies: list[str] = option(
         default_factory=lambda: ["gasoline", "hybrid", "electric"], help="technology names (K = their number)"
     )
-    prices: list[float] = option(
-        default_factory=lambda: [8184.0, 9691.0, 9048.0], help="yearly cost of owning, $/yr (AAA 2022)", low=0.0
-    )
-    emissions: list[float] = option(
-        default_factory=lambda: [4.6, 3.0, 2.1], help="emissions, tCO2 per year (EPA; AAA x EIA grid factor)", low=0.0
-    )
-    fuel_costs: list[float] = option(
-        default_factory=lambda: [2760.0, 1656.0, 0.0],
-        help="yearly gasoline cost in each price, $/yr (18.4 c/mile x 15,000 mi, AAA) for elasticities",
-        low=0.0,
-    )
+    prices: list[float] = param_option("prices")
+    emissions: list[float] = param_option("emissions")
+    fuel_costs: list[float] = param_option("fuel_costs")
     clean: int = option(2, help="index of the clean technology (clean_share, subsidies)", low=0)
     dirty: int = option(0, help="index of the dirty technology (elasticities)", low=0)
-    scc: float = option(190.0, help="social cost of carbon, $/tCO2 (US EPA 2023 central value)", low=0.0)
-    mcpf: float = option(1.2, help="marginal cost of public funds lambda (>= 1; Norway's official 1.2)", low=1.0)
-    admin_cost: float = option(0.0, help="administrative cost per change of the tax rates, $ per household", low=0.0)
+    scc: float = param_option("scc")
+    mcpf: float = param_option("mcpf")
+    admin_cost: float = param_option("admin_cost")
     base_values: list[float] = option(
         default_factory=lambda: [10000.0, 10700.0, 10000.0], help="mean private value of each technology, $/yr"
     )
@@ -83,19 +89,19 @@ class Economy:
         default_factory=lambda: [[0.0, 0.0, 1200.0], [0.0, 0.0, -1500.0]],
         help="value shift of each technology per group, $/yr (EVs suit urban households)",
     )
-    value_sd: float = option(400.0, help="sd of persistent idiosyncratic values, $/yr", low=0.0)
-    reward_noise: float = option(600.0, help="sd of the yearly noise in experienced value, $/yr", low=0.0)
-    switch_prob: float = option(
-        0.42, help="share of households re-choosing each year (1 - partial adjustment l)", low=0.0, high=1.0
-    )
-    horizon: int = option(20, help="years simulated", low=1, high=1000)
-    discount: float = option(0.03, help="yearly discount rate of welfare", low=0.0, high=1.0)
+    value_sd: float = param_option("value_sd")
+    reward_noise: float = param_option("reward_noise")
+    switch_prob: float = param_option("switch_prob")
+    horizon: int = param_option("horizon")
+    discount: float = param_option("discount")
 
     def check(self) -> None:
         """Lengths agree; indices valid; shares sum to one."""
         k = len(self.technologies)
         if k < 2:
             raise ValueError("technologies: need at least 2")
+        if len(set(self.technologies)) != k or len(set(self.group_names)) != len(self.group_names):
+            raise ValueError("technologies, group_names: the names must be distinct")
         for name in ("prices", "emissions", "fuel_costs", "base_values"):
             if len(getattr(self, name)) != k:
                 raise ValueError(f"{name}: needs {k} values (one per technology), got {len(getattr(self, name))}")
@@ -140,6 +146,10 @@ class HouseholdMix:
     )
     prior_weight: float = option(3.0, help="weight of the priors in pseudo-years of experience", low=0.0)
     prior_noise: float = option(300.0, help="sd of individual prior errors, $/yr", low=0.0)
+    income_median: float = param_option("income_median")
+    income_sigma: float = param_option("income_sigma")
+    income_value_slope: list[float] = param_option("income_value_slope")
+    budget_share: float = param_option("budget_share")
 
 
 def pigouvian_tax(econ: Economy) -> np.ndarray:
@@ -158,14 +168,48 @@ class Households:
     pessimist: np.ndarray  # (n,) bool
     population: Population
     labels: list[str] = field(default_factory=list)
+    income: np.ndarray | None = None  # (n,) household income, $/yr
 
 
-def draw_households(econ: Economy, mix: HouseholdMix, n: int, rng: np.random.Generator) -> Households:
-    """Draw values, groups and learners; rational households first, then each learner family."""
+def draw_income(mix: HouseholdMix, n: int, rng: np.random.Generator) -> np.ndarray:
+    """Household incomes, lognormal: log y ~ N(log income_median, income_sigma^2) (Census 2023 defaults)."""
+    return mix.income_median * np.exp(mix.income_sigma * rng.standard_normal(n))
+
+
+def income_effects(econ: Economy, mix: HouseholdMix, income: np.ndarray) -> np.ndarray | None:
+    """Value shifts (n, K) from income (``income_value_slope``, ``budget_share``), or None when both are off."""
     k = econ.k
+    slope = list(mix.income_value_slope)
+    if slope and len(slope) != k:
+        raise ValueError(f"income_value_slope: needs {k} values (one per technology) or none, got {len(slope)}")
+    if not any(slope) and mix.budget_share <= 0:
+        return None
+    shift = np.zeros((len(income), k))
+    if any(slope):
+        shift += np.log(income / mix.income_median)[:, None] * np.asarray(slope, dtype=np.float64)[None, :]
+    if mix.budget_share > 0:  # the shortfall below the car budget is paid again as the cost of credit
+        shift -= np.maximum(np.asarray(econ.prices)[None, :] - mix.budget_share * income[:, None], 0.0)
+    return shift
+
+
+def draw_households(
+    econ: Economy, mix: HouseholdMix, n: int, rng: np.random.Generator, income: np.ndarray | None = None
+) -> Households:
+    """Draw values, groups and learners; rational households first, then each learner family.
+
+    ``income`` (n,) is each household's income; by default it is drawn from a child stream of ``rng``
+    (``rng.spawn``), which leaves every other draw as it was. Income changes values only through
+    ``income_value_slope`` and ``budget_share`` (both off by default).
+    """
+    k = econ.k
+    if income is None:
+        income = draw_income(mix, n, rng.spawn(1)[0])
     group = rng.choice(len(econ.group_names), size=n, p=np.asarray(econ.group_shares) / sum(econ.group_shares))
     shifts = np.asarray(econ.group_shifts, dtype=np.float64)
     values = np.asarray(econ.base_values)[None, :] + shifts[group] + econ.value_sd * rng.standard_normal((n, k))
+    shift = income_effects(econ, mix, income)
+    if shift is not None:
+        values = values + shift
     net = values - np.asarray(econ.prices)[None, :]
     n_rat = round(mix.rational_share * n)
     weights = {f: float(dict(p).get("weight", 1.0)) for f, p in mix.learners.items()}
@@ -210,7 +254,7 @@ def draw_households(econ: Economy, mix: HouseholdMix, n: int, rng: np.random.Gen
         groups.append((family, pop.learners[0]))
         start += m
     population = Population(groups)
-    return Households(values, net, group.astype(np.int32), kind, pessimist, population, population.labels)
+    return Households(values, net, group.astype(np.int32), kind, pessimist, population, population.labels, income)
 
 
 def build_model(
@@ -227,7 +271,10 @@ def build_model(
     """An IncentiveModel of the economy; incentives are minus the taxes (signed, posted)."""
     n = n_households or mix.n_households
     rng = np.random.default_rng([seed, 7])
-    hh = draw_households(econ, mix, n, rng)
+    # incomes from their own stream: the same for every policy (common random numbers), and they leave
+    # the calibrated economy's draws untouched
+    income = draw_income(mix, n, np.random.default_rng([seed, 11]))
+    hh = draw_households(econ, mix, n, rng, income=income)
     game = IncentiveGame(
         payoff_means=hh.net,
         noise=econ.reward_noise,
@@ -260,6 +307,7 @@ def build_model(
             "clean": econ.clean,
             "technologies": list(econ.technologies),
             "n_households": n,
+            "income": hh.income,  # known to the tax authority (income limits of subsidies)
         },
     )
     return model, hh
@@ -277,7 +325,7 @@ def welfare_of(econ: Economy, sums: dict[str, np.ndarray], n: int, changed: bool
     welfare = private - damages - (econ.mcpf - 1.0) * subsidy - admin
     return {
         "welfare": welfare / n,
-        "private_surplus": (private + revenue - subsidy) / n,  # sum(v - p - tau)
+        "private_surplus": (private - revenue + subsidy) / n,  # sum(v - p - tau): taxes paid, subsidies received
         "damages": damages / n,
         "emissions": emissions / n,
         "tax_revenue": revenue / n,

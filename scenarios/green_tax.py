@@ -29,6 +29,14 @@ pessimism; Thompson-sampling households, a family absent from training).
 fuel use) and reports short-run (next year) and long-run (end of horizon)
 elasticities of gasoline-car demand for learning vs rational households.
 
+``--reform FILE`` (JSON, TOML or YAML: ``{parameter: {round: value}}``, or a
+shipped reform's name such as ``tax_and_dividend``) runs the baseline-vs-reform
+analysis instead (:mod:`scenarios.reform`): the same households under the
+baseline (``--baseline FILE``, default current policy) and under the reform,
+aggregate and distributional tables with CIs over seeds. With ``reform`` among
+``--principals`` the file is played as one more principal in the comparison.
+Parameters: ``docs/parameters.md``.
+
 Run ``python -m scenarios.green_tax --help``. Output: a run folder with
 results.csv, rounds.csv, config.toml, run.json, plots and report.html.
 """
@@ -52,6 +60,7 @@ from policies.baselines import search_best_constant
 from policies.green import PlanningOracle, Schedule, subsidy_then_tax_schedules
 from simulator.config import ConfigError, option, to_dict
 
+from . import reform as _reform  # registers the "reform" principal
 from ._backend import run_tasks
 from ._cli import scenario_main
 from ._green_economy import Economy, HouseholdMix, build_model, elasticities, pigouvian_tax, welfare_of
@@ -116,6 +125,12 @@ class Args:
     resume: bool = option(False, help="continue the interrupted run folder <out>.partial, skipping finished tasks")
     threads: int | None = option(None, help="numba and torch threads", low=1)
     progress: bool = option(True, help="show progress bars")
+    reform: str | None = option(
+        None, help="reform file (JSON/TOML/YAML) or shipped reform name: baseline vs reform, or principal 'reform'"
+    )
+    baseline: str | None = option(None, help="baseline policy file for --reform (default: current policy, no tax)")
+    reform_sha256: str | None = option(None, cli=False, help="sha256 of the reform file (recorded by the run)")
+    baseline_sha256: str | None = option(None, cli=False, help="sha256 of the baseline file (recorded by the run)")
     economy: Economy = option(default_factory=Economy, help="technologies, prices, emissions, SCC, lambda")
     households: HouseholdMix = option(default_factory=HouseholdMix, help="who the households are")
     oracle: OracleConfig = option(default_factory=OracleConfig, help="the planning oracle's candidates")
@@ -137,13 +152,13 @@ class Args:
                     raise ValueError(f"principals: {exc}") from None
         if self.economy.clean >= len(self.economy.technologies):
             raise ValueError("economy.clean: not a technology index")
-        # the rational households and every learner family of every setting, drawn as one household each
+        # the model with one rational household, and every learner family of every setting as one household
         for setting in self.settings:
             mix = setting_mix(self.households, setting, self.learner)
-            try:
-                draw_households(self.economy, dataclasses.replace(mix, rational_share=1.0), 1, np.random.default_rng(0))
+            try:  # the game (values, taxes) too
+                build_model(self.economy, dataclasses.replace(mix, rational_share=1.0), 0, n_households=1)
             except (ValueError, TypeError) as exc:
-                raise ValueError(f"households: {exc}") from None
+                raise ValueError(f"economy, households: {exc}") from None
             where = "learner" if self.learner else "households.learners"
             for family, params in mix.learners.items():
                 weight = params.get("weight", 1.0) if isinstance(params, dict) else None
@@ -163,6 +178,7 @@ class Args:
                     raise ValueError(f"{where}: {exc}") from None
             if mix.rational_share < 1 and not sum(p["weight"] for p in mix.learners.values()) > 0:
                 raise ValueError(f"{where}: needs a learner family with a weight > 0 (rational_share < 1)")
+        _reform.check_args(self)  # reform and baseline files: validated before anything runs
 
 
 # ----------------------------------------------------------------- setup
@@ -341,13 +357,24 @@ def run(args: Args) -> Path:
     check_backend(args.backend)
     if args.resume and not args.out:
         raise ConfigError("resume: give --out, the run folder to continue")
-    out = Path(args.out) if args.out else default_out_dir(SCENARIO + ("_response" if args.response else ""))
+    policies = _reform.load_policies(args) if args.reform else None
+    reform_mode = policies is not None and "reform" not in args.principals and not args.response
+    suffix = "_response" if args.response else "_reform" if reform_mode else ""
+    out = Path(args.out) if args.out else default_out_dir(SCENARIO + suffix)
     cfg = to_dict(args)
     cfg.pop("resume", None)
+    cfg.pop("reform_sha256", None)  # recorded from the files actually read (below), never taken from input
+    cfg.pop("baseline_sha256", None)
+    folder: dict[str, Any] = {}
+    if policies is not None:  # the files' hashes in the config (comparability), copies and resolved values
+        cfg.update(policies.config_entries())
+        folder = {"inputs": policies.inputs(), "extra": policies.record()}
     seeds = list(range(args.seed, args.seed + args.seeds))
-    with open_run_folder(out, scenario=SCENARIO, config=cfg, seeds=seeds, resume=args.resume) as rf:
+    with open_run_folder(out, scenario=SCENARIO, config=cfg, seeds=seeds, resume=args.resume, **folder) as rf:
         rf.write_config(cfg)
-        if args.response:
+        if reform_mode:
+            _reform.run_analysis(rf, args, seeds, policies)
+        elif args.response:
             table = response_sweep(args, seeds)
             rf.write_results(table)
             from ._green_report import write_response_report
@@ -384,6 +411,7 @@ class EvalTask:
     seed: int
     setting: str
     learned: dict[str, Any] = dataclasses.field(default_factory=dict)
+    reform: Any = None  # the resolved reform of the principal "reform" (scenarios.reform.ResolvedPolicy)
 
     @property
     def key(self) -> tuple[int, str]:
@@ -396,7 +424,8 @@ def eval_tasks(args: Args, seeds: Sequence[int] | None = None) -> list[EvalTask]
     if seeds is None:
         seeds = range(args.seed, args.seed + args.seeds)
     learned = _load_learned(args)
-    return [EvalTask(args, seed, setting, learned) for seed in seeds for setting in args.settings]
+    reform = _reform.load_policies(args).reform if "reform" in args.principals else None
+    return [EvalTask(args, seed, setting, learned, reform) for seed in seeds for setting in args.settings]
 
 
 def evaluate_task(task: EvalTask) -> tuple[list[dict[str, Any]], pd.DataFrame]:
@@ -419,6 +448,8 @@ def evaluate_task(task: EvalTask) -> tuple[list[dict[str, Any]], pd.DataFrame]:
             # a fresh copy per task: its exploration noise then depends on this task only
             principal = _fresh(task.learned[name])
             outs = _learned_episodes(principal, econ, mix, seed, n, args.shots)
+        elif name == "reform":  # a scheduled reform file, with its own accounting (pass-through, dividends)
+            outs = [(0, 0.0, *_reform.comparison_episode(task.reform, econ, mix, seed, n))]
         else:
             principal = make_baseline(name, args, econ, n, best_vec)
             outs = [(0, 0.0, *episode(econ, mix, seed, principal, n=n))]

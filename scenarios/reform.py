@@ -1,0 +1,1067 @@
+"""Policy reforms as data for the green-tax scenario: files, the ``reform`` principal, baseline vs reform.
+
+A *reform file* (JSON, TOML or YAML) lists only the parameters it changes, in the dialect of
+Tax-Calculator and PolicyEngine users: ``{parameter: {round: value}}``. A value stays in force
+until the next round listed (carry-forward); a bare value means "from round 0 on". Vector
+parameters (one value per technology, or per income decile) take a list, or a
+``{technology: value}`` map that changes only the elements it names. Optional header keys:
+``title``, ``description``, ``reference``. The parameters, their units, ranges, defaults and
+sources are the schema of :mod:`scenarios._params` (``docs/parameters.md``)::
+
+    {"title": "Carbon tax and dividend",
+     "tax": {"0": {"gasoline": 874, "hybrid": 570, "electric": 399}},
+     "dividend_share": 1.0}
+
+The *baseline* is current policy (the config's economy, no tax, no subsidy) unless
+``--baseline FILE`` gives another; a reform applies on top of the baseline.
+
+Two ways to use a reform (``python -m scenarios.green_tax``):
+
+* ``--reform FILE`` (``reform`` not among ``--principals``): **baseline vs reform**. Each seed's
+  households live through the horizon twice, under the baseline and under the reform, with the
+  same seeds (common random numbers: every household has the same values, priors, noise and
+  learning draws, so every difference is the policy's; a reform that changes nothing gives exactly
+  zero difference for every household and round). The run folder gets the aggregate table (per
+  round and over the horizon, cumulative and discounted: emissions, clean share, revenue, subsidy
+  outlays, dividends, net budget impact, consumer surplus, producer burden, damages, welfare; levels,
+  ``reform - baseline`` and percent difference, 95% CIs over seeds), the distributional tables by
+  income decile (:mod:`scenarios._distribution`), plots, and ``report.html``.
+* ``--principals reform,pigouvian,mermaide --reform FILE``: the reform is a **principal** like any
+  other (:class:`ReformPrincipal`, registered as ``reform``), scored in the usual comparison table.
+  There every principal faces the configured economy; the reform plays its instruments (taxes,
+  subsidies, pass-through, income limits) and its dividends are accounted for, while scenario
+  changes in the file (prices, emissions, SCC, lambda) apply in the baseline-vs-reform analysis only.
+
+Accounting, per round (all per household; DESIGN.md section 8 for welfare):
+
+* the household's posted price change on technology j is ``pass_through_j x tax_j - subsidy_j``
+  (subsidy only if its income is at most ``subsidy_income_limit``) plus any change of ``prices``
+  from the config's (posted too: households know prices, as they know taxes; learners keep
+  learning the value net of the configured price and add the change, as they do with a tax);
+* revenue R = sum of statutory taxes (the seller pays ``(1 - pass_through) x tax``: the producer
+  burden); subsidy outlays S; dividends Dv = ``dividend_share x max(R - S, 0)``, split by the
+  income-decile ``dividend_weights``; net budget impact = R - S - Dv;
+* consumer surplus = realised private value at this round's prices - taxes borne + subsidies +
+  dividends; damages = SCC_t x emissions_t; welfare W = sum(v - p_t) - damages - (lambda_t - 1) S
+  - administrative cost (taxes and dividends are transfers, so W = consumer surplus - producer
+  burden + net budget - damages - (lambda - 1) S);
+* horizon totals: cumulative (undiscounted sums; shares: means over rounds) and discounted at
+  ``economy.discount`` (weights (1 + r)^-t, round 0 undiscounted).
+
+``python -m scenarios.reform`` maintains the schema's page: ``--write-docs`` regenerates
+``docs/parameters.md``; ``--list`` names the shipped reforms (``scenarios/reforms/``, usable by
+name: ``--reform tax_and_dividend``); ``--show REFORM`` prints a reform's resolved parameters;
+``--json-schema`` prints the JSON Schema of reform files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import difflib
+import hashlib
+import json
+import math
+import sys
+import time
+import tomllib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from policies import BasePrincipal, register_principal
+from simulator import PrincipalSpec
+from simulator.config import ConfigError
+
+from . import _params
+from ._distribution import distribution_table, income_deciles
+from ._green_economy import Economy, HouseholdMix, build_model
+
+__all__ = [
+    "METRICS",
+    "REFORMS_DIR",
+    "Policies",
+    "PolicyRun",
+    "Reform",
+    "ReformError",
+    "ReformPrincipal",
+    "ReformTask",
+    "ResolvedPolicy",
+    "aggregate_by_round",
+    "aggregate_horizon",
+    "comparison_episode",
+    "evaluate_reform_task",
+    "find_reform",
+    "load_policies",
+    "load_reform",
+    "main",
+    "run_analysis",
+    "run_policy",
+    "shipped_reforms",
+]
+
+REFORMS_DIR = Path(__file__).parent / "reforms"
+FORMATS = {".json": "JSON", ".toml": "TOML", ".yaml": "YAML", ".yml": "YAML"}
+HEADER = ("title", "description", "reference")
+ROOT = Path(__file__).resolve().parents[1]
+DOCS_PAGE = ROOT / "docs" / "parameters.md"
+
+METRICS: dict[str, tuple[str, str, str]] = {
+    # name: (label, unit, kind) ; kind "flow" sums over rounds, "share" averages
+    "emissions": ("emissions", "tCO2 per household", "flow"),
+    "clean_share": ("clean share", "share of households", "share"),
+    "tax_revenue": ("revenue", "$ per household", "flow"),
+    "subsidy_cost": ("subsidy outlays", "$ per household", "flow"),
+    "dividends": ("dividends", "$ per household", "flow"),
+    "net_budget": ("net budget impact", "$ per household", "flow"),
+    "consumer_surplus": ("consumer surplus", "$ per household", "flow"),
+    "producer_burden": ("producer burden", "$ per household", "flow"),
+    "damages": ("damages", "$ per household", "flow"),
+    "welfare": ("welfare", "$ per household", "flow"),
+}
+"""The aggregate table's metrics: label, unit and how a horizon total is formed."""
+
+
+class ReformError(ValueError):
+    """A bad reform or baseline file (one line: the file, the parameter, the allowed range)."""
+
+
+# ============================================================================== files
+def shipped_reforms() -> dict[str, Path]:
+    """The example reforms shipped in ``scenarios/reforms/``, by name (file stem)."""
+    return {p.stem: p for p in sorted(REFORMS_DIR.iterdir()) if p.suffix.lower() in FORMATS}
+
+
+def find_reform(spec: str) -> Path:
+    """The file of a reform given as a path or as a shipped reform's name."""
+    path = Path(spec).expanduser()
+    if path.is_file():
+        return path
+    shipped = shipped_reforms()
+    if spec in shipped:
+        return shipped[spec]
+    close = difflib.get_close_matches(spec, list(shipped), n=3)
+    hint = f"; did you mean {', '.join(close)}?" if close else f"; shipped reforms: {', '.join(shipped)}"
+    raise ReformError(f"{spec}: no such file, and not a shipped reform{hint}")
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def read_document(path: Path) -> tuple[dict[str, Any], bytes]:
+    """Parse a JSON, TOML or YAML file into a dict; returns it and the file's bytes."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ReformError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise ReformError(f"{path}: unknown format {path.suffix!r}; use .json, .toml or .yaml")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ReformError(f"{path}: not UTF-8 text") from None
+    try:
+        if fmt == "JSON":
+            doc = json.loads(text)
+        elif fmt == "TOML":
+            doc = tomllib.loads(text)
+        else:
+            import yaml
+
+            doc = yaml.safe_load(text)
+    except Exception as exc:  # json, toml and yaml errors: one line with the position
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ReformError(f"{path}: not valid {fmt}: {_one_line(reason)}{where}") from None
+    if doc is None:
+        doc = {}
+    if not isinstance(doc, dict):
+        raise ReformError(f"{path}: must be a table of parameters, got {type(doc).__name__}")
+    return doc, data
+
+
+# ============================================================================== parsing
+@dataclass
+class Reform:
+    """A parsed and validated reform (or baseline) file.
+
+    Attributes:
+        name: the file stem.
+        path: the file (None for a reform built in code).
+        title: header title (default: the name).
+        description: header description.
+        reference: header reference(s).
+        changes: ``{parameter: {round: value}}``; a scalar parameter's value is a float, a vector
+            parameter's a ``{element index: float}`` map (the elements the file sets).
+        sha256: of the file's bytes.
+        data: the file's bytes.
+    """
+
+    name: str
+    path: Path | None
+    title: str
+    description: str = ""
+    reference: list[str] = field(default_factory=list)
+    changes: dict[str, dict[int, Any]] = field(default_factory=dict)
+    sha256: str = ""
+    data: bytes = b""
+
+    def sets_scenario(self) -> list[str]:
+        """The scenario parameters (prices, emissions, SCC, lambda) this file changes."""
+        return [p for p in self.changes if _params.param(p).section == "scenario"]
+
+
+def _labels(p: _params.Parameter, technologies: Sequence[str]) -> list[str]:
+    return list(technologies) if p.dims == "technology" else [str(d) for d in range(1, _params.DECILES + 1)]
+
+
+def _is_round_key(key: Any) -> bool:
+    if isinstance(key, bool):
+        return False
+    if isinstance(key, int):
+        return True
+    return isinstance(key, str) and key.strip().lstrip("-").isdigit()
+
+
+def _vector(p: _params.Parameter, value: Any, where: str, technologies: Sequence[str], file: str) -> dict[int, float]:
+    labels = _labels(p, technologies)
+    what = "technology" if p.dims == "technology" else "income decile (1-10)"
+    if isinstance(value, list | tuple):
+        if len(value) != len(labels):
+            raise ReformError(
+                f"{file}: {p.name} ({where}): needs {len(labels)} values, one per {what} "
+                f"({', '.join(labels)}), got {len(value)}"
+            )
+        return {i: _check(p, v, f"{where}, {labels[i]}", file) for i, v in enumerate(value)}
+    if isinstance(value, dict):
+        out = {}
+        for key, v in value.items():
+            name = str(key).strip()
+            if name not in labels:
+                close = difflib.get_close_matches(name, labels, n=2)
+                hint = f"did you mean {', '.join(close)}? " if close else ""
+                raise ReformError(
+                    f"{file}: {p.name} ({where}): unknown {what} {key!r}; {hint}valid: {', '.join(labels)}"
+                )
+            out[labels.index(name)] = _check(p, v, f"{where}, {name}", file)
+        return out
+    raise ReformError(
+        f"{file}: {p.name} ({where}): needs {len(labels)} values (a list, one per {what}, or a "
+        f"{{{what.split(' ')[0]}: value}} map), got {value!r}"
+    )
+
+
+def _check(p: _params.Parameter, value: Any, where: str, file: str) -> float:
+    try:
+        return _params.check_value(p.name, value, where)
+    except ValueError as exc:
+        raise ReformError(f"{file}: {exc}") from None
+
+
+def _entry(p: _params.Parameter, value: Any, where: str, technologies: Sequence[str], file: str) -> Any:
+    if p.dims == "scalar":
+        return _check(p, value, where, file)
+    return _vector(p, value, where, technologies, file)
+
+
+def parse_reform(
+    doc: dict[str, Any],
+    *,
+    technologies: Sequence[str],
+    horizon: int,
+    name: str = "reform",
+    path: Path | None = None,
+    data: bytes = b"",
+) -> Reform:
+    """Validate a reform document against the schema, the technologies and the horizon.
+
+    Raises:
+        ReformError: one line naming the file, the parameter and what is allowed.
+    """
+    file = str(path) if path is not None else name
+    reform = Reform(name=name, path=path, title=name, data=data, sha256=hashlib.sha256(data).hexdigest())
+    names = [p.name for p in _params.reformable()]
+    for key, value in doc.items():
+        key = str(key)
+        if key in HEADER:
+            if key == "reference":
+                refs = value if isinstance(value, list) else [value]
+                if not all(isinstance(r, str) for r in refs):
+                    raise ReformError(f"{file}: reference: must be text or a list of texts, got {value!r}")
+                reform.reference = list(refs)
+            elif not isinstance(value, str):
+                raise ReformError(f"{file}: {key}: must be text, got {value!r}")
+            else:
+                setattr(reform, key, value)
+            continue
+        if key not in names:
+            try:
+                known = _params.param(key)
+            except KeyError:
+                known = None
+            if known is not None:
+                where = f" (a config setting: --{known.config})" if known.config else ""
+                raise ReformError(f"{file}: {key}: cannot be set in a reform or baseline file{where}")
+            close = difflib.get_close_matches(key, names + list(HEADER), n=3, cutoff=0.5)
+            hint = f"did you mean {', '.join(close)}?" if close else f"valid: {', '.join(names)}"
+            raise ReformError(f"{file}: {key}: unknown parameter; {hint}")
+        p = _params.param(key)
+        if isinstance(value, dict) and not value:
+            raise ReformError(f"{file}: {key}: empty; give {{round: value}} or a value from round 0")
+        by_round = isinstance(value, dict) and all(_is_round_key(k) for k in value)
+        if by_round and p.dims == "decile" and not all(isinstance(v, dict | list) for v in value.values()):
+            by_round = False  # {decile: weight}: a bare decile map
+        if by_round:
+            rounds = value
+        elif isinstance(value, dict) and p.dims != "decile" and any(_is_round_key(k) for k in value):
+            raise ReformError(f"{file}: {key}: mixes rounds and other keys: {list(value)}")
+        else:
+            rounds = {0: value}  # a bare value: from round 0 on
+        parsed: dict[int, Any] = {}
+        for r_key, v in rounds.items():
+            r = int(str(r_key).strip())
+            if r < 0 or r >= horizon:
+                raise ReformError(
+                    f"{file}: {key}: round {r} is outside the horizon: rounds 0 to {horizon - 1} "
+                    f"(economy.horizon = {horizon})"
+                )
+            if r in parsed:
+                raise ReformError(f"{file}: {key}: round {r} is listed twice")
+            parsed[r] = _entry(p, v, f"round {r}", technologies, file)
+        reform.changes[key] = dict(sorted(parsed.items()))
+    return reform
+
+
+def load_reform(spec: str, econ: Economy) -> Reform:
+    """Find, read and validate a reform or baseline file against the config's economy."""
+    path = find_reform(spec)
+    doc, data = read_document(path)
+    return parse_reform(doc, technologies=econ.technologies, horizon=econ.horizon, name=path.stem, path=path, data=data)
+
+
+# ============================================================================== resolution
+@dataclass
+class ResolvedPolicy:
+    """Every reformable parameter's value in every round: ``values[name]`` is (T,) or (T, m).
+
+    Attributes:
+        values: the resolved parameter paths.
+        technologies: the technology names (columns of the technology vectors).
+        horizon: T.
+        label: what it is (``"baseline"``, ``"reform"``).
+        sources: the files applied, in order.
+    """
+
+    values: dict[str, np.ndarray]
+    technologies: list[str]
+    horizon: int
+    label: str = "policy"
+    sources: list[Reform] = field(default_factory=list)
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.values[name]
+
+    @property
+    def k(self) -> int:
+        """Number of technologies."""
+        return len(self.technologies)
+
+    @classmethod
+    def current(cls, econ: Economy, label: str = "current policy") -> ResolvedPolicy:
+        """Current policy: the config's economy (prices, emissions, SCC, lambda), no tax, no subsidy."""
+        t, k = econ.horizon, econ.k
+        values: dict[str, np.ndarray] = {}
+        for p in _params.reformable():
+            m = k if p.dims == "technology" else _params.DECILES if p.dims == "decile" else 1
+            if p.config:
+                base = np.asarray(getattr(econ, p.config.split(".", 1)[1]), dtype=np.float64)
+            else:
+                base = np.full(m, float(p.default))  # policy instruments: the schema's default
+            arr = np.tile(base.reshape(1, -1), (t, 1))
+            values[p.name] = arr[:, 0].copy() if p.dims == "scalar" else arr
+        return cls(values, list(econ.technologies), t, label)
+
+    def apply(self, reform: Reform, label: str | None = None) -> ResolvedPolicy:
+        """This policy with ``reform``'s changes from their rounds on (carry-forward, element by element)."""
+        values = {k: v.copy() for k, v in self.values.items()}
+        for name, rounds in reform.changes.items():
+            arr = values[name]
+            for r, v in rounds.items():
+                if isinstance(v, dict):
+                    for j, x in v.items():
+                        arr[r:, j] = x
+                else:
+                    arr[r:] = v
+        weights = values["dividend_weights"]
+        bad = np.flatnonzero(weights.sum(axis=1) <= 0)
+        if bad.size:
+            file = reform.path or reform.name
+            raise ReformError(
+                f"{file}: dividend_weights (round {int(bad[0])}): at least one weight must be positive "
+                f"(range {_params.param('dividend_weights').range_text()})"
+            )
+        return ResolvedPolicy(values, self.technologies, self.horizon, label or self.label, [*self.sources, reform])
+
+    def instruments_only(self, econ: Economy) -> ResolvedPolicy:
+        """This policy's instruments in the config's economy (scenario parameters reset to the config)."""
+        cur = ResolvedPolicy.current(econ)
+        values = {
+            k: (cur.values[k] if _params.param(k).section == "scenario" else v.copy()) for k, v in self.values.items()
+        }
+        return ResolvedPolicy(values, self.technologies, self.horizon, self.label, self.sources)
+
+    def changes_from(self, other: ResolvedPolicy) -> list[str]:
+        """Names of the parameters whose paths differ from ``other``'s."""
+        return [k for k in self.values if not np.array_equal(self.values[k], other.values[k])]
+
+    def record(self) -> dict[str, dict[str, Any]]:
+        """The resolved paths in carry-forward form: ``{parameter: {round: value}}`` at each change."""
+        out: dict[str, dict[str, Any]] = {}
+        for name, arr in self.values.items():
+            entries: dict[str, Any] = {}
+            prev = None
+            for t in range(self.horizon):
+                row = arr[t]
+                if prev is None or not np.array_equal(row, prev):
+                    entries[str(t)] = _plain(row)
+                prev = row
+            out[name] = entries
+        return out
+
+    def table(
+        self, baseline: ResolvedPolicy | None = None, rounds: dict[str, Sequence[int]] | None = None
+    ) -> pd.DataFrame:
+        """One row per parameter and round: its value from that round on (and the baseline's, when given).
+
+        Args:
+            baseline: show the value each row replaces.
+            rounds: the parameters and rounds to show (e.g. what a file sets); default every parameter
+                at each round where its value changes.
+        """
+        rows = []
+        if rounds is None:
+            rounds = {}
+            for name, arr in self.values.items():
+                rounds[name] = [t for t in range(self.horizon) if t == 0 or not np.array_equal(arr[t], arr[t - 1])]
+        for name, when in rounds.items():
+            p = _params.param(name)
+            arr = self.values[name]
+            for t in when:
+                row = arr[t]
+                entry = {
+                    "parameter": name,
+                    "title": p.title,
+                    "from round": t,
+                    "value": _show(row, p, self.technologies),
+                    "unit": p.unit,
+                }
+                if baseline is not None:
+                    entry["baseline"] = _show(baseline.values[name][t], p, self.technologies)
+                rows.append(entry)
+        return pd.DataFrame(rows)
+
+
+def _plain(row: Any) -> Any:
+    arr = np.asarray(row, dtype=np.float64)
+    conv = [float(x) if math.isfinite(x) else ("inf" if x > 0 else "-inf") for x in arr.ravel()]
+    return conv[0] if arr.ndim == 0 else conv
+
+
+def _show(row: Any, p: _params.Parameter, technologies: Sequence[str]) -> str:
+    arr = np.asarray(row, dtype=np.float64)
+
+    def num(x: float) -> str:
+        return "inf (none)" if math.isinf(x) else f"{x:,.6g}"
+
+    if arr.ndim == 0:
+        return num(float(arr))
+    labels = _labels(p, technologies)
+    if p.dims == "decile":
+        if np.all(arr == arr[0]):
+            return f"{num(float(arr[0]))} each"
+        return "deciles 1-10: " + ", ".join(num(float(x)) for x in arr)
+    return ", ".join(f"{lab} {num(float(x))}" for lab, x in zip(labels, arr, strict=True))
+
+
+@dataclass
+class Policies:
+    """The baseline and reform of a run, resolved against its economy, with their files."""
+
+    baseline: ResolvedPolicy
+    reform: ResolvedPolicy | None
+    baseline_file: Reform | None
+    reform_file: Reform | None
+
+    def config_entries(self) -> dict[str, str]:
+        """What the run's config records about the files (sha256 of each), for comparability."""
+        out = {}
+        if self.reform_file is not None:
+            out["reform_sha256"] = self.reform_file.sha256
+        if self.baseline_file is not None:
+            out["baseline_sha256"] = self.baseline_file.sha256
+        return out
+
+    def inputs(self) -> dict[str, bytes]:
+        """The files, for the run folder's ``inputs/`` (sha256 in ``run.json``)."""
+        out = {}
+        for role, f in (("reform", self.reform_file), ("baseline", self.baseline_file)):
+            if f is not None and f.path is not None:
+                out[f"{role}{f.path.suffix.lower()}"] = f.data
+        return out
+
+    def record(self) -> dict[str, Any]:
+        """``run.json`` extra: the files' headers and hashes and the resolved parameters."""
+        out: dict[str, Any] = {}
+        for role, f, pol in (
+            ("baseline", self.baseline_file, self.baseline),
+            ("reform", self.reform_file, self.reform),
+        ):
+            if pol is None:
+                continue
+            out[role] = {
+                "file": str(f.path) if f is not None and f.path is not None else None,
+                "title": f.title if f is not None else "current policy",
+                "sha256": f.sha256 if f is not None else None,
+                "parameters": pol.record(),
+            }
+        return {"policies": out}
+
+
+def load_policies(args: Any) -> Policies:
+    """Load and resolve ``args.baseline`` and ``args.reform`` (either may be None) against ``args.economy``.
+
+    Raises:
+        ConfigError: a bad file, as one line ``reform: FILE: parameter: ...`` (or ``baseline: ...``).
+    """
+    econ = args.economy
+    base = ResolvedPolicy.current(econ, "baseline")
+    base_file = reform_file = None
+    try:
+        if args.baseline:
+            base_file = load_reform(args.baseline, econ)
+            base = base.apply(base_file, "baseline")
+    except ReformError as exc:
+        raise ConfigError(f"baseline: {exc}") from None
+    reform = None
+    try:
+        if args.reform:
+            reform_file = load_reform(args.reform, econ)
+            reform = base.apply(reform_file, "reform")
+    except ReformError as exc:
+        raise ConfigError(f"reform: {exc}") from None
+    return Policies(base, reform, base_file, reform_file)
+
+
+def check_args(args: Any) -> None:
+    """Cross-field checks of green_tax's reform options (called from ``Args.check``)."""
+    if "reform" in args.principals and not args.reform:
+        raise ValueError("principals: 'reform' plays a reform file: give --reform FILE (or a shipped reform's name)")
+    if args.baseline and not args.reform:
+        raise ValueError("baseline: compare it with a reform: give --reform FILE too")
+    if args.reform or args.baseline:
+        try:
+            load_policies(args)
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
+
+
+# ============================================================================== the principal
+@register_principal("reform")
+class ReformPrincipal(BasePrincipal):
+    """A scheduled reform: round t posts ``subsidy x eligible - pass_through x tax`` (minus price changes).
+
+    Args:
+        policy: the resolved reform (:class:`ResolvedPolicy`).
+        base_prices: the prices the game's net values assume; given, the policy's price changes
+            from them are posted too (the baseline-vs-reform analysis); None ignores ``prices``.
+
+    Households whose income (``spec.extra["income"]``, set by green_tax) exceeds the round's
+    ``subsidy_income_limit`` get no subsidy; then the incentives are per household (n, K).
+    """
+
+    observes = True  # it counts rounds through observe()
+
+    def __init__(self, policy: ResolvedPolicy | None = None, *, base_prices: Any = None) -> None:
+        if policy is None:
+            raise ValueError("the reform principal plays a reform file: give --reform FILE")
+        self.policy = policy
+        self.base_prices = None if base_prices is None else np.asarray(base_prices, dtype=np.float64)
+
+    def reset(self, spec: PrincipalSpec, rng: np.random.Generator) -> None:
+        """Precompute the posted vectors of every round."""
+        super().reset(spec, rng)
+        pol = self.policy
+        if pol.k != spec.n_actions:
+            raise ValueError(f"the reform has {pol.k} technologies, the game {spec.n_actions}")
+        if not spec.signed:
+            raise ValueError("a reform needs signed incentives (taxes)")
+        posted = -(pol["pass_through"] * pol["tax"])
+        if self.base_prices is not None:
+            posted = posted - (pol["prices"] - self.base_prices[None, :])
+        self._posted = posted
+        self._subsidy = pol["subsidy"]
+        self._limit = pol["subsidy_income_limit"]
+        self._capped = np.isfinite(self._limit) & (self._subsidy > 0).any(axis=1)
+        self._income = None
+        if self._capped.any():
+            income = spec.extra.get("income")
+            if income is None or np.shape(income) != (spec.n_agents,):
+                raise ValueError("subsidy_income_limit needs each household's income in spec.extra['income']")
+            self._income = np.asarray(income, dtype=np.float64)
+
+    def eligible(self, t: int) -> np.ndarray | None:
+        """(n,) whether each household gets round t's subsidy, or None when everyone does."""
+        t = min(t, self.policy.horizon - 1)
+        if not self._capped[t]:
+            return None
+        return self._income <= self._limit[t]
+
+    def act(self) -> np.ndarray:
+        """This round's posted price changes (minus the taxes borne plus the subsidies), (K,) or (n, K)."""
+        t = min(self.round, self.policy.horizon - 1)
+        elig = self.eligible(t)
+        if elig is None:
+            return self._posted[t] + self._subsidy[t]
+        return self._posted[t][None, :] + self._subsidy[t][None, :] * elig[:, None]
+
+
+# ============================================================================== one episode
+@dataclass
+class PolicyRun:
+    """One episode under a policy, with the public and household accounts.
+
+    Attributes:
+        rounds: per round, per household: emissions, shares, revenue, outlays, dividends, net budget,
+            consumer surplus, producer burden, damages, welfare, the rates.
+        totals: horizon totals (green_tax's conventions: money discounted, emissions summed, shares
+            averaged) plus the columns of green_tax's results.
+        income: (n,) yearly household income.
+        net_surplus: (n,) each household's discounted net surplus over the horizon.
+        income_total: (n,) discounted income over the horizon.
+        net_surplus_sum: (n,) undiscounted net surplus over the horizon.
+        panel: (n, T) each household's net surplus per round (``panel=True`` only).
+        group: (n,) household group index (urban/rural).
+    """
+
+    rounds: pd.DataFrame
+    totals: dict[str, float]
+    income: np.ndarray
+    net_surplus: np.ndarray
+    income_total: np.ndarray
+    net_surplus_sum: np.ndarray
+    group: np.ndarray
+    panel: np.ndarray | None = None
+
+
+def run_policy(
+    econ: Economy,
+    mix: HouseholdMix,
+    seed: int,
+    policy: ResolvedPolicy,
+    *,
+    n: int | None = None,
+    post_prices: bool = True,
+    panel: bool = False,
+) -> PolicyRun:
+    """Run one horizon of the economy under ``policy`` and account for every household and round.
+
+    The same ``(econ, mix, seed)`` gives the same households and random streams whatever the
+    policy (common random numbers).
+
+    Args:
+        econ: the config's economy (its prices are the ones the households' values are net of).
+        mix: the households.
+        seed: the seed.
+        policy: the resolved policy (baseline or reform).
+        n: households (default ``mix.n_households``).
+        post_prices: post the policy's price changes (False: instruments only).
+        panel: also keep each household's net surplus per round (n x T floats: small n only).
+    """
+    if policy.horizon != econ.horizon or policy.k != econ.k:
+        raise ValueError("the policy was resolved for another horizon or set of technologies")
+    principal = ReformPrincipal(policy, base_prices=econ.prices if post_prices else None)
+    model, hh = build_model(econ, mix, seed, principal, n_households=n, collect_every=10**9)
+    n_hh = model.n_agents
+    k = econ.k
+    income = np.asarray(hh.income, dtype=np.float64)
+    decile = income_deciles(income)
+    base_prices = np.asarray(econ.prices, dtype=np.float64)
+    disc = (1.0 + econ.discount) ** -np.arange(econ.horizon, dtype=np.float64)
+    net_pv = np.zeros(n_hh)
+    net_sum = np.zeros(n_hh)
+    out_panel = np.zeros((n_hh, econ.horizon)) if panel else None
+    prev_private = np.zeros(n_hh)
+    prev_rates = None
+    rows = []
+    for t in range(econ.horizon):
+        elig = principal.eligible(t)
+        model.step()
+        actions = model.last_actions
+        rec = model.ledger.last
+        private_i = model.ledger.hh_private - prev_private  # realised v - p0 (+ noise, taste match)
+        prev_private = model.ledger.hh_private.copy()
+        counts = rec.counts.sum(axis=0)
+        tax, sub, rho = policy["tax"][t], policy["subsidy"][t], policy["pass_through"][t]
+        dp = (policy["prices"][t] - base_prices) if post_prices else np.zeros(k)
+        sub_i = sub[actions] if elig is None else sub[actions] * elig
+        borne_i = (rho * tax)[actions]
+        revenue = float((tax * counts).sum())
+        outlays = float(sub_i.sum())
+        dividends = policy["dividend_share"][t] * max(revenue - outlays, 0.0)
+        if dividends > 0:
+            w = policy["dividend_weights"][t][decile - 1]
+            div_i = dividends * w / w.sum()
+        else:
+            div_i = np.zeros(n_hh)
+        net_i = private_i - dp[actions] - borne_i + sub_i + div_i
+        net_pv += disc[t] * net_i
+        net_sum += net_i
+        if out_panel is not None:
+            out_panel[:, t] = net_i
+        private_value = float(rec.private.sum() - (dp * counts).sum())  # sum of v - p_t
+        emissions = float((policy["emissions"][t] * counts).sum())
+        damages = policy["scc"][t] * emissions
+        rates = np.concatenate([tax, sub, rho])
+        changed = prev_rates is not None and not np.allclose(prev_rates, rates)
+        prev_rates = rates
+        admin = econ.admin_cost * n_hh if changed else 0.0
+        mcpf = policy["mcpf"][t]
+        welfare = private_value - damages - (mcpf - 1.0) * outlays - admin
+        total = max(counts.sum(), 1.0)
+        row = {
+            "round": t,
+            "welfare": welfare / n_hh,
+            "consumer_surplus": float(net_i.sum()) / n_hh,
+            "private_value": private_value / n_hh,
+            "producer_burden": float(((1.0 - rho) * tax * counts).sum()) / n_hh,
+            "tax_revenue": revenue / n_hh,
+            "subsidy_cost": outlays / n_hh,
+            "dividends": dividends / n_hh,
+            "net_budget": (revenue - outlays - dividends) / n_hh,
+            "damages": damages / n_hh,
+            "emissions": emissions / n_hh,
+            "admin_cost": admin / n_hh,
+            "clean_share": float(counts[econ.clean] / total),
+            "dirty_share": float(counts[econ.dirty] / total),
+        }
+        for j, tech in enumerate(econ.technologies):
+            row[f"share_{tech}"] = float(counts[j] / total)
+        for j, tech in enumerate(econ.technologies):
+            row[f"tax_{tech}"] = float(tax[j])
+            row[f"subsidy_{tech}"] = float(sub[j])
+        rows.append(row)
+    df = pd.DataFrame(rows)
+    d = disc[: len(df)]
+    totals: dict[str, float] = {}
+    for col in (
+        "welfare",
+        "consumer_surplus",
+        "private_value",
+        "producer_burden",
+        "tax_revenue",
+        "subsidy_cost",
+        "dividends",
+        "net_budget",
+        "damages",
+        "admin_cost",
+    ):
+        totals[col] = float((df[col].to_numpy() * d).sum())
+    totals["emissions"] = float(df.emissions.sum())
+    totals["clean_share"] = float(df.clean_share.mean())
+    totals["final_clean_share"] = float(df.clean_share.iloc[-1])
+    totals["dirty_share"] = float(df.dirty_share.mean())
+    totals["intervention_cost"] = totals["subsidy_cost"] + totals["admin_cost"]
+    totals["principal_return"] = totals["welfare"]
+    totals["target_rate"] = totals["clean_share"]
+    for g, name in enumerate(econ.group_names):
+        sel = hh.group == g
+        if sel.any():
+            totals[f"net_surplus_{name}"] = float(net_sum[sel].mean())
+    return PolicyRun(
+        rounds=df,
+        totals=totals,
+        income=income,
+        net_surplus=net_pv,
+        income_total=income * float(d.sum()),
+        net_surplus_sum=net_sum,
+        group=hh.group,
+        panel=out_panel,
+    )
+
+
+def comparison_episode(
+    policy: ResolvedPolicy, econ: Economy, mix: HouseholdMix, seed: int, n: int | None = None
+) -> tuple[dict[str, float], pd.DataFrame]:
+    """The reform as a principal in green_tax's comparison: its instruments in the configured economy.
+
+    Returns green_tax's ``(totals, per-year table)`` with the reform's own accounting (statutory
+    revenue under pass-through, subsidy outlays under income limits, dividends, net budget).
+    """
+    run = run_policy(econ, mix, seed, policy.instruments_only(econ), n=n, post_prices=False)
+    totals = dict(run.totals)
+    totals["private_surplus"] = totals.pop("consumer_surplus")
+    totals.pop("private_value", None)
+    df = run.rounds.rename(columns={"consumer_surplus": "private_surplus"}).drop(columns=["private_value"])
+    return totals, df
+
+
+# ============================================================================== baseline vs reform
+@dataclass
+class ReformTask:
+    """One task of the baseline-vs-reform analysis: both policies on the households of one seed x setting."""
+
+    args: Any
+    seed: int
+    setting: str
+    baseline: ResolvedPolicy
+    reform: ResolvedPolicy
+
+    @property
+    def key(self) -> tuple[int, str]:
+        """(seed, setting)."""
+        return (self.seed, self.setting)
+
+
+def evaluate_reform_task(task: ReformTask) -> tuple[list[dict[str, Any]], pd.DataFrame, pd.DataFrame]:
+    """Run the baseline and the reform on the same households; returns (rows, per-round table, deciles)."""
+    from .green_tax import SCENARIO, setting_mix
+
+    args = task.args
+    econ = args.economy
+    n = args.households.n_households
+    mix = setting_mix(args.households, task.setting, args.learner)
+    common = {"scenario": SCENARIO, "seed": task.seed, "setting": task.setting}
+    runs = {}
+    rows, rounds = [], []
+    for label, pol in (("baseline", task.baseline), ("reform", task.reform)):
+        run = run_policy(econ, mix, task.seed, pol, n=n)
+        runs[label] = run
+        rows.append({**common, "principal": label, "shots": 0, "adaptation_cost": 0.0, **run.totals})
+        rounds.append(run.rounds.assign(principal=label, **common))
+    b, r = runs["baseline"], runs["reform"]
+    dist = distribution_table(b.income, b.net_surplus, r.net_surplus, b.income_total)
+    dist = dist.assign(setting=task.setting, seed=task.seed)
+    return rows, pd.concat(rounds, ignore_index=True), dist
+
+
+def _paired(rounds: pd.DataFrame, discount: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per seed: horizon totals and per-round values of baseline and reform, with changes."""
+    keys = ["setting", "seed", "round"]
+    metrics = [m for m in METRICS if m in rounds.columns]
+    base = rounds[rounds.principal == "baseline"].set_index(keys)[metrics]
+    ref = rounds[rounds.principal == "reform"].set_index(keys)[metrics]
+    base, ref = base.align(ref, join="inner")
+    by_round = []
+    for m in metrics:
+        frame = pd.DataFrame({"baseline": base[m], "reform": ref[m]}).reset_index()
+        frame["quantity"] = m
+        by_round.append(frame)
+    per_round = pd.concat(by_round, ignore_index=True)
+    per_round["weight"] = (1.0 + discount) ** -per_round["round"].astype(float)
+    horizon = []
+    for (setting, seed, m), g in per_round.groupby(["setting", "seed", "quantity"], sort=False):
+        share = METRICS[m][2] == "share"
+        w = g["weight"].to_numpy()
+        for basis in ("cumulative", "discounted"):
+            ww = np.ones_like(w) if basis == "cumulative" else w
+            rec = {"setting": setting, "seed": seed, "quantity": m, "basis": basis}
+            for col in ("baseline", "reform"):
+                x = g[col].to_numpy()
+                rec[col] = float((ww * x).sum() / (ww.sum() if share else 1.0))
+            horizon.append(rec)
+    tot = pd.DataFrame(horizon)
+    for df in (per_round, tot):
+        df["change"] = df["reform"] - df["baseline"]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            df["pct_change"] = np.where(
+                df["baseline"].abs() > 1e-12, 100.0 * df["change"] / df["baseline"].abs(), np.nan
+            )
+    return tot, per_round.drop(columns="weight")
+
+
+def aggregate_horizon(rounds: pd.DataFrame, discount: float) -> pd.DataFrame:
+    """Horizon totals (cumulative and discounted): baseline, reform, change and % change, mean and 95% CI over seeds."""
+    from analysis.stats import summarize
+
+    tot, _ = _paired(rounds, discount)
+    return summarize(tot, by=["setting", "quantity", "basis"], metrics=["baseline", "reform", "change", "pct_change"])
+
+
+def aggregate_by_round(rounds: pd.DataFrame, discount: float) -> pd.DataFrame:
+    """Per round: baseline, reform, change and % change, mean and 95% t-interval over seeds."""
+    from analysis.stats import summarize
+
+    _, per = _paired(rounds, discount)
+    return summarize(
+        per, by=["setting", "quantity", "round"], metrics=["baseline", "reform", "change", "pct_change"], method="t"
+    )
+
+
+def paired_rounds(rounds: pd.DataFrame, discount: float) -> pd.DataFrame:
+    """Per seed and round: baseline, reform, change and % change of every metric (long)."""
+    return _paired(rounds, discount)[1]
+
+
+def distribution_summary(dist: pd.DataFrame) -> pd.DataFrame:
+    """The per-seed decile tables pooled: mean and 95% CI over seeds per setting, group and metric."""
+    from analysis.stats import summarize
+
+    wide = dist.pivot_table(index=["setting", "seed", "group"], columns="metric", values="value", sort=False)
+    wide = wide.reset_index()
+    metrics = [c for c in wide.columns if c not in ("setting", "seed", "group")]
+    out = summarize(wide, by=["setting", "group"], metrics=metrics)
+    order = {str(d): d for d in range(1, 11)} | {"all": 11}
+    out["_o"] = out["group"].map(order)
+    return out.sort_values(["setting", "_o"], kind="stable").drop(columns="_o").reset_index(drop=True)
+
+
+def run_analysis(rf: Any, args: Any, seeds: list[int], policies: Policies) -> dict[str, pd.DataFrame]:
+    """The baseline-vs-reform analysis into run folder ``rf``: tasks (streamed, resumable), tables, report."""
+    from tqdm import tqdm
+
+    from ._backend import TaskStore, run_tasks
+
+    assert policies.reform is not None
+    tasks = [
+        ReformTask(args, seed, setting, policies.baseline, policies.reform)
+        for seed in seeds
+        for setting in args.settings
+    ]
+    store = TaskStore(rf, ("seed", "setting"), resume=args.resume)
+    todo = [t for t in tasks if not store.is_done(t.key)]
+    bar = tqdm(total=len(tasks), initial=len(tasks) - len(todo), desc="green_tax reform", disable=not args.progress)
+    started = time.perf_counter()
+
+    def dist_file(key: tuple[int, str]) -> str:
+        return f"tasks/dist-{hashlib.sha1(json.dumps([str(k) for k in key]).encode()).hexdigest()[:20]}.csv"
+
+    def on_result(i: int, out: tuple[list[dict[str, Any]], pd.DataFrame, pd.DataFrame]) -> None:
+        rows, rounds, dist = out
+        rf.write_text(dist_file(todo[i].key), dist.to_csv(index=False))
+        store.add(todo[i].key, [_ordered(r) for r in rows], rounds)
+        bar.update(1)
+
+    threads = (args.threads or 1) if args.backend == "ray" else None
+    run_tasks(evaluate_reform_task, todo, backend=args.backend, on_result=on_result, threads_per_task=threads)
+    bar.close()
+    sim_seconds = time.perf_counter() - started
+    results, rounds = store.collect([t.key for t in tasks])
+    earlier = rf.path("distribution_by_seed.csv")  # a complete folder being resumed keeps its tables only
+    old = pd.read_csv(earlier, dtype={"group": str}) if args.resume and earlier.exists() else None
+    parts = []
+    for t in tasks:
+        part = rf.path(dist_file(t.key))
+        if part.exists():
+            parts.append(pd.read_csv(part, dtype={"group": str}))
+        elif old is not None:
+            parts.append(old[(old.seed == t.seed) & (old.setting.astype(str) == t.setting)])
+        else:
+            raise ConfigError(f"resume: the distributional table of seed {t.seed}, {t.setting} is missing; rerun")
+    dist = pd.concat(parts, ignore_index=True)
+    rf.write_results(results)
+    rf.write_rounds(rounds)
+    store.cleanup()
+    started = time.perf_counter()
+    econ = args.economy
+    tables = {
+        "results": results,
+        "rounds": rounds,
+        "horizon": aggregate_horizon(rounds, econ.discount),
+        "by_round": aggregate_by_round(rounds, econ.discount),
+        "paired_rounds": paired_rounds(rounds, econ.discount),
+        "distribution_seeds": dist,
+        "distribution": distribution_summary(dist),
+    }
+    rf.write_text("aggregate.csv", tables["horizon"].to_csv(index=False))
+    rf.write_text("aggregate_by_round.csv", tables["by_round"].to_csv(index=False))
+    rf.write_text("distribution.csv", tables["distribution"].to_csv(index=False))
+    rf.write_text("distribution_by_seed.csv", dist.to_csv(index=False))
+    rf.write_text("policies.json", json.dumps(policies.record()["policies"], indent=2, allow_nan=False) + "\n")
+    from ._green_report import print_reform_table, write_reform_report
+
+    write_reform_report(rf, tables, args, policies)
+    tables["timing"] = pd.DataFrame(
+        [{"simulation_s": sim_seconds, "analysis_s": time.perf_counter() - started, "tasks": len(todo)}]
+    )
+    print_reform_table(tables, args, policies)
+    return tables
+
+
+_FIRST = ["scenario", "principal", "seed", "shots", "setting", "principal_return", "intervention_cost"]
+_FIRST += ["adaptation_cost", "target_rate", "welfare", "emissions", "clean_share", "tax_revenue", "subsidy_cost"]
+
+
+def _ordered(row: dict[str, Any]) -> dict[str, Any]:
+    return {**{c: row[c] for c in _FIRST if c in row}, **{c: v for c, v in row.items() if c not in _FIRST}}
+
+
+# ============================================================================== CLI
+def write_docs(path: Path = DOCS_PAGE) -> Path:
+    """Regenerate ``docs/parameters.md`` from the schema."""
+    path.write_text(_params.parameters_markdown(), encoding="utf-8")
+    return path
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m scenarios.reform``: the parameter page, the shipped reforms, a reform's resolved values."""
+    from simulator.config import run_cli
+
+    parser = argparse.ArgumentParser(
+        prog="python -m scenarios.reform",
+        description="Reform files of the green-tax scenario: parameter reference, shipped reforms, validation.",
+    )
+    parser.add_argument("--write-docs", action="store_true", help=f"regenerate {DOCS_PAGE.relative_to(ROOT)}")
+    parser.add_argument("--check-docs", action="store_true", help="exit 1 if the parameter page is out of date")
+    parser.add_argument("--list", action="store_true", help="list the shipped reforms")
+    parser.add_argument("--show", metavar="REFORM", help="validate a reform file (or shipped name); print its values")
+    parser.add_argument("--baseline", metavar="FILE", help="with --show: the baseline it applies to")
+    parser.add_argument("--config", metavar="FILE.toml", help="with --show: the scenario config (economy)")
+    parser.add_argument("--json-schema", action="store_true", help="print the JSON Schema of reform files")
+    ns = parser.parse_args(argv)
+
+    def go() -> int:
+        if ns.write_docs:
+            print(f"wrote {write_docs()}")
+        if ns.check_docs:
+            current = DOCS_PAGE.read_text(encoding="utf-8") if DOCS_PAGE.exists() else ""
+            if current != _params.parameters_markdown():
+                print(f"{DOCS_PAGE} is out of date: run python -m scenarios.reform --write-docs", file=sys.stderr)
+                return 1
+            print(f"{DOCS_PAGE} is up to date")
+        if ns.list:
+            for name, path in shipped_reforms().items():
+                doc, _ = read_document(path)
+                print(f"{name:24s} {doc.get('title', '')}  ({path.name})")
+        if ns.json_schema:
+            print(json.dumps(_params.reform_json_schema(), indent=2))
+        if ns.show:
+            from simulator.config import load_toml
+
+            from .green_tax import Args
+
+            args = load_toml(Args, ns.config) if ns.config else Args()
+            args = dataclasses.replace(args, reform=ns.show, baseline=ns.baseline)
+            pols = load_policies(args)
+            assert pols.reform is not None and pols.reform_file is not None
+            f = pols.reform_file
+            print(f"{f.title} ({f.path}, sha256 {f.sha256[:12]})")
+            if f.description:
+                print(f.description)
+            table = pols.reform.table(pols.baseline, rounds={k: list(v) for k, v in f.changes.items()})
+            print(table.to_string(index=False))
+        if not (ns.write_docs or ns.check_docs or ns.list or ns.show or ns.json_schema):
+            parser.print_help()
+        return 0
+
+    return run_cli(go)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

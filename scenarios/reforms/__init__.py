@@ -1,0 +1,1 @@
+"""Example reform files of the green-tax scenario (package data; ``python -m scenarios.reform --list``)."""
