@@ -65,6 +65,15 @@ class BanditSetup:
             raise ValueError("other_mean_low must be <= other_mean_high")
         if not self.train_mix:
             raise ValueError("train_mix needs at least one family")
+        rng = np.random.default_rng(0)
+        for family, params in self.train_mix.items():  # one agent of each family, built as training builds it
+            try:
+                if not isinstance(params, dict):
+                    raise ValueError(f"{family} needs a table of parameters, got {params!r}")
+                tasks = _types_with_means(_mix_distribution({family: params}), self, 1, rng, "train")
+                make_model(self, tasks, 1, 0)
+            except (ValueError, TypeError) as exc:
+                raise ValueError(f"train_mix: {exc}") from None
 
     @property
     def obs_noise(self) -> float:

@@ -23,6 +23,7 @@ import argparse
 import dataclasses
 import difflib
 import math
+import re
 import sys
 import tomllib
 import types
@@ -111,7 +112,9 @@ def _type_name(tp: Any) -> str:
         name = "one of " + ", ".join(repr(a) for a in get_args(inner))
     elif origin in (list, tuple):
         args = get_args(inner)
-        name = f"a list of {_type_name(args[0]) if args else 'values'}"
+        elem = _type_name(args[0]) if args else "values"
+        plural = {"an integer": "integers", "a number": "numbers", "a string": "strings", "true/false": "booleans"}
+        name = "a list of " + plural.get(elem, elem.replace("a list of", "lists of", 1))
     elif isinstance(inner, type):
         name = {"int": "an integer", "float": "a number", "bool": "true/false", "str": "a string"}.get(
             inner.__name__, inner.__name__
@@ -284,8 +287,8 @@ def validate(obj: Any, *, path: str = "") -> None:
             check()
         except ConfigError as exc:
             raise ConfigError(f"{path + '.' if path else ''}{exc}") from None
-        except ValueError as exc:
-            raise ConfigError(f"{path or type(obj).__name__}: {exc}") from None
+        except ValueError as exc:  # the checks' messages start with the field they are about
+            raise ConfigError(f"{path}: {exc}" if path else str(exc)) from None
 
 
 def to_dict(obj: Any) -> dict[str, Any]:
@@ -415,7 +418,7 @@ def parse_args(
     parser = build_parser(cls, prog=prog, description=description)
     if extend is not None:
         extend(parser)
-    ns = parser.parse_args(list(argv) if argv is not None else None)
+    ns = parser.parse_args(_join_negative_values(cls, list(argv) if argv is not None else sys.argv[1:]))
     base = load_toml(cls, ns.config) if ns.config else None
     overrides: dict[str, Any] = {}
     for name, _f, tp in _flag_fields(cls):
@@ -432,6 +435,29 @@ def parse_args(
         node[parts[-1]] = value
     cfg = from_dict(cls, nested, base=base if base is not None else cls())
     return cfg, ns
+
+
+_NEGATIVE = re.compile(r"^-(\d|\.\d|inf)", re.IGNORECASE)
+
+
+def _join_negative_values(cls: type, argv: list[str]) -> list[str]:
+    """``--flag -1,2`` as ``--flag=-1,2``: argparse takes a value like ``-1,2`` or ``-inf`` for an option."""
+    takes_value = {"--config"} | {
+        "--" + name.replace("_", "-") for name, _f, tp in _flag_fields(cls) if _unwrap_optional(tp)[0] is not bool
+    }
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        if argv[i] == "--":
+            out.extend(argv[i:])
+            break
+        if argv[i] in takes_value and i + 1 < len(argv) and _NEGATIVE.match(argv[i + 1]):
+            out.append(f"{argv[i]}={argv[i + 1]}")
+            i += 2
+            continue
+        out.append(argv[i])
+        i += 1
+    return out
 
 
 def run_cli(fn: Callable[[], int | None]) -> int:
