@@ -128,13 +128,13 @@ def _fmt(x: float) -> str:
 
 
 def _pick_metrics(df: pd.DataFrame, requested: list[str]) -> tuple[list[str], str]:
-    available = numeric_metrics(df, ["run"])
+    available = [m for m in numeric_metrics(df, ["run"]) if df[m].notna().any()]  # all-empty columns: nothing to show
     if requested:
         for m in requested:
             if m not in df.columns:
                 raise CompareError(f"unknown metric {m!r} (available: {', '.join(available) or 'none'})")
             if m not in available:
-                raise CompareError(f"metric {m!r} is not numeric")
+                raise CompareError(f"metric {m!r} is not numeric or has no values")
         metrics = list(dict.fromkeys(requested))
     else:
         metrics = [m for m in KNOWN_METRICS if m in available]

@@ -862,6 +862,8 @@ def load_run(path: str | os.PathLike[str], *, allow_incomplete: bool = False, ve
     if not results_path.exists():
         raise RunFolderError(f"{p} has no results.csv")
     results = _read_csv(results_path)
+    _check_results(results, results_path)
+    _check_record(record, p / RECORD_FILE)
     rounds = _read_csv(p / ROUNDS_FILE) if (p / ROUNDS_FILE).exists() else None
     if isinstance(record.get("config"), dict):
         config = record["config"]
@@ -880,6 +882,39 @@ def load_run(path: str | os.PathLike[str], *, allow_incomplete: bool = False, ve
             if sha256_file(f) != digest:
                 raise RunFolderError(f"{f} changed since the run (sha256 differs from run.json)")
     return Run(path=p, record=record, config=config, results=results, rounds=rounds)
+
+
+def _integer_valued(values: pd.Series) -> bool:
+    nums = pd.to_numeric(values, errors="coerce")
+    return bool(nums.notna().all()) and bool((nums == nums.round()).all())
+
+
+def _check_results(results: pd.DataFrame, path: Path) -> None:
+    """The columns every analysis relies on have the types it expects (one clear error otherwise)."""
+    if "principal" in results.columns:
+        names = results["principal"]
+        if names.isna().any() or (names.astype(str).str.strip() == "").any():
+            row = int(np.flatnonzero(names.isna().to_numpy() | (names.astype(str).str.strip() == "").to_numpy())[0])
+            raise RunFolderError(f"{path}: row {row + 2} has no principal name")
+        results["principal"] = names.astype(str)
+    for col in ("seed", "shots"):
+        if col in results.columns:
+            vals = results[col].dropna()
+            if not _integer_valued(vals):
+                nums = pd.to_numeric(vals, errors="coerce")
+                bad = vals[nums.isna() | (nums % 1 != 0)]
+                raise RunFolderError(f"{path}: column {col!r} must hold integers, found {bad.iloc[0]!r}")
+
+
+def _check_record(record: dict[str, Any], path: Path) -> None:
+    seeds = record.get("seeds")
+    if seeds is None:
+        return
+    ok = isinstance(seeds, list) and all(
+        isinstance(s, int) or (isinstance(s, str) and s.strip().lstrip("-").isdigit()) for s in seeds
+    )
+    if not ok:
+        raise RunFolderError(f"{path}: 'seeds' must be a list of integers, got {seeds!r}")
 
 
 def _read_csv(path: Path) -> pd.DataFrame:

@@ -15,8 +15,8 @@ too. ``analysis.compare`` runs for real on random run folders. A few real
 subprocess runs check the console end to end.
 
 ``FUZZ_EXAMPLES=N`` sets the number of examples per target (default 60);
-``FUZZ_LOG=FILE`` appends every exit code and message to FILE; ``FUZZ_KNOWN_LEAKS=1``
-also draws the inputs of the known leaks of ``analysis.compare`` (see ``KNOWN_LEAKS``).
+``FUZZ_LOG=FILE`` appends every exit code and message to FILE. ``KNOWN_LEAKS``
+keeps the inputs on which ``analysis.compare`` once leaked a traceback.
 """
 
 from __future__ import annotations
@@ -50,7 +50,6 @@ from simulator.config import _flag_fields, parse_args, to_dict
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "60"))
-LEAKS = bool(os.environ.get("FUZZ_KNOWN_LEAKS"))
 FUZZ = settings(
     max_examples=EXAMPLES,
     deadline=None,
@@ -461,16 +460,6 @@ def _results_csv(draw: st.DrawFn) -> str:
             max_size=6,
         )
     )
-    if rows and not LEAKS:  # known leaks (KNOWN_LEAKS): a metric without values, a seed or shots not an integer
-        for j in range(len(cols)):
-            if all(r[j] == "" or (isinstance(r[j], float) and np.isnan(r[j])) for r in rows):
-                rows[0][j] = 0
-            if cols[j] in ("seed", "shots"):
-                for r in rows:
-                    r[j] = r[j] if isinstance(r[j], int) else 0
-            if cols[j] == "principal":  # (an empty principal name with --baseline)
-                for r in rows:
-                    r[j] = "a" if r[j] == "" or (isinstance(r[j], float) and np.isnan(r[j])) else r[j]
     return "\n".join([",".join(cols), *(",".join(map(str, r)) for r in rows)]) + "\n"
 
 
@@ -484,7 +473,7 @@ def _run_json(draw: st.DrawFn) -> str:
     if draw(st.booleans()):
         record["config"] = draw(st.dictionaries(_keys, st.integers() | _text, max_size=3) | _scalars)
     if draw(st.booleans()):
-        record["seeds"] = draw(st.lists(st.integers(-2, 5), max_size=3) | (_scalars if LEAKS else st.just([0])))
+        record["seeds"] = draw(st.lists(st.integers(-2, 5), max_size=3) | _scalars)
     if draw(st.booleans()):
         record["files"] = draw(st.dictionaries(_keys, _text, max_size=2) | _scalars)
     return json.dumps(record, default=str)
@@ -532,8 +521,8 @@ def test_fuzz_analysis_compare(tmp_path, monkeypatch):
     check()
 
 
-# Leaks the fuzz found in analysis (not fixed here: outside this change's files). Strict xfails: they start
-# failing the day the leak is fixed, and FUZZ_KNOWN_LEAKS=1 lets the fuzz draw them again.
+# Leaks the fuzz found in analysis.compare, fixed since (malformed run.json seeds, non-integer seed/shots
+# columns, metrics without values, rows without a principal): each must now be one clean line.
 GOOD = "principal,seed,welfare\na,0,1\nb,0,2\n"
 KNOWN_LEAKS = {  # run.json, results.csv, more arguments
     "seeds_not_a_list": ('{"status": "complete", "seeds": 3}', GOOD, []),  # Run.seeds: TypeError
@@ -549,9 +538,8 @@ KNOWN_LEAKS = {  # run.json, results.csv, more arguments
 }
 
 
-@pytest.mark.xfail(strict=True, reason="analysis.compare leaks a traceback (Run.seeds, plots, baseline message)")
 @pytest.mark.parametrize("leak", list(KNOWN_LEAKS))
-def test_known_compare_leaks(tmp_path, leak):
+def test_former_compare_leaks(tmp_path, leak):
     record, results, more = KNOWN_LEAKS[leak]
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "run.json").write_text(record)
