@@ -467,7 +467,9 @@ def pg_loss(
     log_std = _call(net, params, "log_std").clamp(math.log(0.05), math.log(2.0))
     dist = torch.distributions.Normal(mean, torch.exp(log_std))
     logp = dist.log_prob(traj.pre).sum(-1)
-    rtg = torch.flip(torch.cumsum(torch.flip(traj.reward, [-1]), -1), [-1])
+    # reward-to-go in reward_scale units, like the critic's target (a value loss in raw units, e.g. dollars,
+    # dominates every other gradient, and one inner step on it throws the shared encoder state far off)
+    rtg = torch.flip(torch.cumsum(torch.flip(traj.reward / net.spec.reward_scale, [-1]), -1), [-1])
     value = _call(net, params, "value", beliefs, tf)
     adv = (rtg - value).detach()
     adv = adv / (adv.std() + 1e-6)

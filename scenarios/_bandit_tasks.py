@@ -187,8 +187,9 @@ def make_model(
     principal: Any = None,
     *,
     collect_every: int = 1,
+    device: str = "cpu",
 ) -> IncentiveModel:
-    """An IncentiveModel of independent agents, ``agents_per_task`` per task (task-major)."""
+    """An IncentiveModel of independent agents, ``agents_per_task`` per task (task-major), on ``device``."""
     k = setup.n_actions
     rng = np.random.default_rng(seed)
     means = np.repeat(np.stack([t.means for t in tasks]), agents_per_task, axis=0)
@@ -217,6 +218,7 @@ def make_model(
         horizon=setup.horizon,
         collect_every=collect_every,
         spec_extra={"independent_agents": True, "target": setup.target},
+        device=device,
     )
 
 

@@ -267,8 +267,12 @@ def build_model(
     n_households: int | None = None,
     collect_every: int = 1,
     track_households: bool = True,
+    device: str = "cpu",
 ) -> tuple[IncentiveModel, Households]:
-    """An IncentiveModel of the economy; incentives are minus the taxes (signed, posted)."""
+    """An IncentiveModel of the economy; incentives are minus the taxes (signed, posted).
+
+    ``device`` is :class:`simulator.IncentiveModel`'s (``cpu``: numba; ``cuda``, ``torch-cpu``, ``auto``).
+    """
     n = n_households or mix.n_households
     rng = np.random.default_rng([seed, 7])
     # incomes from their own stream: the same for every policy (common random numbers), and they leave
@@ -300,6 +304,7 @@ def build_model(
         collect_every=collect_every,
         track_households=track_households,
         max_agent_views=500,
+        device=device,
         spec_extra={
             "scc": econ.scc,
             "emissions": list(econ.emissions),

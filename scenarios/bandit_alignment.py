@@ -131,12 +131,23 @@ class Args:
     backend: str = option("local", help="where evaluation tasks run", choices=("local", "ray"))
     resume: bool = option(False, help="continue the interrupted run folder <out>.partial, skipping finished tasks")
     threads: int | None = option(None, help="numba and torch threads", low=1)
+    device: str = option(
+        "cpu",
+        help="where the evaluated agents are simulated: cpu (numba), cuda[:N], torch-cpu, or auto (a GPU when there "
+        "is one); the same seed gives the same actions on every device; training stays on the CPU",
+    )
     progress: bool = option(True, help="show progress bars")
     setup: BanditSetup = option(default_factory=BanditSetup, help="the game and the training distribution")
     train: MermaideConfig = option(default_factory=MermaideConfig, help="training settings (with --retrain)")
 
     def check(self) -> None:
         """Cross-field checks; principal and learner specs are resolved here, before a run."""
+        from simulator.model import resolve_device
+
+        try:
+            resolve_device(self.device)
+        except ValueError as exc:
+            raise ValueError(f"device: {exc}") from None
         unknown = [p for p in self.principals if p not in ALL_PRINCIPALS and ":" not in p]
         if unknown:
             raise ValueError(f"principals: unknown {unknown[0]!r}; available: {', '.join(ALL_PRINCIPALS)}")
@@ -224,8 +235,10 @@ def _best_constant_level(setup: BanditSetup, args: Args, seed: int) -> float:
 
 
 # ------------------------------------------------------------ evaluation
-def _episode(setup: BanditSetup, task: BanditTask, m: int, seed: int, principal: Any) -> tuple[dict, pd.DataFrame]:
-    model = make_model(setup, [task], m, seed, principal)
+def _episode(
+    setup: BanditSetup, task: BanditTask, m: int, seed: int, principal: Any, device: str = "cpu"
+) -> tuple[dict, pd.DataFrame]:
+    model = make_model(setup, [task], m, seed, principal, device=device)
     model.run(setup.horizon)
     led = model.ledger.to_frame()
     n = model.n_agents
@@ -255,8 +268,9 @@ def evaluate(
     shots: Sequence[int],
     m: int,
     seed: int,
+    device: str = "cpu",
 ) -> tuple[list[dict], list[pd.DataFrame]]:
-    """Score one principal on every task for every K in ``shots``.
+    """Score one principal on every task for every K in ``shots`` (agents simulated on ``device``).
 
     Every episode meets ``m`` fresh agents of the task's type. The K-shot score of
     a learned principal is a deterministic episode after adapting on K
@@ -277,7 +291,7 @@ def evaluate(
             ep_seed = seed * 1_000_003 + ti * 101 + 2 * k
             if k > 0 and adaptive:  # one more adaptation episode, exploring, then adapt from the initialisation
                 principal.explore = True
-                summary, _ = _episode(setup, task, m, ep_seed + 1, principal)
+                summary, _ = _episode(setup, task, m, ep_seed + 1, principal, device)
                 principal.explore = False
                 spent += summary["intervention_cost"]
                 episodes.append(principal.episode())
@@ -285,7 +299,7 @@ def evaluate(
                 principal.adapt(list(episodes))
             if k not in shots:
                 continue
-            summary, rdf = _episode(setup, task, m, ep_seed, principal)
+            summary, rdf = _episode(setup, task, m, ep_seed, principal, device)
             rows.append(
                 {
                     "principal": name,
@@ -406,7 +420,7 @@ def evaluate_task(task: EvalTask) -> tuple[list[dict[str, Any]], pd.DataFrame]:
     all_rounds: list[pd.DataFrame] = []
     for name in args.principals:
         factory = _factory(name, setup, args, learned, best_level, seed)
-        rows, rounds = evaluate(name, factory, setup, tasks, args.shots, args.agents_per_type, seed)
+        rows, rounds = evaluate(name, factory, setup, tasks, args.shots, args.agents_per_type, seed, args.device)
         for r in rows:
             r.update(scenario=SCENARIO, seed=seed, setting=setting, observation=observation)
         all_rows.extend(rows)

@@ -44,6 +44,7 @@ results.csv, rounds.csv, config.toml, run.json, plots and report.html.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import sys
 import time
 from collections.abc import Sequence
@@ -124,6 +125,11 @@ class Args:
     backend: str = option("local", help="where evaluation tasks run", choices=("local", "ray"))
     resume: bool = option(False, help="continue the interrupted run folder <out>.partial, skipping finished tasks")
     threads: int | None = option(None, help="numba and torch threads", low=1)
+    device: str = option(
+        "cpu",
+        help="where the households are simulated: cpu (numba), cuda[:N] (a GPU), torch-cpu, or auto (a GPU when "
+        "there is one); the same seed gives the same choices on every device",
+    )
     progress: bool = option(True, help="show progress bars")
     reform: str | None = option(
         None, help="reform file (JSON/TOML/YAML) or shipped reform name: baseline vs reform, or principal 'reform'"
@@ -138,9 +144,14 @@ class Args:
     def check(self) -> None:
         """Cross-field checks (errors name the field); principal and learner specs are resolved here, before a run."""
         from policies import principal_class
+        from simulator.model import resolve_device
 
         from ._green_economy import draw_households
 
+        try:
+            resolve_device(self.device)
+        except ValueError as exc:
+            raise ValueError(f"device: {exc}") from None
         known = set(BASELINES) | set(LEARNED) | {"constant", "reform"}
         for p in self.principals:
             if p not in known and ":" not in p:
@@ -241,10 +252,10 @@ def _rates_changed(prev: np.ndarray | None, x: np.ndarray) -> bool:
 
 
 def episode(
-    econ: Economy, mix: HouseholdMix, seed: int, principal: Any, *, n: int | None = None
+    econ: Economy, mix: HouseholdMix, seed: int, principal: Any, *, n: int | None = None, device: str = "cpu"
 ) -> tuple[dict[str, float], pd.DataFrame]:
     """Run one horizon; return the discounted totals per household and the per-year table."""
-    model, hh = build_model(econ, mix, seed, principal, n_households=n, collect_every=10**9)
+    model, hh = build_model(econ, mix, seed, principal, n_households=n, collect_every=10**9, device=device)
     model.run(econ.horizon)
     return summarize_ledger(econ, model, hh)
 
@@ -435,7 +446,8 @@ def evaluate_task(task: EvalTask) -> tuple[list[dict[str, Any]], pd.DataFrame]:
     n = args.households.n_households
     mix = setting_mix(args.households, setting, args.learner)
     common = {"scenario": SCENARIO, "seed": seed, "setting": setting}
-    fb, _ = episode(econ, informed_mix(mix), seed, make_principal("pigouvian"), n=n)
+    dev = args.device
+    fb, _ = episode(econ, informed_mix(mix), seed, make_principal("pigouvian"), n=n, device=dev)
     best_vec = (
         best_constant_vector(econ, mix, seed, args.best_constant_grid, n)
         if {"best_constant", "oracle"} & set(args.principals)
@@ -447,12 +459,12 @@ def evaluate_task(task: EvalTask) -> tuple[list[dict[str, Any]], pd.DataFrame]:
         if name in task.learned:
             # a fresh copy per task: its exploration noise then depends on this task only
             principal = _fresh(task.learned[name])
-            outs = _learned_episodes(principal, econ, mix, seed, n, args.shots)
+            outs = _learned_episodes(principal, econ, mix, seed, n, args.shots, dev)
         elif name == "reform":  # a scheduled reform file, with its own accounting (pass-through, dividends)
             outs = [(0, 0.0, *_reform.comparison_episode(task.reform, econ, mix, seed, n))]
         else:
             principal = make_baseline(name, args, econ, n, best_vec)
-            outs = [(0, 0.0, *episode(econ, mix, seed, principal, n=n))]
+            outs = [(0, 0.0, *episode(econ, mix, seed, principal, n=n, device=dev))]
         for shots, adapt_cost, totals, df in outs:
             row = {**common, "principal": name, "shots": shots, "adaptation_cost": adapt_cost}
             row.update(first_best=fb["welfare"], **totals)
@@ -523,10 +535,12 @@ def _load_learned(args: Args) -> dict[str, Any]:
     return load_or_train(names, args)
 
 
-def _learned_episodes(principal: Any, econ: Economy, mix: HouseholdMix, seed: int, n: int, shots: Sequence[int]):
+def _learned_episodes(
+    principal: Any, econ: Economy, mix: HouseholdMix, seed: int, n: int, shots: Sequence[int], device: str = "cpu"
+):
     from ._green_learning import evaluate_learned
 
-    return evaluate_learned(principal, econ, mix, seed, n, shots, episode)
+    return evaluate_learned(principal, econ, mix, seed, n, shots, functools.partial(episode, device=device))
 
 
 def response_sweep(args: Args, seeds: list[int]) -> pd.DataFrame:
@@ -550,11 +564,11 @@ def response_sweep(args: Args, seeds: list[int]) -> pd.DataFrame:
             else dataclasses.replace(args.households, rational_share=0.0)
         )
         for seed in seeds:
-            base_df = episode(econ_r, mix, seed, make_principal("none"), n=n)[1]
+            base_df = episode(econ_r, mix, seed, make_principal("none"), n=n, device=args.device)[1]
             for rise in args.response_rises:
                 path = np.zeros((horizon, econ.k))
                 path[burn_in:] = -rise * np.asarray(econ.fuel_costs)
-                df = episode(econ_r, mix, seed, Schedule(path), n=n)[1]
+                df = episode(econ_r, mix, seed, Schedule(path), n=n, device=args.device)[1]
                 log_p = np.log1p(rise)
                 sr = np.log(df.dirty_share.iloc[burn_in] / base_df.dirty_share.iloc[burn_in]) / log_p
                 lr = np.log(df.dirty_share.iloc[-1] / base_df.dirty_share.iloc[-1]) / log_p
