@@ -129,14 +129,15 @@ class LearnedPrincipal(BasePrincipal):
 
         Model-based variants score the policy's proposal together with a fixed set
         of candidate incentives under the world model and play the best
-        (decision-time planning, ``plan_candidates``). While ``explore`` is set
+        (decision-time planning, ``plan_candidates``; not with ``policy_loss = "reinforce"``, which
+        trains no model of the return to plan with). While ``explore`` is set
         (adaptation episodes) the principal explores exactly as in meta-training.
         """
         t = self.round
         horizon = self.net.spec.horizon
         tf = torch.full((self.rows, 1), t / horizon)
         pre = functional_call(self.net, self.params, ("policy", self.h, tf))
-        if self.cfg.uses_world_model and self.cfg.plan_candidates > 0:
+        if self.cfg.uses_world_model and self.cfg.plan_candidates > 0 and self.cfg.policy_loss == "model":
             pre = self._plan(pre)
         if self.explore:
             pre = self._explore(pre)

@@ -181,6 +181,12 @@ class MermaideConfig:
         "myopic",
         help="policy objective: the world model's one-round reward (myopic) or a learned critic of the return",
     )
+    policy_loss: Literal["model", "reinforce"] = option(
+        "model",
+        help="how the world-model variants train their policy: 'model' (the value the world model or critic "
+        "predicts for candidate incentives) or 'reinforce' (policy gradient on realised returns; the world model "
+        "then shapes the belief the policy reads and is what adaptation fits)",
+    )
     gamma: float = option(0.97, help="discount of returns for the critic (objective = return)", low=0.0, high=1.0)
     critic_weight: float = option(1.0, help="weight of the critic's regression loss", low=0.0)
     plan_candidates: int = option(
@@ -530,11 +536,16 @@ def inner_adapt(
             if pol_keys:
                 rest = {**slow, **fast}
                 sub = {k: fast[k] for k in pol_keys}
-                g = grad(
-                    lambda s, rest=rest: model_based_policy_loss(
-                        net, {**rest, **s}, traj, noise, cfg.imitation_weight, cfg.objective
-                    )
-                )(sub)
+                if cfg.policy_loss == "reinforce":
+                    g = grad(
+                        lambda s, rest=rest: pg_loss(net, {**rest, **s}, traj, cfg.value_weight, cfg.entropy_bonus)
+                    )(sub)
+                else:
+                    g = grad(
+                        lambda s, rest=rest: model_based_policy_loss(
+                            net, {**rest, **s}, traj, noise, cfg.imitation_weight, cfg.objective
+                        )
+                    )(sub)
                 fast = {**fast, **{k: sub[k] - lr * maybe_detach(g[k]) for k in pol_keys}}
         else:
             g = grad(lambda s: pg_loss(net, {**slow, **s}, traj, cfg.value_weight, cfg.entropy_bonus))(fast)
@@ -550,6 +561,10 @@ def task_loss(
     noise: dict[str, torch.Tensor],
 ) -> torch.Tensor:
     """The per-task training loss of a variant on some episodes."""
+    if cfg.uses_world_model and cfg.policy_loss == "reinforce":
+        return wm_loss(net, params, traj) + cfg.policy_weight * pg_loss(
+            net, params, traj, cfg.value_weight, cfg.entropy_bonus
+        )
     if cfg.uses_world_model:
         loss = wm_loss(net, params, traj) + cfg.policy_weight * model_based_policy_loss(
             net, params, traj, noise, cfg.imitation_weight, cfg.objective

@@ -83,7 +83,7 @@ def _jobs(args: TrainArgs) -> list[tuple[str, str, Any, MermaideConfig]]:
 
         problem = GreenProblem(Economy(), HouseholdMix())
         for v in variants:
-            jobs.append((v, "shares", problem, dataclasses.replace(default_train_config(), variant=v)))
+            jobs.append((v, "shares", problem, default_train_config(v)))
     out = []
     for v, obs, problem, cfg in jobs:
         if args.iterations is not None:

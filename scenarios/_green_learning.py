@@ -13,11 +13,19 @@ also tax the clean technology up to $2,000 above the Pigouvian rate drifted to
 that corner (the world-model variants) or to the largest subsidy after one
 fine-tuning step (the model-free ones, whose value loss was then in dollars).
 Its objective is welfare (in training: the welfare gain over a twin population
-under the Pigouvian tax, with common random numbers), a *dynamic* objective (a subsidy today changes what
-households believe tomorrow), so the learned principals use
-a critic of the discounted return (``objective = "return"``) trained in
-simulation; K-shot adaptation uses only what a government observes (choice
-shares under its own taxes), never welfare.
+under the Pigouvian tax, with common random numbers), a *dynamic* objective (a
+subsidy today changes what households believe tomorrow). Every variant's
+policy is trained by policy gradient (REINFORCE with a value baseline) on those
+realised gains, in simulation. The world-model variants (``mermaide``,
+``wm_only``) add the world model's likelihood of the observed choice shares as
+a loss on the shared belief (``policy_loss = "reinforce"``), and their K-shot
+adaptation fits only the world model (``encoder.h0``, ``head.``) to the choice
+shares of the adaptation episodes: what a government observes under its own
+taxes, never welfare. The meta variants are trained with MAML through that
+adaptation. Two earlier designs for the world-model variants failed and are
+kept as options of :class:`policies.mermaide.MermaideConfig`: a critic of the
+return that the policy ascends (``policy_loss = "model"``: the policy drifted
+to no subsidy at all), and adapting the policy too (training diverged).
 
 Training distribution of populations (documented ranges; held-out settings lie
 outside them): pessimistic share U(0.2, 0.6), pessimism depth U($1,000,
@@ -81,9 +89,10 @@ def green_net_spec(econ: Economy) -> NetSpec:
     )
 
 
-def default_train_config() -> MermaideConfig:
-    """Method settings for the population task (return objective, small batches)."""
-    return MermaideConfig(
+def default_train_config(variant: str = "mermaide") -> MermaideConfig:
+    """Method settings of a variant for the population task (policy gradient on welfare gains, small batches)."""
+    cfg = MermaideConfig(
+        variant=variant,  # type: ignore[arg-type]
         objective="return",
         iterations=300,
         tasks_per_batch=8,
@@ -98,6 +107,10 @@ def default_train_config() -> MermaideConfig:
         # noise; on the headline population (3 seeds) steps of 0.1 / 0.03 cost $504 / $86 of welfare, 0.01 is harmless
         finetune_lr=0.01,
     )
+    if cfg.uses_world_model:
+        # the policy learns from realised returns, the world model shapes its belief and is what adaptation fits
+        cfg = dataclasses.replace(cfg, policy_loss="reinforce", explore_uniform=0.0, adapt=["encoder.h0", "head."])
+    return cfg
 
 
 @dataclass
@@ -211,7 +224,7 @@ def train_green(
     """Meta-train a learned government on the training distribution and save it."""
     from tqdm import tqdm
 
-    cfg = dataclasses.replace(default_train_config(), variant=variant)
+    cfg = default_train_config(variant)
     if iterations is not None:
         cfg = dataclasses.replace(cfg, iterations=iterations)
     problem = GreenProblem(econ, mix)

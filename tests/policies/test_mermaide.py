@@ -213,3 +213,51 @@ def test_same_seed_same_training(problem):
 def test_unknown_principal_lists_the_available_ones():
     with pytest.raises(ValueError, match=r"available: .*mermaide"):
         make_principal("mermade")
+
+
+# ------------------------------------------------- policy_loss = "reinforce" (the green_tax government)
+def test_reinforce_world_model_adaptation_leaves_the_policy_alone(batch):
+    net, cfg, support, _, gen = batch
+    cfg = dataclasses.replace(cfg, policy_loss="reinforce", adapt=["encoder.h0", "head."])
+    params = _params(net)
+    noise = make_noise(cfg, net.spec, (), 4, gen)
+    traj = support.select(0)
+    new = inner_adapt(net, params, traj, cfg, noise, lr=0.05)
+    for k in params:
+        changed = not torch.equal(new[k], params[k])
+        assert changed == k.startswith(("encoder.h0", "head.")), k
+    assert float(wm_loss(net, new, traj).detach()) < float(wm_loss(net, params, traj).detach()) - 1e-4
+
+
+def test_reinforce_meta_gradient_reaches_the_policy_through_the_belief(batch):
+    from policies.mermaide import adapt_params
+
+    net, cfg, support, query, _ = batch
+    cfg = dataclasses.replace(cfg, policy_loss="reinforce", adapt=["encoder.h0", "head."], zero_shot_weight=0.0)
+    gen = torch.Generator().manual_seed(5)
+    noise_s = make_noise(cfg, net.spec, (3,), 4, gen)
+    noise_q = make_noise(cfg, net.spec, (3,), 4, gen)
+    params = _params(net)
+    adapted = adapt_params(net, params, support, cfg, noise_s)
+    loss, _ = outer_loss(net, params, adapted, support, query, cfg, noise_s, noise_q)
+    grads = dict(zip(params, torch.autograd.grad(loss, list(params.values()), allow_unused=True), strict=True))
+    # the query's policy-gradient loss reads the belief that starts at the adapted h0
+    assert grads["encoder.h0"] is not None and float(grads["encoder.h0"].norm()) > 1e-8
+    assert sum(float(g.norm()) for k, g in grads.items() if k.startswith("policy.") and g is not None) > 1e-8
+
+
+def test_reinforce_variant_does_not_plan_with_an_untrained_critic(problem):
+    from scenarios._bandit_tasks import make_model
+
+    cfg = MermaideConfig(variant="wm_only", policy_loss="reinforce", plan_candidates=16, iterations=1)
+    net = PrincipalNet(problem.net_spec, cfg.hidden, cfg.policy_hidden, generator=torch.Generator().manual_seed(0))
+    principal = make_principal("wm_only", net=net, config=cfg, seed=0)
+
+    def no_planning(pre):
+        raise AssertionError("planned with a critic that policy_loss='reinforce' never trains")
+
+    principal._plan = no_planning
+    tasks = problem.sample_tasks(1, np.random.default_rng(0))
+    model = make_model(problem.setup, tasks, 3, 0, principal)
+    model.run(4)
+    assert model.round == 4
