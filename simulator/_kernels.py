@@ -28,6 +28,7 @@ Conventions shared by all kernels:
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -56,16 +57,25 @@ def threads_for(n: int) -> Iterator[None]:
     40 us on one; 20,000 agents 25-34 ms against 0.3 ms), while on a quiet machine
     two threads gain little below ~16,000 agents (0.24 vs 0.29 ms at 20,000).
     Results are unchanged: they never depend on the thread count.
+
+    With numba's OpenMP threading layer, ``numba.set_num_threads`` also sets the
+    OpenMP thread count that PyTorch's CPU ops use, so PyTorch's setting (if it is
+    imported) is put back afterwards: a principal that runs torch on one thread
+    beside a busy core stays on one thread.
     """
     prev = numba.get_num_threads()
     if n > SERIAL_MAX or prev == 1:
         yield
         return
+    torch = sys.modules.get("torch")
+    torch_prev = torch.get_num_threads() if torch is not None else None
     numba.set_num_threads(1)
     try:
         yield
     finally:
         numba.set_num_threads(prev)
+        if torch is not None and torch.get_num_threads() != torch_prev:
+            torch.set_num_threads(torch_prev)
 
 
 @njit(inline="always", cache=True)

@@ -146,3 +146,16 @@ def test_thread_count_does_not_change_results() -> None:
         numba.set_num_threads(before)
     assert_same(results[1][:4], results[2][:4])
     assert results[1][4:] == results[2][4:]
+
+
+def test_small_models_leave_torch_threads_alone():
+    """The serial-kernel switch for small populations restores PyTorch's OpenMP thread count too."""
+    torch = pytest.importorskip("torch")
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        model = IncentiveModel(n_agents=300, n_actions=3, seed=0)
+        model.run(3)
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
