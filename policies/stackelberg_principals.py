@@ -148,7 +148,7 @@ from simulator.config import option
 from .base import BasePrincipal, register_principal
 from .nets import MLP, GRUCell, reinit
 from .stackelberg import learn_commitment_by_queries, nash_equilibria, solve_stackelberg
-from .training import CheckpointError
+from .training import CheckpointError, load_checkpoint
 
 __all__ = [
     "CHECKPOINT_FORMAT",
@@ -1700,21 +1700,9 @@ def load_leader(
             or whose noise range does not cover ``expect_spec.max_noise``.
     """
     path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint {path} does not exist")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # corrupt, truncated or not a torch file
-        raise CheckpointError(f"checkpoint {path} is unreadable or corrupt: {type(exc).__name__}: {exc}") from None
-    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
-        raise CheckpointError(f"checkpoint {path} is not a {CHECKPOINT_FORMAT} file")
-    if state.get("format_version") != CHECKPOINT_VERSION:
-        raise CheckpointError(
-            f"checkpoint {path} has format version {state.get('format_version')}, this version reads "
-            f"{CHECKPOINT_VERSION}; retrain it"
-        )
-    if expect_variant is not None and state.get("variant") != expect_variant:
-        raise CheckpointError(f"checkpoint {path} is for variant {state.get('variant')!r}, not {expect_variant!r}")
+    state = load_checkpoint(
+        path, expect_variant=expect_variant, file_format=CHECKPOINT_FORMAT, file_version=CHECKPOINT_VERSION
+    )
     spec = LeaderSpec(**state["spec"])
     if expect_spec is not None:
         for key in ("n_leader", "n_follower", "horizon"):

@@ -468,9 +468,17 @@ def _plain(obj: Any) -> Any:
 
 
 def load_checkpoint(
-    path: str | Path, *, expect_spec: NetSpec | None = None, expect_variant: str | None = None
+    path: str | Path,
+    *,
+    expect_spec: NetSpec | None = None,
+    expect_variant: str | None = None,
+    file_format: str = CHECKPOINT_FORMAT,
+    file_version: int = CHECKPOINT_VERSION,
 ) -> dict[str, Any]:
     """Load a checkpoint with ``weights_only=True`` and check it fits the problem.
+
+    ``file_format`` and ``file_version`` name the kind of checkpoint expected (other
+    packages' principals, e.g. the Stackelberg leaders, keep their own).
 
     Raises:
         CheckpointError: unreadable/corrupt file, another format or version, another
@@ -492,12 +500,12 @@ def load_checkpoint(
             ) from None
         first = (str(exc).strip().splitlines() or [""])[0]
         raise CheckpointError(f"checkpoint {path} is unreadable or corrupt: {type(exc).__name__}: {first}") from None
-    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
-        raise CheckpointError(f"checkpoint {path} is not a {CHECKPOINT_FORMAT} file")
-    if state.get("format_version") != CHECKPOINT_VERSION:
+    if not isinstance(state, dict) or state.get("format") != file_format:
+        raise CheckpointError(f"checkpoint {path} is not a {file_format} file")
+    if state.get("format_version") != file_version:
         raise CheckpointError(
             f"checkpoint {path} has format version {state.get('format_version')}, this version reads "
-            f"{CHECKPOINT_VERSION}; retrain it"
+            f"{file_version}; retrain it"
         )
     if expect_variant is not None and state.get("variant") != expect_variant:
         raise CheckpointError(f"checkpoint {path} is for variant {state.get('variant')!r}, not {expect_variant!r}")
