@@ -80,6 +80,7 @@ from policies.stackelberg_principals import (
 from policies.training import CheckpointError
 from simulator.config import ConfigError, option, to_dict
 
+from ._backend import check_backend, run_tasks
 from ._cli import scenario_main
 from ._stackelberg_games import (
     FOLLOWER_KINDS,
@@ -339,8 +340,7 @@ def run(args: Args) -> Path:
     """Run the comparison and the noise study; write the run folder; return its path."""
     from analysis.runs import RunFolder, default_out_dir
 
-    if args.backend == "ray":
-        raise ConfigError("backend: 'ray' is not supported yet in this scenario; use --backend local")
+    check_backend(args.backend)  # Ray installed? (before any folder is made)
     if args.threads:
         import numba
 
@@ -380,57 +380,31 @@ def run(args: Args) -> Path:
                 learned[name] = (net, cfg)
             else:
                 learned[name] = _load_learned(name, args, setup)
-        results, rounds = [], []
-        for seed in seeds:
-            for setting in args.settings:
-                games = sample_games(setup, setting, args.games, seed)
-                for fname in followers:
-                    follower = evaluation_follower(setup, fname)
-                    bar = tqdm(args.principals, desc=f"seed {seed} {setting} {fname}", disable=not args.progress)
-                    for name in bar:
-                        rows, adapt, scored = evaluate(
-                            name,
-                            _factory(name, args, learned, seed),
-                            games,
-                            follower,
-                            args.main_noise,
-                            args.shots,
-                            seed,
-                            setup,
-                        )
-                        meta = {
-                            "study": "main",
-                            "seed": seed,
-                            "setting": setting,
-                            "follower": follower.label,
-                            "noise": args.main_noise,
-                        }
-                        results.extend({"scenario": SCENARIO, **meta, **r} for r in rows)
-                        rounds.extend(_round_rows(meta, name, games, adapt, scored))
-            if args.noise_principals:
-                games = sample_games(setup, "in_distribution", args.noise_games, 10_000 + seed)
-                follower = evaluation_follower(setup, "best_response")
-                for p_noise in args.noise:
-                    for name in args.noise_principals:
-                        rows, adapt, scored = evaluate(
-                            name,
-                            _factory(name, args, learned, seed),
-                            games,
-                            follower,
-                            p_noise,
-                            list(range(args.noise_shots + 1)),
-                            seed,
-                            setup,
-                        )
-                        meta = {
-                            "study": "noise",
-                            "seed": seed,
-                            "setting": "in_distribution",
-                            "follower": follower.label,
-                            "noise": p_noise,
-                        }
-                        results.extend({"scenario": SCENARIO, **meta, **r} for r in rows)
-                        rounds.extend(_round_rows(meta, name, games, adapt, scored))
+        tasks = [
+            _Task(args, learned, "main", seed, setting, fname, args.main_noise, name)
+            for seed in seeds
+            for setting in args.settings
+            for fname in followers
+            for name in args.principals
+        ]
+        tasks += [
+            _Task(args, learned, "noise", seed, "in_distribution", "best_response", p_noise, name)
+            for seed in seeds
+            if args.noise_principals
+            for p_noise in args.noise
+            for name in args.noise_principals
+        ]
+        bar = tqdm(total=len(tasks), desc="evaluate", disable=not args.progress)
+        outs = run_tasks(
+            _run_task,
+            tasks,
+            backend=args.backend,
+            on_result=lambda i, out: bar.update(1),
+            threads_per_task=(args.threads or 1) if args.backend == "ray" else None,
+        )
+        bar.close()
+        results = [row for rows, _ in outs for row in rows]
+        rounds = [row for _, rws in outs for row in rws]
         results_df = pd.DataFrame(results)
         results_df = results_df[_ordered_columns(results_df)]
         rounds_df = pd.DataFrame(rounds)
@@ -442,6 +416,42 @@ def run(args: Args) -> Path:
         summary = write_report(rf, results_df, rounds_df, noise_df, args, time.time() - started, train_seconds)
         print(summary, file=sys.stdout)
     return out
+
+
+@dataclass
+class _Task:
+    """One evaluation task: a principal on one seed's games of a setting, with one follower and noise level."""
+
+    args: Args
+    learned: dict[str, Any]
+    study: str  # "main" or "noise"
+    seed: int
+    setting: str
+    follower: str
+    noise: float
+    principal: str
+
+
+def _run_task(task: _Task) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Evaluate one task (a module-level function, so Ray workers can run it); returns (results, rounds) rows."""
+    args, setup = task.args, task.args.setup
+    if task.study == "main":
+        games = sample_games(setup, task.setting, args.games, task.seed)
+        shots = list(args.shots)
+    else:  # the noise study's own held-out games
+        games = sample_games(setup, "in_distribution", args.noise_games, 10_000 + task.seed)
+        shots = list(range(args.noise_shots + 1))
+    follower = evaluation_follower(setup, task.follower)
+    factory = _factory(task.principal, args, task.learned, task.seed)
+    rows, adapt, scored = evaluate(task.principal, factory, games, follower, task.noise, shots, task.seed, setup)
+    meta = {
+        "study": task.study,
+        "seed": task.seed,
+        "setting": task.setting,
+        "follower": follower.label,
+        "noise": task.noise,
+    }
+    return [{"scenario": SCENARIO, **meta, **r} for r in rows], _round_rows(meta, task.principal, games, adapt, scored)
 
 
 def _train_only(args: Args, names: list[str]) -> Path:

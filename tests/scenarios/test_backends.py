@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from analysis.runs import RunFolder
-from scenarios import bandit_alignment, green_tax
+from scenarios import bandit_alignment, green_tax, stackelberg
 from scenarios._backend import RAY_INSTALL_HINT, TaskStore, run_tasks
 
 # a small green_tax comparison: 2 tasks (seed 0 x headline, rational), 400 households, 8 years
@@ -26,6 +26,7 @@ GREEN = [
     "--no-progress",
 ]
 BANDIT = ["--quick", "--principals", "none,constant,oracle", "--setup.horizon", "10", "--no-progress"]
+STACK = ["--quick", "--principals", "stackelberg,nash,mermaide", "--noise-principals", "mermaide", "--no-progress"]
 
 
 def _square(task: int) -> dict[str, float]:
@@ -78,10 +79,11 @@ def test_ray_run_tasks_equals_local(ray_local):
 
 
 # ------------------------------------------------------------- Ray not there
-@pytest.mark.parametrize("scenario", [green_tax, bandit_alignment])
+@pytest.mark.parametrize("scenario", [green_tax, bandit_alignment, stackelberg])
 def test_backend_ray_without_ray_says_how_to_install(scenario, tmp_path, monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` now raises ImportError
-    argv = [*(GREEN if scenario is green_tax else BANDIT), "--backend", "ray", "--out", str(tmp_path / "r")]
+    base = {green_tax: GREEN, bandit_alignment: BANDIT, stackelberg: STACK}[scenario]
+    argv = [*base, "--backend", "ray", "--out", str(tmp_path / "r")]
     assert scenario.main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert err == f"error: {RAY_INSTALL_HINT}"
@@ -210,6 +212,14 @@ def test_bandit_alignment_ray_equals_local(tmp_path, ray_local):
         assert (tmp_path / "local" / name).read_bytes() == (tmp_path / "ray" / name).read_bytes()
     results = pd.read_csv(tmp_path / "ray" / "results.csv")
     assert results.normalized_score.notna().all()
+
+
+@pytest.mark.slow
+def test_stackelberg_ray_equals_local(tmp_path, ray_local):
+    assert stackelberg.main([*STACK, "--out", str(tmp_path / "local")]) == 0
+    assert stackelberg.main([*STACK, "--out", str(tmp_path / "ray"), "--backend", "ray"]) == 0
+    for name in ("results.csv", "rounds.csv"):
+        assert (tmp_path / "local" / name).read_bytes() == (tmp_path / "ray" / name).read_bytes()
 
 
 # ------------------------------------------------------------ meta-training

@@ -80,13 +80,6 @@ def test_same_seed_same_results(tmp_path):
     assert (a / "results.csv").read_bytes() != (c / "results.csv").read_bytes()
 
 
-def test_ray_backend_is_refused(tmp_path, capsys):
-    code, _ = _run(tmp_path, "run", "--principals", "nash", "--backend", "ray")
-    assert code == 2
-    err = capsys.readouterr().err
-    assert "not supported yet" in err and err.count("\n") == 1
-
-
 def test_bad_input_one_line_exit_2(tmp_path, capsys):
     code, _ = _run(tmp_path, "run", "--principals", "oracle_of_delphi")
     assert code == 2
