@@ -1682,6 +1682,8 @@ def save_leader(
     os.close(fd)
     try:
         torch.save(payload, tmp)
+        with open(tmp, "rb+") as fh:  # on disk before the rename: a crash leaves the old file or the new one
+            os.fsync(fh.fileno())
         os.chmod(tmp, 0o644)  # mkstemp creates the file owner-only; a checkpoint is shared data
         os.replace(tmp, path)
     finally:

@@ -452,6 +452,8 @@ def save_checkpoint(
     os.close(fd)
     try:
         torch.save(payload, tmp)
+        with open(tmp, "rb+") as fh:  # on disk before the rename: a crash leaves the old file or the new one
+            os.fsync(fh.fileno())
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     finally:
