@@ -63,7 +63,21 @@ class TrainArgs:
         False, help="one environment per task, seeded per task (the random stream of the ray backend, in-process)"
     )
     progress: bool = option(True, help="show a progress bar")
+    device: str = option(
+        "cpu",
+        help="where the training agents step: cpu (numba), cuda[:N] (GPU-resident rollouts), torch-cpu, or auto; "
+        "the network trains on the CPU either way",
+    )
     train: MermaideConfig = option(default_factory=MermaideConfig, help="method settings (bandit_alignment)")
+
+    def check(self) -> None:
+        """Cross-field checks (errors name the field)."""
+        from simulator.model import resolve_device
+
+        try:
+            resolve_device(self.device)
+        except ValueError as exc:
+            raise ValueError(f"device: {exc}") from None
 
 
 def _jobs(args: TrainArgs) -> list[tuple[str, str, Any, MermaideConfig]]:
@@ -74,14 +88,14 @@ def _jobs(args: TrainArgs) -> list[tuple[str, str, Any, MermaideConfig]]:
         from scenarios._bandit_tasks import BanditProblem, BanditSetup
 
         for obs in args.observations:
-            problem = BanditProblem(BanditSetup(observation=obs))
+            problem = BanditProblem(BanditSetup(observation=obs), device=args.device)
             for v in variants:
                 jobs.append((v, obs, problem, dataclasses.replace(args.train, variant=v)))
     else:
         from scenarios._green_economy import Economy, HouseholdMix
         from scenarios._green_learning import GreenProblem, default_train_config
 
-        problem = GreenProblem(Economy(), HouseholdMix())
+        problem = GreenProblem(Economy(), HouseholdMix(), device=args.device)
         for v in variants:
             jobs.append((v, "shares", problem, default_train_config(v)))
     out = []

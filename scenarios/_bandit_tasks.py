@@ -225,10 +225,12 @@ def make_model(
 class BanditEnv:
     """Batch environment for training: rows are independent agents."""
 
-    def __init__(self, setup: BanditSetup, tasks: list[BanditTask], rows_per_task: int, seed: int) -> None:
+    def __init__(
+        self, setup: BanditSetup, tasks: list[BanditTask], rows_per_task: int, seed: int, device: str = "cpu"
+    ) -> None:
         self.setup = setup
         self.driver = PassThrough()
-        self.model = make_model(setup, tasks, rows_per_task, seed, self.driver, collect_every=10**9)
+        self.model = make_model(setup, tasks, rows_per_task, seed, self.driver, collect_every=10**9, device=device)
         self.n_rows = self.model.n_agents
         self._obs: Any = None
         self.model.principal.observes = True
@@ -256,6 +258,7 @@ class BanditProblem:
     setup: BanditSetup
     name: str = "bandit_alignment"
     pool: list[BanditTask] = field(default_factory=list)
+    device: str = "cpu"  # where the training agents step (IncentiveModel's device): "cuda" keeps them on a GPU
 
     def __post_init__(self) -> None:
         self.net_spec = self.setup.net_spec()
@@ -274,5 +277,5 @@ class BanditProblem:
         return _types_with_means(self._dist, self.setup, n, rng, "train")
 
     def make_env(self, tasks: list[BanditTask], rows_per_task: int, seed: int) -> BanditEnv:
-        """A fresh batch of agents."""
-        return BanditEnv(self.setup, tasks, rows_per_task, seed)
+        """A fresh batch of agents (on ``device``)."""
+        return BanditEnv(self.setup, tasks, rows_per_task, seed, self.device)

@@ -138,7 +138,14 @@ class GreenEnv:
     """
 
     def __init__(
-        self, econ: Economy, tasks: list[GreenTask], rows_per_task: int, seed: int, n: int, twin: bool = True
+        self,
+        econ: Economy,
+        tasks: list[GreenTask],
+        rows_per_task: int,
+        seed: int,
+        n: int,
+        twin: bool = True,
+        device: str = "cpu",
     ) -> None:
         from policies import make_principal
 
@@ -152,7 +159,7 @@ class GreenEnv:
             for j in range(rows_per_task):
                 s = seed * 7919 + i * 31 + j
                 driver = PassThrough()
-                kw = {"n_households": n, "collect_every": 10**9, "track_households": False}
+                kw = {"n_households": n, "collect_every": 10**9, "track_households": False, "device": device}
                 model, _ = build_model(econ, task.mix, s, driver, **kw)
                 self.models.append(model)
                 self.drivers.append(driver)
@@ -181,10 +188,13 @@ class GreenProblem:
 
     name = "green_tax"
 
-    def __init__(self, econ: Economy, base: HouseholdMix, n_households: int = TRAIN_HOUSEHOLDS) -> None:
+    def __init__(
+        self, econ: Economy, base: HouseholdMix, n_households: int = TRAIN_HOUSEHOLDS, device: str = "cpu"
+    ) -> None:
         self.econ = econ
         self.base = base
         self.n = n_households
+        self.device = device  # where the training populations step (IncentiveModel's device)
         self.net_spec = green_net_spec(econ)
 
     def sample_tasks(self, n: int, rng: np.random.Generator) -> list[GreenTask]:
@@ -208,7 +218,7 @@ class GreenProblem:
 
     def make_env(self, tasks: list[GreenTask], rows_per_task: int, seed: int) -> GreenEnv:
         """Fresh populations of the given types."""
-        return GreenEnv(self.econ, tasks, rows_per_task, seed, self.n)
+        return GreenEnv(self.econ, tasks, rows_per_task, seed, self.n, device=self.device)
 
 
 def train_green(
