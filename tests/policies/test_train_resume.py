@@ -304,7 +304,7 @@ def test_cli_reports_a_non_finite_loss_in_one_line(tmp_path, monkeypatch, capsys
     """``python -m policies.train``: no traceback, one ``error:`` line naming the update, exit code 2."""
     import scenarios._bandit_tasks as tasks
 
-    monkeypatch.setattr(tasks, "BanditProblem", lambda setup: _InfProblem(2, "principal_reward", np.inf))
+    monkeypatch.setattr(tasks, "BanditProblem", lambda setup, **kw: _InfProblem(2, "principal_reward", np.inf))
     out = tmp_path / "out"
     argv = _argv(out, 5, 1)
     argv[argv.index("mermaide")] = "model_free"
