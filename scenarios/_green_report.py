@@ -162,6 +162,7 @@ def write_report(rf: Any, results: pd.DataFrame, rounds: pd.DataFrame, args: Any
             pols.reform.table(pols.baseline, rounds={k: list(v) for k, v in f.changes.items()}),
             caption="what the reform file sets (a value holds until the next round listed)",
         )
+    _describe_policies(rep, set(results["principal"]))
     rep.heading("Assumptions and sources", 2)
     rep.paragraph(
         "Prices: AAA (2022) yearly costs of owning; emissions: EPA (gasoline), AAA x EIA grid factor (EV), hybrid "
@@ -173,6 +174,35 @@ def write_report(rf: Any, results: pd.DataFrame, rounds: pd.DataFrame, args: Any
     rep.kv({k: v for k, v in dataclasses.asdict(econ).items() if not isinstance(v, list | dict)}, caption="economy")
     rep.code(rf.path("config.toml").read_text() if rf.path("config.toml").exists() else "")
     rf.write_report(rep)
+
+
+_POLICY_TEXT = {
+    "none": "no carbon policy.",
+    "pigouvian": "a tax per technology equal to the social cost of its emissions (SCC x tCO2), every year.",
+    "constant": "a fixed vector of taxes (negative: subsidies) given in the config.",
+    "best_constant": "the constant tax vector with the highest welfare on this population, found by coordinate "
+    "search around the Pigouvian rates with hindsight (it knows the households).",
+    "oracle": "plans with the true simulator and the households' learning state over 'EV subsidy for d years, then "
+    "Pigouvian' schedules and re-plans every few years: a benchmark no real government has.",
+    "reform": "the reform file's schedule (see above).",
+    "mermaide": "the meta-learned government (Banerjee et al. 2023): a recurrent belief over the choice shares it "
+    "observes, a world model of the households' response, a policy that sets the EV's rate between the Pigouvian "
+    "tax and a $5,000 subsidy below it; trained with MAML on a distribution of populations (shipped checkpoint), "
+    "it never sees welfare or the households' values. K-shot = after K adaptation episodes on populations of the "
+    "same kind (K = 0: as shipped).",
+    "wm_only": "MERMAIDE without meta-learning (its K-shot adaptation is plain fine-tuning).",
+    "meta_only": "MERMAIDE without the world model.",
+    "model_free": "a recurrent policy trained by policy gradient, without world model or meta-learning.",
+}
+
+
+def _describe_policies(rep: Report, names: set[str]) -> None:
+    """One line per compared policy: what it is and what it knows."""
+    known = [n for n in _POLICY_TEXT if n in names]
+    if not known:
+        return
+    rep.heading("Policies compared", 2)
+    rep.kv({n: _POLICY_TEXT[n] for n in known})
 
 
 def write_response_report(rf: Any, table: pd.DataFrame, args: Any) -> None:
