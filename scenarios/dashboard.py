@@ -38,6 +38,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from html import escape
+from pathlib import Path
 from typing import Any
 
 import mesa
@@ -70,14 +71,16 @@ __all__ = [
     "summary_html",
 ]
 
-PRINCIPALS = ("none", "pigouvian", "ev_subsidy", "pigouvian_ev_subsidy")
-"""Government choices on the page: no intervention, tau = SCC x e, a constant EV subsidy, both together."""
+PRINCIPALS = ("none", "pigouvian", "ev_subsidy", "pigouvian_ev_subsidy", "mermaide")
+"""Government choices on the page: no intervention, tau = SCC x e, a constant EV subsidy, both together, and
+the meta-learned government (the shipped green_tax checkpoint, 0-shot)."""
 
 PRINCIPAL_LABELS = {
     "none": "no intervention",
     "pigouvian": "Pigouvian tax (SCC x emissions)",
     "ev_subsidy": "constant EV subsidy",
     "pigouvian_ev_subsidy": "Pigouvian tax + EV subsidy",
+    "mermaide": "MERMAIDE (meta-learned, sets the EV rate each year)",
 }
 TYPE_LABELS = {"epsilon_greedy": "ε-greedy", "best_response": "rational"}
 TECH_COLORS = {"gasoline": "#8c564b", "hybrid": "#1f77b4", "electric": "#2ca02c"}
@@ -123,6 +126,16 @@ def principal_spec(name: str, econ: Economy, ev_subsidy: float) -> tuple[str, di
         raise ValueError(f"ev_subsidy: must be >= 0, got {ev_subsidy}")
     if name in ("none", "pigouvian"):
         return name, None
+    if name == "mermaide":  # the shipped checkpoint; it refuses an economy it was not trained for
+        from policies.training import load_checkpoint
+
+        path = Path(__file__).parent / "checkpoints" / "green_tax" / "mermaide.pt"
+        trained = load_checkpoint(path)["net_spec"]["horizon"]
+        if econ.horizon != trained:
+            raise ValueError(
+                f"principal: the shipped MERMAIDE government was trained for {trained} years; set Years to {trained}"
+            )
+        return "mermaide", {"checkpoint": str(path), "seed": 0}
     incentives = np.zeros(econ.k)
     if name == "pigouvian_ev_subsidy":
         incentives = -pigouvian_tax(econ)

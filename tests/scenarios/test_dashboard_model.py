@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
+from scenarios._green_economy import pigouvian_tax
 from scenarios.dashboard import (
     PRINCIPALS,
     SERIES,
@@ -237,3 +238,16 @@ def test_step_latency_at_10000_households():
     median = float(np.median(times))
     print(f"model.step() at 10,000 households: median {median * 1e3:.2f} ms, max {max(times) * 1e3:.2f} ms")
     assert median < 0.2
+
+
+def test_mermaide_government_on_the_page():
+    model = GreenDashboardModel(n_households=200, principal="mermaide")
+    model.step()
+    model.step()
+    clean = model.econ.clean
+    # it sets the EV's rate within its trained range: from the Pigouvian tax down to a subsidy below it
+    rate = model.incentive_model.ledger.last.incentives[clean]
+    pig = -float(pigouvian_tax(model.econ)[clean])
+    assert pig - 1e-6 <= rate <= pig + 5000.0 + 1e-6
+    with pytest.raises(ValueError, match="trained for 20 years"):
+        GreenDashboardModel(n_households=20, principal="mermaide", horizon=10)
