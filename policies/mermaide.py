@@ -60,6 +60,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -528,32 +529,27 @@ def inner_adapt(
     def maybe_detach(g: torch.Tensor) -> torch.Tensor:
         return g.detach() if cfg.first_order else g
 
+    def step(keys: list[str], loss: Callable[[dict[str, torch.Tensor]], torch.Tensor]) -> None:
+        """One gradient step of ``loss`` on the fast weights named in ``keys``."""
+        nonlocal fast
+        rest = {**slow, **fast}
+        sub = {k: fast[k] for k in keys}
+        g = grad(lambda s: loss({**rest, **s}))(sub)
+        fast = {**fast, **{k: sub[k] - lr * maybe_detach(g[k]) for k in keys}}
+
+    def pol(p: dict[str, torch.Tensor]) -> torch.Tensor:
+        return policy_loss(net, p, traj, cfg, noise)
+
     for _ in range(steps):
-        if cfg.uses_world_model:
+        if cfg.uses_world_model:  # the world model on its likelihood first, then the policy against it
             wm_keys = [k for k in fast if not k.startswith(("policy.", "value.", "log_std", "critic."))]
             pol_keys = [k for k in fast if k not in wm_keys]
             if wm_keys:
-                rest = {**slow, **fast}
-                sub = {k: fast[k] for k in wm_keys}
-                g = grad(lambda s, rest=rest: wm_loss(net, {**rest, **s}, traj))(sub)
-                fast = {**fast, **{k: sub[k] - lr * maybe_detach(g[k]) for k in wm_keys}}
+                step(wm_keys, lambda p: wm_loss(net, p, traj))
             if pol_keys:
-                rest = {**slow, **fast}
-                sub = {k: fast[k] for k in pol_keys}
-                if cfg.policy_loss == "reinforce":
-                    g = grad(
-                        lambda s, rest=rest: pg_loss(net, {**rest, **s}, traj, cfg.value_weight, cfg.entropy_bonus)
-                    )(sub)
-                else:
-                    g = grad(
-                        lambda s, rest=rest: model_based_policy_loss(
-                            net, {**rest, **s}, traj, noise, cfg.imitation_weight, cfg.objective
-                        )
-                    )(sub)
-                fast = {**fast, **{k: sub[k] - lr * maybe_detach(g[k]) for k in pol_keys}}
+                step(pol_keys, pol)
         else:
-            g = grad(lambda s: pg_loss(net, {**slow, **s}, traj, cfg.value_weight, cfg.entropy_bonus))(fast)
-            fast = {k: fast[k] - lr * maybe_detach(g[k]) for k in fast}
+            step(list(fast), pol)
     return {**slow, **fast}
 
 
@@ -565,17 +561,27 @@ def task_loss(
     noise: dict[str, torch.Tensor],
 ) -> torch.Tensor:
     """The per-task training loss of a variant on some episodes."""
-    if cfg.uses_world_model and cfg.policy_loss == "reinforce":
-        return wm_loss(net, params, traj) + cfg.policy_weight * pg_loss(
-            net, params, traj, cfg.value_weight, cfg.entropy_bonus
-        )
-    if cfg.uses_world_model:
-        loss = wm_loss(net, params, traj) + cfg.policy_weight * model_based_policy_loss(
-            net, params, traj, noise, cfg.imitation_weight, cfg.objective
-        )
-        if cfg.objective == "return":
-            loss = loss + cfg.critic_weight * critic_loss(net, params, traj, cfg.gamma)
-        return loss
+    if not cfg.uses_world_model:
+        return policy_loss(net, params, traj, cfg, noise)
+    loss = wm_loss(net, params, traj) + cfg.policy_weight * policy_loss(net, params, traj, cfg, noise)
+    if cfg.policy_loss == "model" and cfg.objective == "return":  # the critic that the model-based policy ascends
+        loss = loss + cfg.critic_weight * critic_loss(net, params, traj, cfg.gamma)
+    return loss
+
+
+def policy_loss(
+    net: PrincipalNet,
+    params: dict[str, torch.Tensor],
+    traj: Trajectories,
+    cfg: MermaideConfig,
+    noise: dict[str, torch.Tensor],
+) -> torch.Tensor:
+    """The policy's loss of a variant: model-based for the world-model variants, else REINFORCE.
+
+    ``policy_loss = "reinforce"`` makes the world-model variants use REINFORCE too.
+    """
+    if cfg.uses_world_model and cfg.policy_loss == "model":
+        return model_based_policy_loss(net, params, traj, noise, cfg.imitation_weight, cfg.objective)
     return pg_loss(net, params, traj, cfg.value_weight, cfg.entropy_bonus)
 
 

@@ -128,8 +128,6 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
-import os
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -148,7 +146,7 @@ from simulator.config import option
 from .base import BasePrincipal, register_principal
 from .nets import MLP, GRUCell, reinit
 from .stackelberg import learn_commitment_by_queries, nash_equilibria, solve_stackelberg
-from .training import CheckpointError, load_checkpoint
+from .training import CheckpointError, atomic_torch_save, load_checkpoint
 
 __all__ = [
     "CHECKPOINT_FORMAT",
@@ -1678,17 +1676,7 @@ def save_leader(
         "state_dict": {k: v.detach().clone() for k, v in net.state_dict().items()},
         **(extra or {}),
     }
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        torch.save(payload, tmp)
-        with open(tmp, "rb+") as fh:  # on disk before the rename: a crash leaves the old file or the new one
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp creates the file owner-only; a checkpoint is shared data
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    atomic_torch_save(payload, path)
 
 
 def load_leader(

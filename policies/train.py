@@ -8,11 +8,13 @@ progress bar (loss, return, ETA), scalars logged as JSON lines in
 training from its last checkpoint (same seed, same result as an uninterrupted
 run).
 
-The shipped checkpoints are reproduced by::
+The shipped checkpoints are reproduced bit for bit by (one thread: torch's float reductions, and so the
+weights, depend on the thread count)::
 
-    python -m policies.train --scenario bandit_alignment --variant all
+    python -m policies.train --scenario bandit_alignment --variant all --threads 1
         --observations full,actions,noisy --seed 0 --out scenarios/checkpoints/bandit_alignment
-    python -m policies.train --scenario green_tax --variant all --seed 0 --out scenarios/checkpoints/green_tax
+    python -m policies.train --scenario green_tax --variant all --threads 1 --seed 0
+        --out scenarios/checkpoints/green_tax
 
 This is an entry point: it may import scenarios (library modules only import downward).
 """
@@ -72,12 +74,9 @@ class TrainArgs:
 
     def check(self) -> None:
         """Cross-field checks (errors name the field)."""
-        from simulator.model import resolve_device
+        from simulator.model import check_device_option
 
-        try:
-            resolve_device(self.device)
-        except ValueError as exc:
-            raise ValueError(f"device: {exc}") from None
+        check_device_option(self.device)
 
 
 def _jobs(args: TrainArgs) -> list[tuple[str, str, Any, MermaideConfig]]:

@@ -448,11 +448,19 @@ def save_checkpoint(
         "state_dict": {k: v.detach().clone() for k, v in net.state_dict().items()},
         **(extra or {}),
     }
+    atomic_torch_save(payload, path)
+
+
+def atomic_torch_save(payload: dict[str, Any], path: Path) -> None:
+    """``torch.save`` to a temp file in ``path``'s folder, fsync, then rename: a crash leaves the old file or the new.
+
+    The file is made world-readable (``mkstemp`` creates it owner-only; a checkpoint is shared data).
+    """
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
         torch.save(payload, tmp)
-        with open(tmp, "rb+") as fh:  # on disk before the rename: a crash leaves the old file or the new one
+        with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)

@@ -142,12 +142,9 @@ class Args:
 
     def check(self) -> None:
         """Cross-field checks; principal and learner specs are resolved here, before a run."""
-        from simulator.model import resolve_device
+        from simulator.model import check_device_option
 
-        try:
-            resolve_device(self.device)
-        except ValueError as exc:
-            raise ValueError(f"device: {exc}") from None
+        check_device_option(self.device)
         unknown = [p for p in self.principals if p not in ALL_PRINCIPALS and ":" not in p]
         if unknown:
             raise ValueError(f"principals: unknown {unknown[0]!r}; available: {', '.join(ALL_PRINCIPALS)}")

@@ -144,14 +144,11 @@ class Args:
     def check(self) -> None:
         """Cross-field checks (errors name the field); principal and learner specs are resolved here, before a run."""
         from policies import principal_class
-        from simulator.model import resolve_device
+        from simulator.model import check_device_option
 
         from ._green_economy import draw_households
 
-        try:
-            resolve_device(self.device)
-        except ValueError as exc:
-            raise ValueError(f"device: {exc}") from None
+        check_device_option(self.device)
         known = set(BASELINES) | set(LEARNED) | {"constant", "reform"}
         for p in self.principals:
             if p not in known and ":" not in p:

@@ -68,6 +68,7 @@ with a tied argmax.
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from functools import cache
 from typing import Any
@@ -349,7 +350,7 @@ def _to_rows(t: torch.Tensor) -> np.ndarray:
     return np.ascontiguousarray(t.T.cpu().numpy())
 
 
-class _Group:
+class _Group(ABC):
     """One learner of a population, on the device: state (K, m), parameters (1,) or (m,)."""
 
     host_class: type[Learner]
@@ -377,16 +378,19 @@ class _Group:
         base = agent_base(klo, khi, _arange(self.n, self.device))
         return to_uniform(draw_bits(base, 0)), to_uniform(draw_bits(base, 1)), lambda idx: base[idx]
 
+    @abstractmethod
     def act(self, off: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError
+        """The family's choice rule: actions (n,) given the payoff offsets (K, n) known before choosing."""
 
     def update(self, actions: torch.Tensor, rewards: torch.Tensor) -> None:
         self._update(actions, rewards)
         self.t += 1
 
+    @abstractmethod
     def _update(self, actions: torch.Tensor, rewards: torch.Tensor) -> None:
-        raise NotImplementedError
+        """The family's learning rule for this round's actions and rewards."""
 
+    @abstractmethod
     def from_host(self) -> None:
         """(Re)load the state from the host learner."""
 

@@ -36,7 +36,15 @@ from .ledger import Ledger
 from .observation import Observation, ObservationModel, PrincipalSpec
 from .population import Population, TypeDistribution
 
-__all__ = ["DEVICES", "ConsumerAgent", "IncentiveModel", "ModelFork", "default_game", "resolve_device"]
+__all__ = [
+    "DEVICES",
+    "ConsumerAgent",
+    "IncentiveModel",
+    "ModelFork",
+    "check_device_option",
+    "default_game",
+    "resolve_device",
+]
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +95,18 @@ def resolve_device(device: str | None) -> str:
             raise ValueError(f"device={device!r}: there are only {torch.cuda.device_count()} CUDA device(s)")
         return name
     raise ValueError(f"device must be one of {', '.join(DEVICES)} or 'cuda:N', got {device!r}")
+
+
+def check_device_option(device: str) -> None:
+    """Validate a config's ``device`` field: :func:`resolve_device`'s error, as ``device: ...``.
+
+    Raises:
+        ValueError: an unknown device, or one this machine does not have.
+    """
+    try:
+        resolve_device(device)
+    except ValueError as exc:
+        raise ValueError(f"device: {exc}") from None
 
 
 class ConsumerAgent(mesa.Agent):
