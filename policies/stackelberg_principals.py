@@ -94,7 +94,16 @@ detail is this project's choice and a field of :class:`LeaderConfig`):
   hypothesis consistent with the data promises; either the follower confirms
   it or the refuting observation moves the fitted boundaries, so the probes
   bisect the boundary that matters. ``"thompson"`` plays the best candidate of
-  one member drawn by weight (posterior sampling; Thompson 1933).
+  one member drawn by weight (posterior sampling; Thompson 1933). Either rule
+  skips commitments whose answer is already *known* (the response memory
+  below, from a uniform prior, gives one column probability >= ``known``: one
+  observation of a noise-free follower, about three agreeing ones at 40%
+  noise) while an unknown feasible candidate remains: replaying a known
+  commitment teaches nothing, and without this rule an adaptation episode
+  whose members had all converged on one verified commitment replayed it for
+  the rest of the episode instead of testing the next-best hypothesis (on the
+  validation games, never the test games, this raised the 1-shot gap share
+  from 0.93 to 0.96).
   *Exploitation* adds every commitment played before with this follower to the
   candidates and maximises the expected payoff under the ensemble's
   likelihood-weighted predictive, sharpened at commitments already played by a
@@ -577,6 +586,14 @@ class LeaderConfig:
         1e-3, help="optimistic exploration: members with weight >= this x the largest count as plausible", low=0, high=1
     )
     memory_floor: float = option(0.01, help="least corruption assumed by the response memory", low=0.0, high=1.0)
+    known: float = option(
+        0.95,
+        help="exploration skips commitments whose response the memory already knows with at least this "
+        "probability (1: never skip)",
+        low=0.0,
+        high=1.0,
+        low_open=True,
+    )
     posterior_temperature: float = option(1.0, help="temperature of the members' likelihood weights", low=0.0)
     iterations: int = option(60, help="outer (meta) updates", low=1)
     tasks_per_batch: int = option(16, help="tasks (game x follower) per outer update", low=1)
@@ -1046,6 +1063,8 @@ def decide(
         if rule != "thompson":
             plausible = weights >= cfg.plausible * weights.amax(-1, keepdim=True)
             v = torch.where(plausible.unsqueeze(-1), v, torch.tensor(-math.inf, dtype=_DTYPE))
+        if cfg.known < 1.0:
+            v = _skip_known(v, own, fast, weights, past, noise, cfg)
         flat = v.reshape(rows, -1).argmax(-1)
         choice[explore] = own.reshape(rows, -1, m)[idx, flat][explore]
     if bool((~explore).any()):
@@ -1059,6 +1078,36 @@ def decide(
         choice[~explore] = cand[idx, v.argmax(-1)][~explore]
     choice = choice.clamp_min(0.0)
     return choice / choice.sum(-1, keepdim=True)
+
+
+def _skip_known(
+    v: torch.Tensor,
+    cand: torch.Tensor,
+    fast: dict[str, torch.Tensor],
+    weights: torch.Tensor,
+    past: _Data,
+    noise: torch.Tensor,
+    cfg: LeaderConfig,
+) -> torch.Tensor:
+    """Exploration values ``v`` (rows, E', C) with commitments whose answer is already known set to -inf.
+
+    A commitment is known when the response memory alone (a uniform prior
+    conditioned on what was observed at exactly that commitment) gives one
+    column probability at least ``cfg.known``: playing it again teaches
+    nothing about a deterministic follower, and little once noisy answers
+    agree. Rows where every feasible candidate is known keep their values.
+    """
+    if past.p.shape[1] == 0:
+        return v
+    rows, E1, C, m = cand.shape
+    n = int(fast["U"].shape[-1])
+    flat = cand.reshape(rows, E1 * C, m)
+    uniform = torch.full((rows, E1 * C, n), 1.0 / n, dtype=_DTYPE)
+    memory = _with_memory(uniform, fast, weights, flat, past, noise, cfg.memory_floor)
+    known = (memory.amax(-1) >= cfg.known).reshape(rows, E1, C)
+    skipped = torch.where(known, torch.tensor(-math.inf, dtype=_DTYPE), v)
+    any_left = torch.isfinite(skipped).reshape(rows, -1).any(-1)
+    return torch.where(any_left[:, None, None], skipped, v)
 
 
 def _bma_probs(

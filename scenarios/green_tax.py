@@ -13,8 +13,12 @@ welfare = sum of realised private values - prices - SCC x emissions - (lambda -
 Principals (``--principals``): ``none``; ``pigouvian`` (tau = SCC x e);
 ``best_constant`` (the best constant tax vector, searched with hindsight on this
 very population); ``oracle`` (plans with the true simulator and the households'
-learning state over "early clean subsidy for d years, then Pigouvian" schedules,
-re-planning every 5 years); the learned principals ``mermaide``, ``wm_only``,
+learning state over "early clean subsidy for d years, then the Pigouvian tax"
+and "early clean subsidy, then the best constant vector" schedules, re-planning
+every 5 years: never below ``best_constant``); ``oracle_clean`` (the same
+planner restricted to the learned governments' lever, the clean technology's
+rate, with the Pigouvian tax on the others, over a finer family of subsidies
+including permanent ones); the learned principals ``mermaide``, ``wm_only``,
 ``meta_only``, ``model_free`` (meta-trained on a distribution of populations,
 evaluated 0- and 1-shot on held-out populations). ``first_best`` in the results
 is a reference value, not a principal: the same households, informed, under the
@@ -81,7 +85,7 @@ __all__ = [
 ]
 
 SCENARIO = "green_tax"
-BASELINES = ("none", "pigouvian", "best_constant", "oracle")
+BASELINES = ("none", "pigouvian", "best_constant", "oracle", "oracle_clean")
 LEARNED = ("model_free", "meta_only", "wm_only", "mermaide")
 SETTINGS = ("headline", "rational", "deep_pessimism", "unseen_family")
 CHECKPOINT_DIR = Path(__file__).parent / "checkpoints" / SCENARIO
@@ -96,6 +100,16 @@ class OracleConfig:
     )
     durations: list[int] = option(default_factory=lambda: [1, 2, 4, 8], help="subsidy durations tried, years", low=1)
     replan_every: int = option(5, help="years between re-plans", low=1)
+    clean_levels: list[float] = option(
+        default_factory=lambda: [250.0, 500.0, 1000.0, 2000.0, 3000.0, 4500.0],
+        help="oracle_clean: clean-technology subsidies tried, $/yr",
+        low=0,
+    )
+    clean_durations: list[int] = option(
+        default_factory=lambda: [1, 2, 4, 8, 1000],
+        help="oracle_clean: subsidy durations tried, years (beyond the horizon: permanent)",
+        low=1,
+    )
 
 
 @dataclass
@@ -153,7 +167,7 @@ class Args:
         for p in self.principals:
             if p not in known and ":" not in p:
                 raise ValueError(f"principals: unknown {p!r}; available: {', '.join(sorted(known))}")
-            if p not in LEARNED:
+            if p not in LEARNED and p != "oracle_clean":  # oracle_clean is built here, not registered
                 try:
                     principal_class(p)
                 except ValueError as exc:
@@ -221,16 +235,21 @@ def _reward_fn(econ: Economy, n: int):
 
 def make_baseline(name: str, args: Args, econ: Economy, n: int, best_vec: np.ndarray | None) -> Any:
     """Build a non-learned principal."""
-    if name == "oracle":
+    if name in ("oracle", "oracle_clean"):
+        with_best = name == "oracle"
 
         def candidates(spec: Any) -> list[np.ndarray]:
-            # temporary clean subsidies on top of the Pigouvian tax, and on top of the best constant
-            # vector when it is known, plus that vector itself: the oracle is never below best_constant
-            family = subsidy_then_tax_schedules(
-                spec, econ.horizon, args.oracle.levels, args.oracle.durations, econ.clean
+            # temporary clean subsidies on top of the Pigouvian tax, and (oracle) on top of the best constant
+            # vector when it is known, plus that vector itself: the oracle is never below best_constant;
+            # oracle_clean keeps the other technologies at the Pigouvian tax, the learned governments' box
+            levels, durations = (
+                (args.oracle.levels, args.oracle.durations)
+                if with_best
+                else (args.oracle.clean_levels, args.oracle.clean_durations)
             )
+            family = subsidy_then_tax_schedules(spec, econ.horizon, levels, durations, econ.clean)
             out = list(family)
-            if best_vec is not None:
+            if with_best and best_vec is not None:
                 out += [np.clip(path - path[-1] + best_vec, spec.lower, spec.upper) for path in family]
             return out
 
@@ -342,7 +361,13 @@ def resolve(args: Args) -> Args:
         settings=args.settings[:2],
         households=dataclasses.replace(args.households, n_households=min(args.households.n_households, 2000)),
         best_constant_grid=[-2000.0, 0.0, 1000.0],
-        oracle=dataclasses.replace(args.oracle, levels=args.oracle.levels[:2], durations=args.oracle.durations[:2]),
+        oracle=dataclasses.replace(
+            args.oracle,
+            levels=args.oracle.levels[:2],
+            durations=args.oracle.durations[:2],
+            clean_levels=args.oracle.clean_levels[:2],
+            clean_durations=args.oracle.clean_durations[:2],
+        ),
     )
 
 

@@ -111,6 +111,7 @@ DECISION_FIELDS = (
     "scored_explore_rule",
     "plausible",
     "memory_floor",
+    "known",
     "posterior_temperature",
     "pg_inner_lr",
     "pg_inner_steps",

@@ -29,6 +29,7 @@ from policies.stackelberg_principals import (
     StackelbergLeader,
     _Data,
     _fit_loss,
+    _skip_known,
     _wm_outer_loss,
     fit_members,
     init_fast,
@@ -245,6 +246,51 @@ def test_wm_outer_loss_trains_the_belief():
     loss.backward()
     assert float(net.cell.w_x.weight.grad.norm()) > 0
     assert np.isfinite(log["loss/post"]) and np.isfinite(log["loss/pre"])
+
+
+def _known_case(n_seen: int, noise: float):
+    """Two candidates per member; the first was played ``n_seen`` times (always answered with column 1)."""
+    cfg, net, params, L, z, _, _ = _toy(rows=1, members=2)
+    fast = {k: v.detach() for k, v in init_fast(net, params, L, z).items()}
+    weights = torch.full((1, 2), 0.5, dtype=torch.float64)
+    seen = torch.tensor([0.2, 0.5, 0.3], dtype=torch.float64)
+    other = torch.tensor([0.6, 0.2, 0.2], dtype=torch.float64)
+    cand = torch.stack([seen, other]).expand(1, 2, 2, 3)  # rows, members, C, m
+    past = _Data(
+        seen.expand(1, n_seen, 3),
+        torch.full((1, n_seen, 3), 1 / 3, dtype=torch.float64),
+        torch.zeros(1, n_seen, 3, dtype=torch.float64),
+        torch.ones(1, n_seen, dtype=torch.long),
+        torch.ones(1, n_seen, dtype=torch.float64),
+    )
+    v = torch.tensor([[[0.9, 0.5], [0.8, 0.4]]], dtype=torch.float64)
+    return cfg, fast, weights, cand, past, torch.tensor([noise], dtype=torch.float64), v
+
+
+def test_exploration_skips_commitments_whose_answer_is_known():
+    cfg, fast, weights, cand, past, noise, v = _known_case(1, 0.0)
+    out = _skip_known(v, cand, fast, weights, past, noise, dataclasses.replace(cfg, known=0.95))
+    assert torch.isinf(out[..., 0]).all() and (out[..., 1] == v[..., 1]).all()
+    # known = 1 never skips; an unplayed history skips nothing
+    assert torch.equal(_skip_known(v, cand, fast, weights, past, noise, dataclasses.replace(cfg, known=1.0)), v)
+    empty = _Data(*(x[:, :0] for x in (past.p, past.qbar, past.corr, past.obs, past.mask)))
+    assert torch.equal(_skip_known(v, cand, fast, weights, empty, noise, dataclasses.replace(cfg, known=0.95)), v)
+
+
+def test_noisy_answers_need_repeats_before_they_count_as_known():
+    """With 40% observation noise one answer is not enough; three agreeing answers are."""
+    cfg = None
+    for n_seen, expect_known in ((1, False), (3, True)):
+        cfg, fast, weights, cand, past, noise, v = _known_case(n_seen, 0.4)
+        out = _skip_known(v, cand, fast, weights, past, noise, dataclasses.replace(cfg, known=0.95))
+        assert bool(torch.isinf(out[..., 0]).all()) is expect_known
+
+
+def test_when_every_candidate_is_known_the_values_stay():
+    cfg, fast, weights, cand, past, noise, v = _known_case(1, 0.0)
+    cand = cand[..., :1, :].expand(1, 2, 2, 3)  # both candidates are the played commitment
+    out = _skip_known(v, cand, fast, weights, past, noise, dataclasses.replace(cfg, known=0.95))
+    assert torch.equal(out, v)
 
 
 # ---------------------------------------------------------------------------------------------------------------------

@@ -138,6 +138,48 @@ def test_quick_cli_writes_a_complete_run_folder(tmp_path):
     assert head.loc["oracle", "welfare"] >= head.loc["best_constant", "welfare"] - 1e-6
 
 
+def test_oracle_clean_sets_only_the_clean_rate(tmp_path):
+    """oracle_clean: the planner limited to the learned governments' lever (the other rates stay Pigouvian)."""
+    out = tmp_path / "run"
+    argv = ["--quick", "--principals", "none,pigouvian,oracle_clean", "--settings", "headline", "--no-progress"]
+    assert main([*argv, "--out", str(out)]) == 0
+    rounds = pd.read_csv(out / "rounds.csv")
+    results = pd.read_csv(out / "results.csv").set_index("principal")
+    econ = Economy()
+    pig = pigouvian_tax(econ)
+    orc = rounds[rounds.principal == "oracle_clean"]
+    cols = [f"tax_{name}" for name in econ.technologies]
+    assert len(cols) == econ.k
+    for j, col in enumerate(cols):
+        if j == econ.clean:
+            assert (orc[col] <= pig[j] + 1e-6).all()  # a subsidy or the Pigouvian rate, never above it
+        else:
+            np.testing.assert_allclose(orc[col], pig[j])
+    # the Pigouvian path is one of its candidates, and it plans with the true simulator
+    assert results.loc["oracle_clean", "welfare"] >= results.loc["pigouvian", "welfare"] - 1e-6
+
+
+def test_learned_sentences_share_of_the_gap():
+    from scenarios._green_report import learned_sentences
+
+    rows = []
+    for seed in range(3):
+        for name, w in (("none", 100.0), ("oracle", 200.0), ("best_constant", 150.0), ("mermaide", 190.0)):
+            rows.append(
+                {
+                    "setting": "headline",
+                    "principal": name,
+                    "shots": 1 if name == "mermaide" else 0,
+                    "seed": seed,
+                    "welfare": w + seed,
+                    "intervention_cost": 10.0,
+                }
+            )
+    text = learned_sentences(pd.DataFrame(rows))
+    assert len(text) == 1
+    assert "mermaide (1-shot)" in text[0] and "90% of the way" in text[0] and "+40 [+40, +40]" in text[0]
+
+
 def test_same_seed_same_results(tmp_path):
     argv = ["--quick", "--principals", "none,pigouvian", "--settings", "headline", "--no-progress"]
     assert main([*argv, "--out", str(tmp_path / "a")]) == 0
