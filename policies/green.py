@@ -88,17 +88,31 @@ class Schedule(BasePrincipal):
 
 
 def subsidy_then_tax_schedules(
-    spec: PrincipalSpec, horizon: int, levels: Sequence[float], durations: Sequence[int], clean: int
+    spec: PrincipalSpec,
+    horizon: int,
+    levels: Sequence[float],
+    durations: Sequence[int],
+    clean: int,
+    *,
+    surcharge: bool = False,
 ) -> list[np.ndarray]:
-    """Candidate paths: a subsidy on the clean technology for d rounds on top of the Pigouvian tax, then Pigouvian."""
+    """Candidate paths: an early push for d rounds on top of the Pigouvian tax, then Pigouvian.
+
+    The push is a subsidy of each level on the clean technology, or with ``surcharge`` a tax of each
+    level on every other technology (the same relative price, without subsidy outlays).
+    """
     base = pigouvian_incentives(spec)
     out = [np.tile(base, (horizon, 1))]
+    others = [j for j in range(spec.n_actions) if j != clean]
     for s in levels:
         if s <= 0:
             continue
         for d in durations:
             path = np.tile(base, (horizon, 1))
-            path[: min(d, horizon), clean] += s
+            if surcharge:
+                path[: min(d, horizon), others] -= s
+            else:
+                path[: min(d, horizon), clean] += s
             out.append(np.clip(path, spec.lower, spec.upper))
     return out
 

@@ -1,17 +1,22 @@
 """Learned principals for green_tax: the training distribution of populations, the batch environment, evaluation.
 
 The government is a principal acting on a whole population (one row = one
-population): each year it sets the clean technology's rate, from the Pigouvian tax down to
-a $5,000 subsidy below it (the other technologies keep the Pigouvian tax: the
-question is the size and timing of a clean subsidy; every market failure in
-this economy, pessimism and too little exploration, works against the clean
-technology, so a clean tax above the Pigouvian rate is never the answer), and
-observes the choice shares. The untrained policy plays a $250 subsidy. Earlier
-versions failed in instructive ways: one that set all three rates freely
-exploited its critic with large subsidies on every technology; one that could
-also tax the clean technology up to $2,000 above the Pigouvian rate drifted to
-that corner (the world-model variants) or to the largest subsidy after one
-fine-tuning step (the model-free ones, whose value loss was then in dollars).
+population): each year it sets the clean technology's rate, from the Pigouvian
+tax down to a $5,000 subsidy below it, and the other technologies' rates,
+within $1,000 of their Pigouvian tax (a surcharge or a rebate); it observes the
+choice shares. A surcharge on the dirty technologies moves relative prices like
+a clean subsidy but without subsidy outlays (which cost lambda - 1 per dollar);
+it also moves the informed households, who were choosing right. The untrained
+policy plays a $250 clean subsidy and the Pigouvian tax on the others. Earlier
+versions failed or fell short in instructive ways: one that set all three rates
+freely in both directions exploited its critic with large subsidies on every
+technology; one that could also tax the clean technology up to $2,000 above the
+Pigouvian rate drifted to that corner (the world-model variants) or to the
+largest subsidy after one fine-tuning step (the model-free ones, whose value
+loss was then in dollars); one limited to the clean rate (the others at the
+Pigouvian tax) reached 24,382 to 24,591 $/household on the headline
+population over three training seeds, against 24,733 to 24,795 for this box
+(a training-distribution population; the held-out ones were not consulted).
 Its objective is welfare (in training: the welfare gain over a twin population
 under the Pigouvian tax, with common random numbers), a *dynamic* objective (a
 subsidy today changes what households believe tomorrow). Every variant's
@@ -60,6 +65,7 @@ __all__ = ["GreenEnv", "GreenProblem", "evaluate_learned", "green_net_spec", "lo
 
 TRAIN_HOUSEHOLDS = 1000
 SUBSIDY_ROOM = 5000.0
+OTHER_ROOM = 1000.0
 INIT_SUBSIDY = 250.0
 
 
@@ -67,12 +73,14 @@ def green_net_spec(econ: Economy) -> NetSpec:
     """What the learned government is built for.
 
     It sets the clean technology's rate (from the Pigouvian tax down to a $5,000
-    subsidy below it); the other technologies keep the Pigouvian tax. Values and costs as
-    the government sees them.
+    subsidy below it) and the other technologies' rates (within $1,000 of their
+    Pigouvian tax). Incentives are negative taxes. Values and costs as the
+    government sees them.
     """
     pig = pigouvian_tax(econ)
-    low = -pig.copy()
-    high = -pig.copy()
+    low = -pig - OTHER_ROOM
+    high = -pig + OTHER_ROOM
+    low[econ.clean] = -pig[econ.clean]
     high[econ.clean] = -pig[econ.clean] + SUBSIDY_ROOM
     init = -pig.copy()
     init[econ.clean] += INIT_SUBSIDY
@@ -80,7 +88,7 @@ def green_net_spec(econ: Economy) -> NetSpec:
         n_actions=econ.k,
         low=list(low),
         high=list(high),
-        mask=[j == econ.clean for j in range(econ.k)],
+        mask=[True] * econ.k,
         base=list(-pig),
         values=list(-econ.scc * np.asarray(econ.emissions)),
         cost=econ.mcpf - 1.0,

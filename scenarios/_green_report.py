@@ -232,16 +232,17 @@ _POLICY_TEXT = {
     "constant": "a fixed vector of taxes (negative: subsidies) given in the config.",
     "best_constant": "the constant tax vector with the highest welfare on this population, found by coordinate "
     "search around the Pigouvian rates with hindsight (it knows the households).",
-    "oracle": "plans with the true simulator and the households' learning state over 'EV subsidy for d years, then "
-    "Pigouvian' and 'EV subsidy for d years, then the best constant vector' schedules and re-plans every few years: "
-    "a benchmark no real government has (it uses every technology's rate, and knows the best constant vector).",
-    "oracle_clean": "the same planner restricted to the learned governments' lever: an EV subsidy for d years, the "
-    "Pigouvian tax on every other technology, over a finer family of EV subsidies including permanent ones (what a "
-    "government that sets only the EV's rate could reach with perfect knowledge, within these schedules).",
+    "oracle": "plans with the true simulator and the households' learning state over 'early push for d years, then "
+    "Pigouvian' and 'early push, then the best constant vector' schedules (the push: an EV subsidy or a surcharge on "
+    "the other technologies) and re-plans every few years: a benchmark no real government has (it knows the "
+    "households and the best constant vector).",
+    "oracle_clean": "the same planner limited to 'EV subsidy for d years (or for good), then the Pigouvian tax': "
+    "the best temporary-subsidy policy, with full knowledge.",
     "reform": "the reform file's schedule (see above).",
     "mermaide": "the meta-learned government (Banerjee et al. 2023): a recurrent belief over the choice shares it "
     "observes, a world model of the households' response, a policy that sets the EV's rate between the Pigouvian "
-    "tax and a $5,000 subsidy below it; trained with MAML on a distribution of populations (shipped checkpoint), "
+    "tax and a $5,000 subsidy below it and the other technologies' rates within $1,000 of their Pigouvian tax; "
+    "trained with MAML on a distribution of populations (shipped checkpoint), "
     "it never sees welfare or the households' values. K-shot = after K adaptation episodes on populations of the "
     "same kind (K = 0: as shipped).",
     "wm_only": "MERMAIDE without meta-learning (its K-shot adaptation is plain fine-tuning).",

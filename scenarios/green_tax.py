@@ -13,12 +13,13 @@ welfare = sum of realised private values - prices - SCC x emissions - (lambda -
 Principals (``--principals``): ``none``; ``pigouvian`` (tau = SCC x e);
 ``best_constant`` (the best constant tax vector, searched with hindsight on this
 very population); ``oracle`` (plans with the true simulator and the households'
-learning state over "early clean subsidy for d years, then the Pigouvian tax"
-and "early clean subsidy, then the best constant vector" schedules, re-planning
-every 5 years: never below ``best_constant``); ``oracle_clean`` (the same
-planner restricted to the learned governments' lever, the clean technology's
-rate, with the Pigouvian tax on the others, over a finer family of subsidies
-including permanent ones); the learned principals ``mermaide``, ``wm_only``,
+learning state over "an early push for d years, then the Pigouvian tax" and
+"an early push, then the best constant vector" schedules, the push being a
+clean subsidy or a surcharge on the other technologies, re-planning every 5
+years: never below ``best_constant``); ``oracle_clean`` (the same planner
+limited to "a clean subsidy for d years or for good, then the Pigouvian tax":
+the best version, with full knowledge, of the temporary-subsidy policy); the
+learned principals ``mermaide``, ``wm_only``,
 ``meta_only``, ``model_free`` (meta-trained on a distribution of populations,
 evaluated 0- and 1-shot on held-out populations). ``first_best`` in the results
 is a reference value, not a principal: the same households, informed, under the
@@ -100,6 +101,11 @@ class OracleConfig:
     )
     durations: list[int] = option(default_factory=lambda: [1, 2, 4, 8], help="subsidy durations tried, years", low=1)
     replan_every: int = option(5, help="years between re-plans", low=1)
+    surcharge_levels: list[float] = option(
+        default_factory=lambda: [500.0, 1000.0, 2000.0],
+        help="early surcharges on the non-clean technologies tried, $/yr",
+        low=0,
+    )
     clean_levels: list[float] = option(
         default_factory=lambda: [250.0, 500.0, 1000.0, 2000.0, 3000.0, 4500.0],
         help="oracle_clean: clean-technology subsidies tried, $/yr",
@@ -236,20 +242,21 @@ def _reward_fn(econ: Economy, n: int):
 def make_baseline(name: str, args: Args, econ: Economy, n: int, best_vec: np.ndarray | None) -> Any:
     """Build a non-learned principal."""
     if name in ("oracle", "oracle_clean"):
-        with_best = name == "oracle"
+        full = name == "oracle"
+        cfg = args.oracle
 
         def candidates(spec: Any) -> list[np.ndarray]:
-            # temporary clean subsidies on top of the Pigouvian tax, and (oracle) on top of the best constant
-            # vector when it is known, plus that vector itself: the oracle is never below best_constant;
-            # oracle_clean keeps the other technologies at the Pigouvian tax, the learned governments' box
-            levels, durations = (
-                (args.oracle.levels, args.oracle.durations)
-                if with_best
-                else (args.oracle.clean_levels, args.oracle.clean_durations)
-            )
-            family = subsidy_then_tax_schedules(spec, econ.horizon, levels, durations, econ.clean)
+            # oracle: early pushes (a clean subsidy, or a surcharge on the other technologies) for d years on
+            # top of the Pigouvian tax and on top of the best constant vector when it is known, plus both
+            # constants: never below best_constant. oracle_clean: clean subsidies then the Pigouvian tax only.
+            if not full:
+                return subsidy_then_tax_schedules(spec, econ.horizon, cfg.clean_levels, cfg.clean_durations, econ.clean)
+            family = subsidy_then_tax_schedules(spec, econ.horizon, cfg.levels, cfg.durations, econ.clean)
+            family += subsidy_then_tax_schedules(
+                spec, econ.horizon, cfg.surcharge_levels, cfg.durations, econ.clean, surcharge=True
+            )[1:]
             out = list(family)
-            if with_best and best_vec is not None:
+            if best_vec is not None:
                 out += [np.clip(path - path[-1] + best_vec, spec.lower, spec.upper) for path in family]
             return out
 
@@ -365,6 +372,7 @@ def resolve(args: Args) -> Args:
             args.oracle,
             levels=args.oracle.levels[:2],
             durations=args.oracle.durations[:2],
+            surcharge_levels=args.oracle.surcharge_levels[:1],
             clean_levels=args.oracle.clean_levels[:2],
             clean_durations=args.oracle.clean_durations[:2],
         ),

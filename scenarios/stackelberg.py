@@ -598,11 +598,11 @@ def write_report(
     acc = acceptance(results)
     if acc is not None:
         c0, c1 = acc[0], acc[1]
-        verdict = "meets" if acc["met"] else "does not meet"
+        verdict = "is met" if acc["met"] else "is not met"
         text = (
             f"MERMAIDE against best-responding followers on held-out in-distribution games: 1-shot gap share "
             f"{c1.mean:.3f} (95% CI {c1.low:.3f} to {c1.high:.3f}, n = {c1.n} seeds), 0-shot {c0.mean:.3f} "
-            f"({c0.low:.3f} to {c0.high:.3f}); the target (1-shot >= 0.95 and 0-shot below it) {verdict} it."
+            f"({c0.low:.3f} to {c0.high:.3f}); the target (1-shot >= 0.95 and 0-shot below it) {verdict}."
         )
         rep.paragraph(text)
         lines.append(text)
