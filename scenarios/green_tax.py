@@ -87,6 +87,8 @@ __all__ = [
 
 SCENARIO = "green_tax"
 BASELINES = ("none", "pigouvian", "best_constant", "oracle", "oracle_clean")
+#: baselines built by this scenario (``make_baseline``), not registered principals
+SCENARIO_BUILT = frozenset({"oracle_clean"})
 LEARNED = ("model_free", "meta_only", "wm_only", "mermaide")
 SETTINGS = ("headline", "rational", "deep_pessimism", "unseen_family")
 CHECKPOINT_DIR = Path(__file__).parent / "checkpoints" / SCENARIO
@@ -173,7 +175,7 @@ class Args:
         for p in self.principals:
             if p not in known and ":" not in p:
                 raise ValueError(f"principals: unknown {p!r}; available: {', '.join(sorted(known))}")
-            if p not in LEARNED and p != "oracle_clean":  # oracle_clean is built here, not registered
+            if p not in LEARNED and p not in SCENARIO_BUILT:
                 try:
                     principal_class(p)
                 except ValueError as exc:

@@ -72,7 +72,7 @@ def _green_dry_run(args: green_tax.Args) -> Path:
     a = green_tax.resolve(args)
     _write_config_toml(a)
     for p in a.principals:
-        if p not in green_tax.LEARNED:
+        if p not in green_tax.LEARNED and p not in green_tax.SCENARIO_BUILT:
             principal_class(p)
     for setting in a.settings:
         mix = green_tax.setting_mix(a.households, setting, a.learner)

@@ -1,7 +1,11 @@
-"""Meta-training rollouts on the device path (``--device``) give the same checkpoint as the numba path.
+"""Training rollouts on a device backend give the same checkpoint as on the numba path (DESIGN.md section 8).
 
 ``torch-cpu`` runs the same torch code as ``cuda``; the counter-based random stream makes the agents'
-actions identical, so the trained weights are equal bit for bit.
+actions identical. bandit_alignment's rewards are then identical too, and the trained weights are equal
+bit for bit. green_tax's households carry logit taste shocks, ``-log(-log(u))``, whose float32 ``log``
+differs by an ulp between libm (numba) and the device path for a few arguments in 10,000 (documented in
+:mod:`simulator._torch_backend`): the same choices, welfare sums that agree to float rounding, and
+weights that agree to about 1e-8.
 """
 
 from __future__ import annotations
@@ -26,4 +30,7 @@ def test_device_rollouts_give_the_same_checkpoint(tmp_path, scenario, name):
     a, b = (s["state_dict"] for s in states)
     assert a.keys() == b.keys()
     for key in a:
-        assert torch.equal(a[key], b[key]), key
+        if scenario == "bandit_alignment":
+            assert torch.equal(a[key], b[key]), key
+        else:
+            torch.testing.assert_close(a[key], b[key], rtol=1e-6, atol=1e-6, msg=key)
