@@ -108,7 +108,8 @@ def learned_sentences(results: pd.DataFrame) -> list[str]:
             if abs(oracle - none) > 1e-9:
                 text += f", {(w - none) / (oracle - none):.0%} of the way from no policy to the oracle"
             if "oracle_clean" in per.columns and abs(per["oracle_clean"].mean() - none) > 1e-9:
-                text += f" ({(w - none) / (per['oracle_clean'].mean() - none):.0%} to the EV-only oracle)"
+                text += f" ({(w - none) / (per['oracle_clean'].mean() - none):.0%} of the way to oracle_clean)"
+            text += f", {w / oracle - 1:+.1%} vs the oracle's welfare"
             if "best_constant" in per.columns:
                 d = paired_difference(per[label], per["best_constant"])
                 text += f"; vs best_constant {d.mean:+,.0f} [{d.ci.low:+,.0f}, {d.ci.high:+,.0f}]"

@@ -178,6 +178,7 @@ def test_learned_sentences_share_of_the_gap():
     text = learned_sentences(pd.DataFrame(rows))
     assert len(text) == 1
     assert "mermaide (1-shot)" in text[0] and "90% of the way" in text[0] and "+40 [+40, +40]" in text[0]
+    assert "-5.0% vs the oracle's welfare" in text[0]
 
 
 def test_same_seed_same_results(tmp_path):
