@@ -565,7 +565,12 @@ class LeaderConfig:
     prior_mean_l2: float = option(1.0, help="outer-loss penalty on the prior mean's square (shrinks it to 0)", low=0.0)
     inner_lr: float = option(0.1, help="step size of the (Adam-normalised) fitting steps", low=0.0)
     inner_steps: int = option(60, help="adaptation: fitting steps from the initialisation", low=1, high=500)
-    online_steps: int = option(10, help="fitting steps after each observed round", low=0, high=200)
+    online_steps: int = option(
+        30,
+        help="fitting steps after each observed round (30: best of 10/20/30/50 on validation games)",
+        low=0,
+        high=200,
+    )
     train_online_steps: int = option(3, help="fitting steps after each round in training rollouts", low=0, high=200)
     first_order: bool = option(True, help="first-order MAML (drop second derivatives)")
     adapt: list[str] = option(

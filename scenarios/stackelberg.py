@@ -31,7 +31,9 @@ commitment costs the leader nothing beyond its payoff). The headline number,
 *share of the Nash-to-SE gap*, is computed per seed over all games of a setting
 as ``sum(return - nash) / sum(se - nash)`` (most random games have no gap:
 averaging per-game ratios would be dominated by near-zero denominators), with a
-95% t-interval over seeds.
+95% t-interval over seeds. The run's verdict on MERMAIDE (1-shot at least 0.95,
+0-shot below it) uses the same share over all games of all seeds, the mean
+return, Nash and SE values over games, and prints the per-seed interval beside it.
 
 Noise study: for observation noise ``p`` in ``--noise`` the leaders in
 ``--noise-principals`` play ``--noise-shots`` adaptation episodes and a scored
@@ -47,7 +49,7 @@ reproduced by ``python -m scenarios.stackelberg --train-only --seed 0``
 (written to ``scenarios/checkpoints/stackelberg``; about 1.5 minutes on one
 core: model_free and meta_only 8 s each, wm_only and mermaide about 40 s each).
 The default run (5 seeds, 40 held-out games per setting and seed, 40 games in
-the noise study) takes about 6 minutes on one core; only about 35% of the
+the noise study) takes about 9 minutes on one core; only about 35% of the
 random games have a Nash-to-SE gap, so with 10 games per seed the gap share
 rests on about 4 games per seed and its interval is very wide.
 """
@@ -537,7 +539,13 @@ def _summary(results: pd.DataFrame, by: list[str]) -> pd.DataFrame:
 
 
 def acceptance(results: pd.DataFrame) -> dict[str, Any] | None:
-    """MERMAIDE's share of the Nash-to-SE gap at 0 and 1 shot on held-out in-distribution games, best response."""
+    """MERMAIDE's share of the Nash-to-SE gap at 0 and 1 shot on held-out in-distribution games, best response.
+
+    Returns per K in (0, 1) the per-seed shares' mean and t-interval (``out[k]``) and the share over all
+    games of all seeds (``out["pooled"][k]``: (mean return - mean Nash) / (mean SE - mean Nash) over games,
+    the issue's "mean over games"); ``met`` applies the issue's test (1-shot >= 0.95, 0-shot below it) to
+    the latter. ``games`` counts the games.
+    """
     from analysis.stats import mean_ci
 
     main = results[(results.study == "main") & (results.setting == "in_distribution")]
@@ -545,13 +553,17 @@ def acceptance(results: pd.DataFrame) -> dict[str, Any] | None:
     if main.empty or not {0, 1} <= set(main.shots):
         return None
     share = gap_share(main, ["shots"])
-    out: dict[str, Any] = {}
+    out: dict[str, Any] = {"pooled": {}}
     for k in (0, 1):
         vals = share[share.shots == k].gap_share.to_numpy(float)
         out[k] = mean_ci(vals, method="t") if np.isfinite(vals).any() else None
-    if out[0] is None or out[1] is None:
+        sub = main[main.shots == k]
+        den = float((sub.se_value - sub.nash_value).sum())
+        out["pooled"][k] = float((sub.principal_return - sub.nash_value).sum()) / den if den > GAP_TOL else np.nan
+    if out[0] is None or out[1] is None or not np.isfinite(out["pooled"][1]):
         return None
-    out["met"] = bool(out[1].mean >= 0.95 and out[0].mean < out[1].mean)
+    out["games"] = int((main.shots == 1).sum())
+    out["met"] = bool(out["pooled"][1] >= 0.95 and out["pooled"][0] < out["pooled"][1])
     return out
 
 
@@ -599,10 +611,13 @@ def write_report(
     if acc is not None:
         c0, c1 = acc[0], acc[1]
         verdict = "is met" if acc["met"] else "is not met"
+        p0, p1 = acc["pooled"][0], acc["pooled"][1]
         text = (
             f"MERMAIDE against best-responding followers on held-out in-distribution games: 1-shot gap share "
-            f"{c1.mean:.3f} (95% CI {c1.low:.3f} to {c1.high:.3f}, n = {c1.n} seeds), 0-shot {c0.mean:.3f} "
-            f"({c0.low:.3f} to {c0.high:.3f}); the target (1-shot >= 0.95 and 0-shot below it) {verdict}."
+            f"over all {acc['games']} games (mean return, Nash and SE values over games) {p1:.3f}, 0-shot {p0:.3f}; "
+            f"per seed, 1-shot {c1.mean:.3f} (95% CI {c1.low:.3f} to {c1.high:.3f}, n = {c1.n} seeds), 0-shot "
+            f"{c0.mean:.3f} ({c0.low:.3f} to {c0.high:.3f}); the target (1-shot >= 0.95 and 0-shot below it, "
+            f"mean over games) {verdict}."
         )
         rep.paragraph(text)
         lines.append(text)

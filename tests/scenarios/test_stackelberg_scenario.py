@@ -21,7 +21,7 @@ from scenarios._stackelberg_games import (
     play_episode,
     sample_games,
 )
-from scenarios.stackelberg import ALL_PRINCIPALS, CHECKPOINT_DIR, gap_share, main, rounds_to_target
+from scenarios.stackelberg import ALL_PRINCIPALS, CHECKPOINT_DIR, acceptance, gap_share, main, rounds_to_target
 
 COMMON = [
     "scenario",
@@ -215,3 +215,30 @@ def test_fictitious_play_responds_to_the_empirical_mix():
     rec = play_episode(_Fixed(p), env, None)
     assert rec.true_actions[0, -1] == np.argmax(p @ game.F)  # the empirical mix converges to p
     assert rec.true_actions[0, 0] == np.argmax(np.full(3, 1 / 3) @ game.F)  # first round: the uniform prior
+
+
+def test_acceptance_pools_over_games_and_reports_seeds():
+    """The verdict uses the share over all games; the per-seed shares come with their interval."""
+    rows = []
+    for seed, ret1 in ((0, 1.0), (1, 0.9)):  # seed 0 reaches the SE value, seed 1 half of its (larger) gap
+        for shots, ret in ((0, 0.0), (1, ret1)):
+            rows.append(
+                {
+                    "study": "main",
+                    "setting": "in_distribution",
+                    "follower": "best_response",
+                    "principal": "mermaide",
+                    "seed": seed,
+                    "shots": shots,
+                    "principal_return": ret,
+                    "nash_value": 0.0 if seed == 0 else 0.8,
+                    "se_value": 1.0,
+                }
+            )
+    acc = acceptance(pd.DataFrame(rows))
+    # seed 0: gain 1 on gap 1; seed 1: gain 0.1 on gap 0.2 -> pooled 1.1 / 1.2, per seed (1 + 0.5) / 2
+    assert acc["pooled"][1] == pytest.approx(1.1 / 1.2)
+    assert acc[1].mean == pytest.approx(0.75)
+    assert acc["games"] == 2 and acc["met"] is False
+    rows[1]["principal_return"] = rows[3]["principal_return"] = 1.0
+    assert acceptance(pd.DataFrame(rows))["met"] is True
