@@ -58,11 +58,16 @@ def print_table(results: pd.DataFrame) -> None:
             print(f"  {s}")
 
 
+def _welfare_by_seed(grp: pd.DataFrame) -> pd.DataFrame:
+    """Mean welfare per seed (rows) and policy label (columns) of one setting's labelled results."""
+    return grp.groupby(["policy", "seed"]).welfare.mean().unstack(0)
+
+
 def _sentences(results: pd.DataFrame) -> list[str]:
     out = []
     df = _with_labels(results)
     for setting, grp in df.groupby("setting", sort=False):
-        per = grp.groupby(["policy", "seed"]).welfare.mean().unstack(0)
+        per = _welfare_by_seed(grp)
         if per.empty:
             continue
         means = per.mean().sort_values(ascending=False)
@@ -94,7 +99,7 @@ def learned_sentences(results: pd.DataFrame) -> list[str]:
     df = _with_labels(results)
     learned = _learned()
     for setting, grp in df.groupby("setting", sort=False):
-        per = grp.groupby(["policy", "seed"]).welfare.mean().unstack(0)
+        per = _welfare_by_seed(grp)
         cost = grp.groupby("policy").intervention_cost.mean()
         if not {"none", "oracle"} <= set(per.columns):
             continue

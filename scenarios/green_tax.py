@@ -257,10 +257,9 @@ def make_baseline(name: str, args: Args, econ: Economy, n: int, best_vec: np.nda
             family += subsidy_then_tax_schedules(
                 spec, econ.horizon, cfg.surcharge_levels, cfg.durations, econ.clean, surcharge=True
             )[1:]
-            out = list(family)
-            if best_vec is not None:
-                out += [np.clip(path - path[-1] + best_vec, spec.lower, spec.upper) for path in family]
-            return out
+            if best_vec is None:
+                return family
+            return family + [np.clip(path - path[-1] + best_vec, spec.lower, spec.upper) for path in family]
 
         return PlanningOracle(
             candidates, _reward_fn(econ, n), discount=econ.discount, replan_every=args.oracle.replan_every

@@ -310,10 +310,14 @@ def evaluate(
     return rows, adapt_payoffs, scored
 
 
-def gap_share(df: pd.DataFrame, by: list[str]) -> pd.DataFrame:
-    """Share of the Nash-to-SE gap per group and seed: sum(return - nash) / sum(se - nash) over games."""
+def gap_share(df: pd.DataFrame, by: list[str], *, per_seed: bool = True) -> pd.DataFrame:
+    """Share of the Nash-to-SE gap per group and seed: sum(return - nash) / sum(se - nash) over games.
+
+    With ``per_seed=False`` the games of all seeds are pooled (one share per group).
+    """
     g = df.assign(_num=df.principal_return - df.nash_value, _den=df.se_value - df.nash_value)
-    out = g.groupby([*by, "seed"], sort=False)[["_num", "_den"]].sum().reset_index()
+    keys = [*by, "seed"] if per_seed else list(by)
+    out = g.groupby(keys, sort=False)[["_num", "_den"]].sum().reset_index()
     out["gap_share"] = np.where(out._den > GAP_TOL, out._num / out._den.where(out._den > GAP_TOL, 1.0), np.nan)
     return out.drop(columns=["_num", "_den"])
 
@@ -553,13 +557,12 @@ def acceptance(results: pd.DataFrame) -> dict[str, Any] | None:
     if main.empty or not {0, 1} <= set(main.shots):
         return None
     share = gap_share(main, ["shots"])
+    pooled = gap_share(main, ["shots"], per_seed=False).set_index("shots").gap_share
     out: dict[str, Any] = {"pooled": {}}
     for k in (0, 1):
         vals = share[share.shots == k].gap_share.to_numpy(float)
         out[k] = mean_ci(vals, method="t") if np.isfinite(vals).any() else None
-        sub = main[main.shots == k]
-        den = float((sub.se_value - sub.nash_value).sum())
-        out["pooled"][k] = float((sub.principal_return - sub.nash_value).sum()) / den if den > GAP_TOL else np.nan
+        out["pooled"][k] = float(pooled[k])
     if out[0] is None or out[1] is None or not np.isfinite(out["pooled"][1]):
         return None
     out["games"] = int((main.shots == 1).sum())
