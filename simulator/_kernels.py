@@ -19,18 +19,25 @@ Conventions shared by all kernels:
   then makes the per-agent choices from them.
 * Ties in an argmax are broken uniformly at random with one extra draw.
 * Each family's choice and learning rule is one per-agent ``inline`` function
-  (``_choose_*``, ``_learn_*``) called by its ``act_*`` / ``update_*`` kernel.
-  A fused choose-pay-learn kernel per family was measured and was no faster
-  (8.2 vs 7.9 ms a round for 1M agents, K=5, 2 threads): each phase's loop stays
-  simple enough to compile well, and the arrays are streamed anyway.
+  (``_choose_*``, ``_learn_*``). The ``act_*`` / ``update_*`` kernels call them for
+  :meth:`Learner.act` and :meth:`Learner.update`; the ``play_*`` kernels call the same
+  functions in one pass per agent for a whole model round (choose, keep the old choice
+  under inertia, draw the payoff, book it, learn), so an agent's row is read once a
+  round instead of three times. Both give the same numbers, float for float: the same
+  operations on the same values in the same order.
+* A round travels as named tuples (:class:`GameArrays`, :class:`Rules`, :class:`Sinks`,
+  :class:`GroupRound`, :class:`Estimates`), read by field name; see "named structures"
+  below for why written arrays are bound to local names first.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any, NamedTuple
 
 import numba
 import numpy as np
@@ -42,6 +49,119 @@ _TIE0 = 2
 _NORMAL0 = 3
 BLOCK = 4096
 _F32_TINY = np.float32(1e-30)
+
+
+# ================================================================ named structures
+# A round travels to the kernels as named tuples. Kernels read their fields by name, but an
+# array a kernel *writes* is first bound to a local variable, in the kernel's first lines
+# (before its prange loop), and handed to the per-agent helpers as that local: inside a
+# prange loop numba loses writes made through a named tuple's attribute (numba issues #7135
+# and #10338). Hence :class:`Sinks` (everything a round writes) is unpacked by name at the
+# top of every kernel, and the per-agent helper ``_settle`` lists those arrays.
+
+
+class GameArrays(NamedTuple):
+    """One round's game as the kernels read it (built by :func:`simulator.game.play_round`)."""
+
+    means: np.ndarray
+    """float32 (n, K): private mean reward of each agent and action; (1, K) when everyone shares it."""
+    per_means: bool
+    """Whether ``means`` has a row per agent."""
+    noise: np.ndarray
+    """float32 (K,): reward noise standard deviation of each action (Gaussian rewards)."""
+    bern: bool
+    """Bernoulli rewards (1 with probability ``means[., a]``, else 0) instead of Gaussian ones."""
+    inc: np.ndarray
+    """float64 (n, K) or (1, K): this round's incentive on each action (taxes negative)."""
+    per_inc: bool
+    """Whether ``inc`` has a row per agent."""
+    posted: bool
+    """Agents knew the incentives before choosing (offsets): they learn only the private reward."""
+    groups: np.ndarray
+    """int32 (n,): household group of each agent; (1,) when there is one group."""
+    rlo: np.uint32
+    """The reward stream's key of this round (low word; :func:`simulator._rng.stream_key`)."""
+    rhi: np.uint32
+    """The reward stream's key of this round (high word)."""
+
+
+class Rules(NamedTuple):
+    """What a round does besides choosing and paying: inertia, which totals it keeps, what it writes."""
+
+    prev: np.ndarray
+    """int32 (n,): last round's actions; (1,) when ``switching`` is off."""
+    switching: bool
+    """Only a share ``prob`` of agents re-choose; the others keep ``prev`` (and their match value)."""
+    prob: np.float32
+    """Probability of re-choosing."""
+    slo: np.uint32
+    """The switch stream's key of this round (low word)."""
+    shi: np.uint32
+    """The switch stream's key of this round (high word)."""
+    has_match: bool
+    """Some learner draws taste shocks: ``Sinks.match`` has a row per household."""
+    track: bool
+    """Add to the per-household totals of private rewards (and of incentives where ``track_incentive``)."""
+    track_incentive: bool
+    """``Sinks.hh_incentive`` has a row per household (it is allocated at the first non-zero incentive)."""
+    write_learn: bool
+    """Write what each agent learned from into ``Sinks.learn`` (someone reads it)."""
+
+
+PARTS_COUNTS, PARTS_PRIVATE, PARTS_PAID, PARTS_COLLECTED = 0, 1, 2, 3
+"""The four (B, G, K) sums of ``Sinks.parts``."""
+
+
+class Sinks(NamedTuple):
+    """Everything a round writes (unpacked by name at the top of each kernel; see above)."""
+
+    parts: np.ndarray
+    """float64 (4, B, G, K): per block b, group g and action, ``PARTS_COUNTS`` agents who chose it,
+    ``PARTS_PRIVATE`` their private rewards, ``PARTS_PAID`` positive incentives and
+    ``PARTS_COLLECTED`` taxes as positive numbers (these two only with per-agent incentives)."""
+    hh_incentive: np.ndarray
+    """float64 (n,): each household's running total of incentives; (1,) when not kept."""
+    hh_private: np.ndarray
+    """float64 (n,): each household's running total of private rewards; (1,) when not kept."""
+    match: np.ndarray
+    """float32 (n,): match value (taste shock) of each household's current choice, added to its
+    private reward; (1,) zero when no learner draws taste shocks."""
+    actions: np.ndarray
+    """int32 (n,): the action each agent ends the round with."""
+    learn: np.ndarray
+    """float32 (n,): what each agent learned from (see ``Rules.write_learn``); (1,) when not kept."""
+
+
+class GroupRound(NamedTuple):
+    """One learner group's part of a round: its agents, its choice stream and the posted offsets."""
+
+    first: int
+    """Population index of the group's first agent."""
+    size: int
+    """Agents in the group."""
+    t: int
+    """The learner's completed rounds (keys its stream; epsilon decay)."""
+    klo: np.uint32
+    """The learner's choice stream key of this round (low word)."""
+    khi: np.uint32
+    """The learner's choice stream key of this round (high word)."""
+    off: np.ndarray
+    """float32 (1, K) offsets everyone knows before choosing, or (n, K) per agent (population rows)."""
+    per: bool
+    """Whether ``off`` has a row per agent."""
+
+
+class Estimates(NamedTuple):
+    """State and learning parameters of the sample-average families (epsilon-greedy, UCB1, Thompson, softmax)."""
+
+    q: np.ndarray
+    """float32 (m, K): value estimates."""
+    counts: np.ndarray
+    """uint16 (m, K) while every count fits (fewer than 65,535 rounds), float32 after: times chosen."""
+    learning_rate: np.ndarray
+    """float32 (m,) or (1,): constant step size; 0 means the sample average."""
+    prior_weight: np.ndarray
+    """float32 (m,) or (1,): weight of the prior, in pseudo-observations."""
 
 
 SERIAL_MAX = 4 * BLOCK
@@ -82,6 +202,12 @@ def threads_for(n: int) -> Iterator[None]:
 def _at(arr, i):
     """Per-agent parameter ``arr[i]``; an array of length 1 holds one value for everyone."""
     return arr[np.int64(i) * np.int64(arr.shape[0] > 1)]
+
+
+@njit(inline="always", cache=True)
+def _count(cnt, i, j):
+    """Count ``cnt[i, j]`` as float32, whether the counts are kept as uint16 or float32 (the same value)."""
+    return np.float32(cnt[i, j])
 
 
 @njit(inline="always", cache=True)
@@ -217,22 +343,33 @@ def _choose_eg(q, eps, decay, t, i, off, row, k, u_coin, u_expl, bs, sc):
 
 
 @njit(inline="always", cache=True)
+def _ucb_two_logt(total):
+    """2 ln T of UCB1's bonus, T = the agent's total count (prior weights included), at least 1."""
+    return np.float32(2.0) * np.float32(math.log(max(total, np.float32(1.0))))
+
+
+@njit(inline="always", cache=True)
+def _ucb_bonus(c, two_logt, neff):
+    """C sqrt(2 ln T / n_eff) for n_eff > 0."""
+    # c = 0 means no bonus, even where a tiny n_eff makes the square root overflow (0 * inf = NaN)
+    return c * np.float32(math.sqrt(two_logt / neff)) if c > 0.0 else np.float32(0.0)
+
+
+@njit(inline="always", cache=True)
 def _ucb_scores(q, cnt, c_expl, prior_w, i, off, row, k, sc):
     """sc[j] = q + off + c sqrt(2 ln T / n_eff) of agent ``i`` (inf if n_eff <= 0): what act and probs compare."""
     pw = _at(prior_w, i)
     total = np.float32(0.0)
     for j in range(k):
-        total += pw + cnt[i, j]
-    two_logt = np.float32(2.0) * np.float32(math.log(max(total, np.float32(1.0))))
+        total += pw + _count(cnt, i, j)
+    two_logt = _ucb_two_logt(total)
     c = _at(c_expl, i)
     for j in range(k):
-        neff = pw + cnt[i, j]
+        neff = pw + _count(cnt, i, j)
         if neff <= 0.0:
             sc[j] = np.inf
         else:
-            # c = 0 means no bonus, even where a tiny n_eff makes the square root overflow (0 * inf = NaN)
-            bonus = c * np.float32(math.sqrt(two_logt / neff)) if c > 0.0 else np.float32(0.0)
-            sc[j] = q[i, j] + off[row, j] + bonus
+            sc[j] = q[i, j] + off[row, j] + _ucb_bonus(c, two_logt, neff)
 
 
 @njit(inline="always", cache=True)
@@ -246,7 +383,7 @@ def _choose_ts(q, cnt, sigma, prior_w, i, off, row, k, z, ii, bs, sc):
     pw = _at(prior_w, i)
     sd = _at(sigma, i)
     for j in range(k):
-        neff = pw + cnt[i, j]
+        neff = pw + _count(cnt, i, j)
         if neff <= 0.0:
             sc[j] = np.inf
         else:
@@ -284,10 +421,10 @@ def _choose_prop(prop, i, k, u):
 @njit(inline="always", cache=True)
 def _learn_avg(q, cnt, lr, prior_w, i, a, r):
     """Sample average with prior pseudo-counts, or a constant step if lr > 0."""
-    cnt[i, a] += np.float32(1.0)
+    cnt[i, a] = _count(cnt, i, a) + np.float32(1.0)
     step = _at(lr, i)
     if step <= 0.0:
-        step = np.float32(1.0) / (_at(prior_w, i) + cnt[i, a])
+        step = np.float32(1.0) / (_at(prior_w, i) + _count(cnt, i, a))
     q[i, a] += step * (r - q[i, a])
 
 
@@ -321,80 +458,93 @@ def _learn_re(prop, phi, expl, floor, i, a, r_total, k):
 
 
 # ================================================================ payoffs and ledger
-# G = (means, per_means, noise, bern, inc, per_inc, posted, groups): the game
-# L = (counts, priv, pos, neg, hh_inc, hh_priv, track): per-block ledger sums
-# (pos/neg are only summed per agent when incentives are per agent)
 
 
 @njit(inline="always", cache=True)
-def _payoff(gi, a, means, per_means, noise, bern, inc, per_inc, posted, rz):
-    """Private reward, incentive and learning signal of agent ``gi`` choosing ``a``."""
-    m = means[gi * np.int64(per_means), a]
-    if bern:
+def _payoff(game, gi, a, rz):
+    """Private reward, incentive and learning signal of agent ``gi`` choosing ``a`` (``rz``: its reward draw)."""
+    m = game.means[gi * np.int64(game.per_means), a]
+    if game.bern:
         r = np.float32(1.0) if rz < m else np.float32(0.0)
     else:
-        r = m + noise[a] * rz
-    x = inc[gi * np.int64(per_inc), a]
-    lrn = r if posted else np.float32(r + x)
+        r = m + game.noise[a] * rz
+    x = game.inc[gi * np.int64(game.per_inc), a]
+    lrn = r if game.posted else np.float32(r + x)
     return r, x, lrn
 
 
 @njit(inline="always", cache=True)
-def _book(counts, priv, pos, neg, hh_inc, hh_priv, track, per_inc, b, g, gi, a, r, x):
-    """Add one agent's outcome to its block's sums (and its household totals)."""
-    counts[b, g, a] += 1.0
-    priv[b, g, a] += r
-    if per_inc:  # with one incentive vector for everyone, paid/collected follow from the counts
-        pos[b, g, a] += x if x > 0.0 else 0.0
-        neg[b, g, a] += -x if x < 0.0 else 0.0
-    if track:
-        hh_inc[gi] += x
+def _book(game, rules, b, gi, a, r, x, parts, hh_inc, hh_priv):
+    """Add one agent's outcome to block ``b``'s sums of its group (and to its household's totals).
+
+    With one incentive vector for everyone, paid and collected follow from the counts, so they
+    are summed per agent only with per-agent incentives. A zero incentive is not added to the
+    household's total: adding 0.0 leaves a float unchanged, so skipping it changes no bit.
+    """
+    g = _at(game.groups, gi)
+    parts[PARTS_COUNTS, b, g, a] += 1.0
+    parts[PARTS_PRIVATE, b, g, a] += r
+    if game.per_inc:
+        parts[PARTS_PAID, b, g, a] += x if x > 0.0 else 0.0
+        parts[PARTS_COLLECTED, b, g, a] += -x if x < 0.0 else 0.0
+    if rules.track:
         hh_priv[gi] += r
+        if rules.track_incentive and x != 0.0:
+            hh_inc[gi] += x
+
+
+@njit(inline="always", cache=True)
+def _switch(rules, gi, a, shock, match):
+    """Inertia: agent ``gi`` keeps last round's action unless it re-chooses (probability ``rules.prob``).
+
+    A re-chooser takes its new action ``a`` and, with taste shocks, the new match value ``shock``.
+    """
+    if rules.switching:
+        if to_uniform(draw_bits(agent_base(rules.slo, rules.shi, gi), 0)) < rules.prob:
+            if rules.has_match:
+                match[gi] = shock
+        else:
+            a = np.int64(rules.prev[gi])
+    elif rules.has_match:
+        match[gi] = shock
+    return a
 
 
 @njit(parallel=True, cache=True)
-def realize_kernel(actions, G, L, rlo, rhi, offset, learn, match):
-    """Draw rewards for ``actions`` of population agents offset..offset+n-1 and book them.
+def realize_kernel(game, rules, sinks):
+    """Draw rewards for ``sinks.actions`` of every agent, book them and write what each learns.
 
-    ``match`` holds each agent's match value with its current choice (a persistent
-    taste shock, added to its private reward), or one zero for everyone. The
-    tuples are unpacked once, outside the agent loop: unpacking arrays from a
-    tuple inside the loop costs an atomic reference-count update per array per agent.
+    The payoff step of a round whose choices were made by ``act`` calls (a population with a
+    user's learner in it); ``sinks.match`` holds each agent's match value with its current choice.
     """
-    means, per_means, noise, bern, inc, per_inc, posted, groups = G
-    counts, priv, pos, neg, hh_inc, hh_priv, track = L
+    parts, hh_inc, hh_priv = sinks.parts, sinks.hh_incentive, sinks.hh_private
+    match, actions, learn = sinks.match, sinks.actions, sinks.learn
     n = actions.shape[0]
     for b in prange(_nblocks(n)):
         lo = b * BLOCK
         m = min(n, lo + BLOCK) - lo
         rz = np.empty(m, dtype=np.float32)
-        _fill_reward_draws(rlo, rhi, offset + lo, m, bern, rz)
+        _fill_reward_draws(game.rlo, game.rhi, lo, m, game.bern, rz)
         for ii in range(m):
-            gi = offset + lo + ii
-            a = actions[lo + ii]
-            r, x, lrn = _payoff(gi, a, means, per_means, noise, bern, inc, per_inc, posted, rz[ii])
+            gi = lo + ii
+            a = actions[gi]
+            r, x, lrn = _payoff(game, gi, a, rz[ii])
             mv = _at(match, gi)
             r += mv
             lrn += mv
-            learn[lo + ii] = lrn
-            _book(counts, priv, pos, neg, hh_inc, hh_priv, track, per_inc, b, _at(groups, gi), gi, a, r, x)
+            learn[gi] = lrn
+            _book(game, rules, b, gi, a, r, x, parts, hh_inc, hh_priv)
 
 
 @njit(parallel=True, cache=True)
-def apply_switching(actions, prev, prob, klo, khi, shock, match, has_shock):
-    """Inertia: agent i re-chooses with probability ``prob``, else keeps ``prev[i]``.
+def apply_switching(actions, shock, rules, match):
+    """Inertia over the whole population: agent i re-chooses with probability ``rules.prob``, else keeps ``prev[i]``.
 
-    Re-choosers take the new action (and, with taste shocks, its match value);
+    Re-choosers take the new action (and, with taste shocks, its match value ``shock[i]``);
     the others keep their previous action and match value.
     """
-    n = actions.shape[0]
-    for i in prange(n):
-        u = to_uniform(draw_bits(agent_base(klo, khi, i), 0))
-        if u < prob:
-            if has_shock:
-                match[i] = shock[i]
-        else:
-            actions[i] = prev[i]
+    for i in prange(actions.shape[0]):
+        actions[i] = _switch(rules, i, actions[i], _at(shock, i), match)
 
 
 # ================================================================ act kernels
@@ -463,6 +613,18 @@ def act_logit(q, scale, off, per, klo, khi, out):
             out[i] = _choose_logit(q, scale, i, off, i * np.int64(per), k, u[1, ii], base[ii], sc)
 
 
+@njit(inline="always", cache=True)
+def _gumbel_choice(means, temp, i, off, row, k, bs, sc, g):
+    """argmax_j means + off + T g_j with Gumbel g_j (g holds the shocks afterwards)."""
+    t = _at(temp, i)
+    for j in range(k):
+        # 23 random bits + 1/2: u in [2^-24, 1 - 2^-24], exact in float32 (never 0 or 1)
+        u = (np.float32(draw_bits(bs, _NORMAL0 + j) >> np.uint32(9)) + np.float32(0.5)) * np.float32(1.0 / 8388608.0)
+        g[j] = -np.float32(math.log(-math.log(u))) * t
+        sc[j] = means[i, j] + off[row, j] + g[j]
+    return _argmax_sc(sc, k, bs)
+
+
 @njit(parallel=True, cache=True)
 def act_gumbel(means, temp, off, per, klo, khi, out, shock):
     """Random-utility choice: argmax_j means + off + T g_j with Gumbel g (Gumbel-max = logit).
@@ -478,17 +640,7 @@ def act_gumbel(means, temp, off, per, klo, khi, out, shock):
         g = np.empty(k, dtype=np.float32)
         for ii in range(m):
             i = lo + ii
-            bs = agent_base(klo, khi, i)
-            row = i * np.int64(per)
-            t = _at(temp, i)
-            for j in range(k):
-                # 23 random bits + 1/2: u in [2^-24, 1 - 2^-24], exact in float32 (never 0 or 1)
-                u = (np.float32(draw_bits(bs, _NORMAL0 + j) >> np.uint32(9)) + np.float32(0.5)) * np.float32(
-                    1.0 / 8388608.0
-                )
-                g[j] = -np.float32(math.log(-math.log(u))) * t
-                sc[j] = means[i, j] + off[row, j] + g[j]
-            a = _argmax_sc(sc, k, bs)
+            a = _gumbel_choice(means, temp, i, off, i * np.int64(per), k, agent_base(klo, khi, i), sc, g)
             out[i] = a
             shock[i] = g[a]
 
@@ -532,6 +684,414 @@ def update_roth_erev(prop, phi, expl, floor, actions, rewards, bonus, per):
     for i in prange(prop.shape[0]):
         a = actions[i]
         _learn_re(prop, phi, expl, floor, i, a, rewards[i] + bonus[i * np.int64(per), a], k)
+
+
+# ================================================================ whole rounds (play kernels)
+# One kernel per family plays a learner group's part of a model round, agent by agent:
+# the family's choice rule (as in its act kernel), then _settle (inertia, payoff, books,
+# outputs), then its learning rule (as in its update kernel). Blocks are the population's
+# blocks (agents b*BLOCK..), so a block shared by two groups is summed in agent order,
+# exactly as the separate act / realize / update kernels sum it.
+#
+# The kernels are compiled per round *spec* (:class:`Spec`): the features a round uses,
+# as compile-time constants, so the code of a feature the round does not use is gone from
+# the loop rather than tested for every agent. They cover the common rounds: one incentive
+# vector for everyone, Gaussian rewards, no inertia and no taste shocks (:func:`round_spec`);
+# every other round runs the separate act, payoff and update kernels, which the families
+# share (fewer kernels to compile for rarer rounds).
+
+_ZERO32 = np.float32(0.0)
+
+
+class Spec(NamedTuple):
+    """The features a round's play kernels are compiled for (each distinct spec is its own compile).
+
+    The play kernels implement all of them (``_settle``); :func:`round_spec` only hands them
+    rounds without inertia, taste shocks, per-agent incentives or offsets or Bernoulli
+    rewards, so those fields are always False in practice.
+    """
+
+    switching: bool
+    """Inertia (``Rules.switching``)."""
+    has_match: bool
+    """Taste shocks and match values (``Rules.has_match``)."""
+    per_inc: bool
+    """Per-agent incentives (``GameArrays.per_inc``)."""
+    groups: bool
+    """More than one household group (``GameArrays.groups`` per agent)."""
+    per_off: bool
+    """Per-agent posted offsets (``GroupRound.per``)."""
+    bern: bool
+    """Bernoulli rewards (``GameArrays.bern``)."""
+    per_means: bool
+    """Per-agent means (``GameArrays.per_means``)."""
+    posted: bool
+    """Posted incentives (``GameArrays.posted``)."""
+    track: bool
+    """Per-household totals kept (``Rules.track``)."""
+    track_incentive: bool
+    """Per-household incentive totals kept (``Rules.track_incentive``)."""
+    write_learn: bool
+    """``Sinks.learn`` written (``Rules.write_learn``)."""
+
+
+def round_spec(game: GameArrays, rules: Rules, per_off: bool) -> Spec | None:
+    """The spec of a round the play kernels cover, or None (the round runs the separate kernels)."""
+    if rules.switching or rules.has_match or game.per_inc or per_off or game.bern:
+        return None
+    return Spec(
+        switching=False,
+        has_match=False,
+        per_inc=False,
+        groups=game.groups.shape[0] > 1,
+        per_off=False,
+        bern=False,
+        per_means=bool(game.per_means),
+        posted=bool(game.posted),
+        track=bool(rules.track),
+        track_incentive=bool(rules.track_incentive),
+        write_learn=bool(rules.write_learn),
+    )
+
+
+@njit(inline="always", cache=True)
+def _settle(spec, game, rules, b, gi, a, shock, rz, parts, hh_inc, hh_priv, match, actions, learn):
+    """Everything after agent ``gi``'s choice ``a`` in block ``b``: inertia, payoff, books, outputs.
+
+    The same steps as :func:`_switch`, :func:`_payoff` and :func:`_book` (which the separate
+    kernels use), with the round's features (``spec``) as constants. ``shock`` is the taste
+    shock of the choice (0 for learners without), ``rz`` the agent's reward draw; the arrays
+    after it are the round's :class:`Sinks`. Returns the action the agent ends the round
+    with and what it learns from.
+    """
+    if spec.switching:
+        if to_uniform(draw_bits(agent_base(rules.slo, rules.shi, gi), 0)) < rules.prob:
+            if spec.has_match:
+                match[gi] = shock
+        else:
+            a = np.int64(rules.prev[gi])
+    elif spec.has_match:
+        match[gi] = shock
+    m = game.means[gi * np.int64(spec.per_means), a]
+    if spec.bern:
+        r = np.float32(1.0) if rz < m else np.float32(0.0)
+    else:
+        r = m + game.noise[a] * rz
+    x = game.inc[gi * np.int64(spec.per_inc), a]
+    lrn = r if spec.posted else np.float32(r + x)
+    mv = match[gi] if spec.has_match else _ZERO32
+    r += mv  # also without taste shocks: adding 0 turns a -0.0 into 0.0, as the separate kernels do
+    lrn += mv
+    g = _at(game.groups, gi) if spec.groups else 0
+    parts[PARTS_COUNTS, b, g, a] += 1.0
+    parts[PARTS_PRIVATE, b, g, a] += r
+    if spec.per_inc:
+        parts[PARTS_PAID, b, g, a] += x if x > 0.0 else 0.0
+        parts[PARTS_COLLECTED, b, g, a] += -x if x < 0.0 else 0.0
+    if spec.track:
+        hh_priv[gi] += r
+        if spec.track_incentive and x != 0.0:
+            hh_inc[gi] += x
+    actions[gi] = a
+    if spec.write_learn:
+        learn[gi] = lrn
+    return a, lrn
+
+
+@njit(inline="always", cache=True)
+def _eps_at(eps, decay, t, i, shared, e_shared):
+    """Agent ``i``'s exploration probability eps / (1 + decay t) (``e_shared`` when everyone shares it)."""
+    return e_shared if shared else _at(eps, i) / (np.float32(1.0) + _at(decay, i) * np.float32(t))
+
+
+class UcbTable(NamedTuple):
+    """UCB1's bonuses of one round for agents that share ``c`` and an integral prior weight.
+
+    While the counts are exact small integers, an agent whose counts sum to ``t`` has the
+    total ``K * prior_weight + t`` that every such agent has, so its bonus for an action
+    depends only on that action's count: ``bonus[count]``, computed once a round with the
+    same float32 operations. An agent whose total differs is scored the long way.
+    """
+
+    use: bool
+    """Whether the table applies this round (shared c and prior weight, uint16 counts)."""
+    total: np.float32
+    """The total count (prior weights included) the table was built for."""
+    bonus: np.ndarray
+    """float32 (t + 1,): the bonus of an action chosen ``count`` times (inf where n_eff <= 0)."""
+
+
+@njit(cache=True)
+def ucb_table(c, pw, k, t):
+    """The :class:`UcbTable` fields ``total`` and ``bonus`` for shared ``c`` and prior weight ``pw``."""
+    total = np.float32(0.0)
+    for _ in range(k):  # k * pw + t, summed like _ucb_scores sums it (exact: see UcbTable)
+        total += pw
+    total += np.float32(t)
+    two_logt = _ucb_two_logt(total)
+    bonus = np.empty(t + 1, dtype=np.float32)
+    for v in range(t + 1):
+        neff = pw + np.float32(v)
+        bonus[v] = np.inf if neff <= 0.0 else _ucb_bonus(c, two_logt, neff)
+    return total, bonus
+
+
+@njit(inline="always", cache=True)
+def _group_blocks(grp):
+    """The population blocks that hold agents of the group."""
+    return grp.first // BLOCK, (grp.first + grp.size + BLOCK - 1) // BLOCK
+
+
+@njit(inline="always", cache=True)
+def _span(grp, b):
+    """Block ``b``'s agents of the group: first population index, count, first group index."""
+    glo = max(b * BLOCK, grp.first)
+    m = min(b * BLOCK + BLOCK, grp.first + grp.size) - glo
+    return glo, m, glo - grp.first
+
+
+class PlayKernels(NamedTuple):
+    """The play kernels of every family, compiled for one :class:`Spec`."""
+
+    epsilon_greedy: Any
+    ucb1: Any
+    thompson: Any
+    softmax: Any
+    ewa: Any
+    roth_erev: Any
+    best_response: Any
+    gumbel: Any
+
+
+@functools.cache
+def play_kernels(spec: Spec) -> PlayKernels:
+    """The play kernels for ``spec`` (built once per spec; numba caches each on disk)."""
+    return _build_play_kernels(tuple(spec))
+
+
+def _build_play_kernels(spec_values: tuple[int, ...]) -> PlayKernels:
+    S = Spec(*spec_values)  # a closure constant: its fixed features fold away at compile time
+
+    @njit(parallel=True, cache=True)
+    def play_epsilon_greedy(est, eps, decay, grp, game, rules, sinks):
+        """A round of an epsilon-greedy group: :func:`act_epsilon_greedy`, settle, :func:`update_average`."""
+        q, cnt, lr, pw = est.q, est.counts, est.learning_rate, est.prior_weight
+        k = q.shape[1]
+        parts, hh_inc, hh_priv = sinks.parts, sinks.hh_incentive, sinks.hh_private
+        match, actions, learn = sinks.match, sinks.actions, sinks.learn
+        per = np.int64(S.per_off)
+        shared = eps.shape[0] == 1 and decay.shape[0] == 1
+        e_shared = eps[0] / (np.float32(1.0) + decay[0] * np.float32(grp.t))
+        b0, b1 = _group_blocks(grp)
+        for b in prange(b0, b1):
+            glo, m, lo = _span(grp, b)
+            base = np.empty(m, dtype=np.uint32)
+            u = np.empty((2, m), dtype=np.float32)
+            rz = np.empty(m, dtype=np.float32)
+            sc = np.empty(k, dtype=np.float32)
+            _fill_uniforms(grp.klo, grp.khi, lo, m, base, u)
+            _fill_reward_draws(game.rlo, game.rhi, glo, m, S.bern, rz)
+            for ii in range(m):
+                i, gi = lo + ii, glo + ii
+                g = _argmax_q(q, i, grp.off, gi * per, k, base[ii], sc)
+                x = np.int64(u[1, ii] * k)
+                x = x if x < k else k - 1
+                a = x if u[0, ii] < _eps_at(eps, decay, grp.t, i, shared, e_shared) else g
+                a, lrn = _settle(
+                    S, game, rules, b, gi, a, _ZERO32, rz[ii], parts, hh_inc, hh_priv, match, actions, learn
+                )
+                _learn_avg(q, cnt, lr, pw, i, a, lrn)
+
+    @njit(parallel=True, cache=True)
+    def play_ucb1(est, c_expl, table, grp, game, rules, sinks):
+        """A round of a UCB1 group: :func:`act_ucb1` (bonuses from ``table`` where it applies), settle, learn."""
+        q, cnt, lr, pw = est.q, est.counts, est.learning_rate, est.prior_weight
+        k = q.shape[1]
+        parts, hh_inc, hh_priv = sinks.parts, sinks.hh_incentive, sinks.hh_private
+        match, actions, learn = sinks.match, sinks.actions, sinks.learn
+        per = np.int64(S.per_off)
+        use, total_t, bonus = table.use, table.total, table.bonus
+        b0, b1 = _group_blocks(grp)
+        for b in prange(b0, b1):
+            glo, m, lo = _span(grp, b)
+            rz = np.empty(m, dtype=np.float32)
+            sc = np.empty(k, dtype=np.float32)
+            _fill_reward_draws(game.rlo, game.rhi, glo, m, S.bern, rz)
+            for ii in range(m):
+                i, gi = lo + ii, glo + ii
+                row = gi * per
+                bs = agent_base(grp.klo, grp.khi, i)
+                fast = False
+                if use:
+                    total = np.float32(0.0)
+                    for j in range(k):
+                        total += pw[0] + _count(cnt, i, j)
+                    fast = total == total_t
+                if fast:
+                    for j in range(k):
+                        sc[j] = q[i, j] + grp.off[row, j] + bonus[np.int64(cnt[i, j])]
+                    a = _argmax_sc(sc, k, bs)
+                else:
+                    a = _choose_ucb(q, cnt, c_expl, pw, i, grp.off, row, k, bs, sc)
+                a, lrn = _settle(
+                    S, game, rules, b, gi, a, _ZERO32, rz[ii], parts, hh_inc, hh_priv, match, actions, learn
+                )
+                _learn_avg(q, cnt, lr, pw, i, a, lrn)
+
+    @njit(parallel=True, cache=True)
+    def play_thompson(est, sigma, grp, game, rules, sinks):
+        """A round of a Gaussian Thompson group: :func:`act_thompson`, settle, :func:`update_average`."""
+        q, cnt, lr, pw = est.q, est.counts, est.learning_rate, est.prior_weight
+        k = q.shape[1]
+        parts, hh_inc, hh_priv = sinks.parts, sinks.hh_incentive, sinks.hh_private
+        match, actions, learn = sinks.match, sinks.actions, sinks.learn
+        per = np.int64(S.per_off)
+        b0, b1 = _group_blocks(grp)
+        for b in prange(b0, b1):
+            glo, m, lo = _span(grp, b)
+            base = np.empty(m, dtype=np.uint32)
+            u = np.empty((2, m), dtype=np.float32)
+            z = np.empty((k, m), dtype=np.float32)
+            rz = np.empty(m, dtype=np.float32)
+            sc = np.empty(k, dtype=np.float32)
+            _fill_uniforms(grp.klo, grp.khi, lo, m, base, u)
+            _fill_normals(base, m, k, z)
+            _fill_reward_draws(game.rlo, game.rhi, glo, m, S.bern, rz)
+            for ii in range(m):
+                i, gi = lo + ii, glo + ii
+                a = _choose_ts(q, cnt, sigma, pw, i, grp.off, gi * per, k, z, ii, base[ii], sc)
+                a, lrn = _settle(
+                    S, game, rules, b, gi, a, _ZERO32, rz[ii], parts, hh_inc, hh_priv, match, actions, learn
+                )
+                _learn_avg(q, cnt, lr, pw, i, a, lrn)
+
+    @njit(parallel=True, cache=True)
+    def play_softmax(est, scale, grp, game, rules, sinks):
+        """A round of a softmax group: :func:`act_logit` on the estimates, settle, :func:`update_average`."""
+        q, cnt, lr, pw = est.q, est.counts, est.learning_rate, est.prior_weight
+        k = q.shape[1]
+        parts, hh_inc, hh_priv = sinks.parts, sinks.hh_incentive, sinks.hh_private
+        match, actions, learn = sinks.match, sinks.actions, sinks.learn
+        per = np.int64(S.per_off)
+        b0, b1 = _group_blocks(grp)
+        for b in prange(b0, b1):
+            glo, m, lo = _span(grp, b)
+            base = np.empty(m, dtype=np.uint32)
+            u = np.empty((2, m), dtype=np.float32)
+            rz = np.empty(m, dtype=np.float32)
+            sc = np.empty(k, dtype=np.float32)
+            _fill_uniforms(grp.klo, grp.khi, lo, m, base, u)
+            _fill_reward_draws(game.rlo, game.rhi, glo, m, S.bern, rz)
+            for ii in range(m):
+                i, gi = lo + ii, glo + ii
+                a = _choose_logit(q, scale, i, grp.off, gi * per, k, u[1, ii], base[ii], sc)
+                a, lrn = _settle(
+                    S, game, rules, b, gi, a, _ZERO32, rz[ii], parts, hh_inc, hh_priv, match, actions, learn
+                )
+                _learn_avg(q, cnt, lr, pw, i, a, lrn)
+
+    @njit(parallel=True, cache=True)
+    def play_ewa(att, nexp, phi, rho, delta, precision, grp, game, rules, sinks):
+        """A round of an EWA group: :func:`act_logit` on the attractions, settle, :func:`update_ewa`."""
+        k = att.shape[1]
+        parts, hh_inc, hh_priv = sinks.parts, sinks.hh_incentive, sinks.hh_private
+        match, actions, learn = sinks.match, sinks.actions, sinks.learn
+        per = np.int64(S.per_off)
+        b0, b1 = _group_blocks(grp)
+        for b in prange(b0, b1):
+            glo, m, lo = _span(grp, b)
+            base = np.empty(m, dtype=np.uint32)
+            u = np.empty((2, m), dtype=np.float32)
+            rz = np.empty(m, dtype=np.float32)
+            sc = np.empty(k, dtype=np.float32)
+            _fill_uniforms(grp.klo, grp.khi, lo, m, base, u)
+            _fill_reward_draws(game.rlo, game.rhi, glo, m, S.bern, rz)
+            for ii in range(m):
+                i, gi = lo + ii, glo + ii
+                a = _choose_logit(att, precision, i, grp.off, gi * per, k, u[1, ii], base[ii], sc)
+                a, lrn = _settle(
+                    S, game, rules, b, gi, a, _ZERO32, rz[ii], parts, hh_inc, hh_priv, match, actions, learn
+                )
+                _learn_ewa(att, nexp, phi, rho, delta, i, a, lrn, k)
+
+    @njit(parallel=True, cache=True)
+    def play_roth_erev(prop, phi, expl, floor, grp, game, rules, sinks):
+        """A round of a Roth-Erev group: :func:`act_proportional`, settle, :func:`update_roth_erev`.
+
+        The posted offset of the action played is added to the reinforcement, as the update kernel does.
+        """
+        k = prop.shape[1]
+        parts, hh_inc, hh_priv = sinks.parts, sinks.hh_incentive, sinks.hh_private
+        match, actions, learn = sinks.match, sinks.actions, sinks.learn
+        per = np.int64(S.per_off)
+        b0, b1 = _group_blocks(grp)
+        for b in prange(b0, b1):
+            glo, m, lo = _span(grp, b)
+            base = np.empty(m, dtype=np.uint32)
+            u = np.empty((2, m), dtype=np.float32)
+            rz = np.empty(m, dtype=np.float32)
+            _fill_uniforms(grp.klo, grp.khi, lo, m, base, u)
+            _fill_reward_draws(game.rlo, game.rhi, glo, m, S.bern, rz)
+            for ii in range(m):
+                i, gi = lo + ii, glo + ii
+                a = _choose_prop(prop, i, k, u[1, ii])
+                a, lrn = _settle(
+                    S, game, rules, b, gi, a, _ZERO32, rz[ii], parts, hh_inc, hh_priv, match, actions, learn
+                )
+                _learn_re(prop, phi, expl, floor, i, a, lrn + grp.off[gi * per, a], k)
+
+    @njit(parallel=True, cache=True)
+    def play_best_response(means, scale, grp, game, rules, sinks):
+        """A round of a best-response group without taste shocks: :func:`act_logit` on its means, settle."""
+        k = means.shape[1]
+        parts, hh_inc, hh_priv = sinks.parts, sinks.hh_incentive, sinks.hh_private
+        match, actions, learn = sinks.match, sinks.actions, sinks.learn
+        per = np.int64(S.per_off)
+        b0, b1 = _group_blocks(grp)
+        for b in prange(b0, b1):
+            glo, m, lo = _span(grp, b)
+            base = np.empty(m, dtype=np.uint32)
+            u = np.empty((2, m), dtype=np.float32)
+            rz = np.empty(m, dtype=np.float32)
+            sc = np.empty(k, dtype=np.float32)
+            _fill_uniforms(grp.klo, grp.khi, lo, m, base, u)
+            _fill_reward_draws(game.rlo, game.rhi, glo, m, S.bern, rz)
+            for ii in range(m):
+                i, gi = lo + ii, glo + ii
+                a = _choose_logit(means, scale, i, grp.off, gi * per, k, u[1, ii], base[ii], sc)
+                _settle(S, game, rules, b, gi, a, _ZERO32, rz[ii], parts, hh_inc, hh_priv, match, actions, learn)
+
+    @njit(parallel=True, cache=True)
+    def play_gumbel(means, temp, grp, game, rules, sinks, shock):
+        """A round of a best-response group with taste shocks: :func:`act_gumbel`, settle (match values)."""
+        k = means.shape[1]
+        parts, hh_inc, hh_priv = sinks.parts, sinks.hh_incentive, sinks.hh_private
+        match, actions, learn = sinks.match, sinks.actions, sinks.learn
+        per = np.int64(S.per_off)
+        b0, b1 = _group_blocks(grp)
+        for b in prange(b0, b1):
+            glo, m, lo = _span(grp, b)
+            rz = np.empty(m, dtype=np.float32)
+            sc = np.empty(k, dtype=np.float32)
+            g = np.empty(k, dtype=np.float32)
+            _fill_reward_draws(game.rlo, game.rhi, glo, m, S.bern, rz)
+            for ii in range(m):
+                i, gi = lo + ii, glo + ii
+                bs = agent_base(grp.klo, grp.khi, i)
+                a = _gumbel_choice(means, temp, i, grp.off, gi * per, k, bs, sc, g)
+                shock[i] = g[a]
+                _settle(S, game, rules, b, gi, a, g[a], rz[ii], parts, hh_inc, hh_priv, match, actions, learn)
+
+    return PlayKernels(
+        epsilon_greedy=play_epsilon_greedy,
+        ucb1=play_ucb1,
+        thompson=play_thompson,
+        softmax=play_softmax,
+        ewa=play_ewa,
+        roth_erev=play_roth_erev,
+        best_response=play_best_response,
+        gumbel=play_gumbel,
+    )
 
 
 # ------------------------------------------------------------ probabilities
@@ -618,16 +1178,16 @@ def probs_thompson(q, cnt, sigma, prior_w, off, per, grid, out):
         row = i * np.int64(per)
         n_untried = 0
         for j in range(k):
-            if _at(prior_w, i) + cnt[i, j] <= 0.0:
+            if _at(prior_w, i) + _count(cnt, i, j) <= 0.0:
                 n_untried += 1
         if n_untried > 0:
             for j in range(k):
-                out[i, j] = (1.0 / n_untried) if _at(prior_w, i) + cnt[i, j] <= 0.0 else 0.0
+                out[i, j] = (1.0 / n_untried) if _at(prior_w, i) + _count(cnt, i, j) <= 0.0 else 0.0
             continue
         total = 0.0
         for j in range(k):
             mu_j = q[i, j] + off[row, j]
-            sd_j = _at(sigma, i) / math.sqrt(_at(prior_w, i) + cnt[i, j])
+            sd_j = _at(sigma, i) / math.sqrt(_at(prior_w, i) + _count(cnt, i, j))
             acc = 0.0
             for s in range(g):
                 z = grid[s]
@@ -636,7 +1196,7 @@ def probs_thompson(q, cnt, sigma, prior_w, off, per, grid, out):
                 prod = 1.0
                 for o in range(k):
                     if o != j:
-                        sd_o = _at(sigma, i) / math.sqrt(_at(prior_w, i) + cnt[i, o])
+                        sd_o = _at(sigma, i) / math.sqrt(_at(prior_w, i) + _count(cnt, i, o))
                         prod *= _norm_cdf((x - q[i, o] - off[row, o]) / sd_o)
                 acc += dens * prod
             out[i, j] = acc

@@ -727,6 +727,7 @@ class DeviceLedger(Ledger):
         self._sim: DeviceSimulation | None = None
         self._fresh = True
         super().__post_init__()
+        self._hh_incentive = np.zeros(self._hh_n, dtype=np.float64)  # filled from the device when read
 
     def _pull(self) -> None:
         if self._sim is not None and not self._fresh and self._sim.hh_incentive is not None:

@@ -28,6 +28,7 @@ from ._rng import PURPOSE_REWARD, PURPOSE_SWITCH, stream_key
 from ._validate import Range, check_float, per_action
 
 if TYPE_CHECKING:
+    from .ledger import Ledger
     from .population import Population
 
 __all__ = ["BLOCK", "BoundGame", "IncentiveGame", "play_round"]
@@ -71,7 +72,9 @@ class IncentiveGame:
 
     def bind(self, n_agents: int, n_actions: int) -> BoundGame:
         """Validate against a population size and K; return the arrays the kernel uses."""
-        means = per_action("game.payoff_means", self.payoff_means, n_agents, n_actions)
+        means = per_action("game.payoff_means", self.payoff_means, n_agents, n_actions, compact=True)
+        if means.shape[0] > 1 and np.all(means == means[0]):  # the same row for everyone: keep one
+            means = means[:1].copy()
         if self.noise_kind not in ("gaussian", "bernoulli"):
             raise ValueError(f"game.noise_kind must be 'gaussian' or 'bernoulli', got {self.noise_kind!r}")
         if self.noise_kind == "bernoulli" and ((means < 0).any() or (means > 1).any()):
@@ -96,7 +99,7 @@ class IncentiveGame:
             raise ValueError(f"game.action_names must be {n_actions} distinct names, got {names!r}")
         return BoundGame(
             means=means,
-            per_agent_means=not np.all(means == means[0]),
+            per_agent_means=means.shape[0] > 1,
             noise=noise,
             bernoulli=self.noise_kind == "bernoulli",
             principal_values=pv,
@@ -123,7 +126,11 @@ def _bound(name: str, value: Any, default: float, k: int) -> np.ndarray:
 
 @dataclass
 class BoundGame:
-    """A validated game for a given population (arrays ready for the kernel)."""
+    """A validated game for a given population (arrays ready for the kernel).
+
+    ``means`` is (n, K) when agents' means differ and (1, K) when everyone shares them
+    (``per_agent_means``); :meth:`agent_means` gives the (n, K) view either way.
+    """
 
     means: np.ndarray
     per_agent_means: bool
@@ -142,6 +149,10 @@ class BoundGame:
     def n_actions(self) -> int:
         """Number of actions K."""
         return self.means.shape[1]
+
+    def agent_means(self, n_agents: int) -> np.ndarray:
+        """(n, K) private mean rewards (a read-only broadcast view when they are shared)."""
+        return self.means if self.per_agent_means else np.broadcast_to(self.means, (n_agents, self.n_actions))
 
     def check_incentives(self, inc: Any, n_agents: int, who: str = "principal") -> tuple[np.ndarray, bool]:
         """Validate an incentive vector (K,) or per-agent matrix (n, K) against the bounds."""
@@ -172,32 +183,34 @@ def play_round(
     population: Population,
     incentives: np.ndarray,
     per_agent_incentives: bool,
+    *,
+    round_: int,
+    seed_key: int,
     groups: np.ndarray,
     n_groups: int,
-    seed_key: int,
-    round_: int,
-    learn_out: np.ndarray,
-    hh_incentive: np.ndarray,
-    hh_private: np.ndarray,
-    track_households: bool,
+    ledger: Ledger | None = None,
+    learn_out: np.ndarray | None = None,
     prev_actions: np.ndarray | None = None,
     match: np.ndarray | None = None,
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Play one round: every agent chooses, payoffs are drawn, the ledger sums are reduced, learners learn.
+
+    A population of built-in families plays a common round (:func:`simulator._kernels.round_spec`)
+    in one kernel per learner group (:func:`simulator._kernels.play_kernels`); a population with
+    a user's learner in it, and a rarer round, plays it in three steps (act, the payoff kernel,
+    update). Both give the same numbers.
 
     Args:
         game: the bound game.
         population: the learners.
         incentives: (K,) or (n, K) incentives of this round.
         per_agent_incentives: whether ``incentives`` is per agent.
+        round_: round index (keys the streams).
+        seed_key: the reward stream's key.
         groups: household group of each agent (n,), or one entry for everyone.
         n_groups: number of groups G.
-        seed_key: the reward stream's key.
-        round_: round index (keys the streams).
-        learn_out: (n,) buffer for what each agent learns from.
-        hh_incentive: per-household running total of incentives (updated in place).
-        hh_private: per-household running total of private rewards (updated in place).
-        track_households: whether to update the per-household totals.
+        ledger: the ledger whose per-household totals are updated in place (None: none kept).
+        learn_out: (n,) buffer that receives what each agent learned from (None: not kept).
         prev_actions: last round's actions (for ``switch_prob`` < 1), None in the first round.
         match: per-household match values (taste shocks of the current choice), updated
             in place for re-choosers and added to private rewards; None if unused.
@@ -211,15 +224,17 @@ def play_round(
     k = game.n_actions
     inc64 = np.ascontiguousarray(incentives.reshape(-1, k), dtype=np.float64)
     rlo, rhi = stream_key(seed_key, PURPOSE_REWARD, round_)
-    g_tuple = (
-        game.means,
-        game.per_agent_means,
-        game.noise,
-        game.bernoulli,
-        inc64,
-        per_agent_incentives,
-        game.posted,
-        groups,
+    g_arr = K.GameArrays(
+        means=game.means,
+        per_means=game.per_agent_means,
+        noise=game.noise,
+        bern=game.bernoulli,
+        inc=inc64,
+        per_inc=per_agent_incentives,
+        posted=game.posted,
+        groups=groups,
+        rlo=rlo,
+        rhi=rhi,
     )
     if game.posted:
         off = np.ascontiguousarray(inc64, dtype=np.float32)
@@ -227,33 +242,62 @@ def play_round(
         off = np.zeros((1, k), dtype=np.float32)
     per_off = game.posted and per_agent_incentives
     parts = np.zeros((4, (n + BLOCK - 1) // BLOCK, n_groups, k), dtype=np.float64)
-    l_tuple = (parts[0], parts[1], parts[2], parts[3], hh_incentive, hh_private, track_households)
-    shocks = population.taste_shocks  # bound method; called after act
+    if ledger is not None and ledger.track_households:
+        hh_incentive, hh_private = ledger.household_totals(any_incentive=bool(np.any(inc64 != 0.0)))
+    else:
+        hh_incentive, hh_private = None, None
+    switching = prev_actions is not None and game.switch_prob < 1.0
+    slo, shi = stream_key(seed_key, PURPOSE_SWITCH, round_) if switching else (np.uint32(0), np.uint32(0))
+    rules = K.Rules(
+        prev=prev_actions if switching else _unused(np.int32),
+        switching=switching,
+        prob=np.float32(game.switch_prob),
+        slo=slo,
+        shi=shi,
+        has_match=match is not None,
+        track=hh_private is not None,
+        track_incentive=hh_incentive is not None,
+        write_learn=learn_out is not None,
+    )
+    sinks = K.Sinks(
+        parts=parts,
+        hh_incentive=_unused(np.float64) if hh_incentive is None else hh_incentive,
+        hh_private=_unused(np.float64) if hh_private is None else hh_private,
+        match=_unused(np.float32) if match is None else match,
+        actions=np.empty(n, dtype=np.int32),
+        learn=learn_out if learn_out is not None else _unused(np.float32),
+    )
+    spec = K.round_spec(g_arr, rules, per_off) if population.fusable else None
     with K.threads_for(n):
-        actions = population._act(off, per_off)
-        shock = shocks()
-        if match is not None and shock is not None and prev_actions is None:
-            match[:] = shock  # first round: everyone buys
-        if prev_actions is not None and game.switch_prob < 1.0:
-            slo, shi = stream_key(seed_key, PURPOSE_SWITCH, round_)
-            has = match is not None and shock is not None
-            K.apply_switching(
-                actions,
-                prev_actions,
-                np.float32(game.switch_prob),
-                slo,
-                shi,
-                shock if has else np.zeros(1, np.float32),
-                match if has else np.zeros(1, np.float32),
-                has,
-            )
-        elif match is not None and shock is not None:
-            match[:] = shock
-        mv = match if match is not None else np.zeros(1, dtype=np.float32)
-        K.realize_kernel(actions, g_tuple, l_tuple, rlo, rhi, 0, learn_out, mv)
-        population.update(actions, learn_out)
+        if spec is not None:
+            population._play(K.play_kernels(spec), off, per_off, g_arr, rules, sinks)
+        else:  # a user's learner, or a round the play kernels do not cover: act, switch, pay and book, update
+            if learn_out is None:
+                sinks = sinks._replace(learn=np.empty(n, dtype=np.float32))
+                rules = rules._replace(write_learn=True)
+            _play_in_steps(population, off, per_off, g_arr, rules, sinks)
+    actions = sinks.actions
     totals = parts.sum(axis=1)  # combined in block order: deterministic whatever the thread count
     if not per_agent_incentives:  # one vector for all: paid and collected follow from the counts
         totals[2] = totals[0] * np.maximum(inc64[0], 0.0)
         totals[3] = totals[0] * np.maximum(-inc64[0], 0.0)
     return actions, {"counts": totals[0], "private": totals[1], "paid": totals[2], "collected": totals[3]}
+
+
+def _unused(dtype: Any) -> np.ndarray:
+    """A one-element zero array where a kernel takes an array it does not use this round (or reads as 0)."""
+    return np.zeros(1, dtype=dtype)
+
+
+def _play_in_steps(
+    population: Population, off: np.ndarray, per_off: bool, game: K.GameArrays, rules: K.Rules, sinks: K.Sinks
+) -> None:
+    """The round of a population with a user's learner in it: act, switch, pay and book, update."""
+    sinks.actions[:] = population._act(off, per_off)
+    shock = population.taste_shocks()
+    if rules.switching:
+        K.apply_switching(sinks.actions, _unused(np.float32) if shock is None else shock, rules, sinks.match)
+    elif rules.has_match and shock is not None:
+        sinks.match[:] = shock
+    K.realize_kernel(game, rules, sinks)
+    population.update(sinks.actions, sinks.learn)

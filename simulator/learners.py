@@ -198,6 +198,22 @@ class Learner(abc.ABC):
         self._update(actions, rewards)
         self.t += 1
 
+    def _play_unchecked(
+        self, kernels: K.PlayKernels, first: int, off: np.ndarray, per: bool, game: Any, rules: Any, sinks: Any
+    ) -> None:
+        """A whole model round of this group in one kernel (choose, settle, learn); advances the round.
+
+        ``kernels`` are the round's compiled play kernels (:func:`simulator._kernels.play_kernels`);
+        ``first`` is the population index of the group's first agent; ``off`` the population's
+        posted offsets; ``game``, ``rules`` and ``sinks`` the round's named structures
+        (:class:`simulator._kernels.GameArrays`, ``Rules``, ``Sinks``).
+        Gives the same numbers as ``_act``, the model's payoff kernel and ``_update`` in turn.
+        """
+        klo, khi = self._stream()
+        grp = K.GroupRound(first=first, size=self.n_agents, t=self.t, klo=klo, khi=khi, off=off, per=per)
+        self._play(kernels, grp, game, rules, sinks)
+        self.t += 1
+
     # --------------------------------------------------------- inspection
     @property
     @abc.abstractmethod
@@ -229,17 +245,39 @@ class Learner(abc.ABC):
     def _probs(self, off: np.ndarray, per: bool, out: np.ndarray) -> None:
         """Write this round's choice probabilities into ``out``."""
 
+    @abc.abstractmethod
+    def _play(self, kernels: K.PlayKernels, grp: K.GroupRound, game: Any, rules: Any, sinks: Any) -> None:
+        """Run the family's ``play_*`` kernel for this group's part of a round (see ``_play_unchecked``)."""
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(n_agents={self.n_agents}, n_actions={self.n_actions}, t={self.t})"
 
 
+COUNT16_ROUNDS = int(np.iinfo(np.uint16).max)
+"""Counts are kept in 16 bits for this many rounds (a count never exceeds the rounds played)."""
+
+
 class _EstimateLearner(Learner):
-    """Families that keep a value estimate q and a count per action."""
+    """Families that keep a value estimate q and a count per action.
+
+    Counts are uint16 while they are sure to fit (fewer than 65,535 updates), then float32
+    (exact up to 2**24): the values, and every number computed from them, are the same in both.
+    """
 
     def _init_state(self) -> None:
         shape = (self.n_agents, self.n_actions)
         self.q = np.broadcast_to(self.p["initial_values"], shape).astype(np.float32, copy=True)
-        self.counts = np.zeros(shape, dtype=np.float32)
+        self.counts = np.zeros(shape, dtype=np.uint16)
+
+    def _counts_before_update(self) -> np.ndarray:
+        """The counts array, widened to float32 when this update could overflow 16 bits."""
+        if self.counts.dtype == np.uint16 and self.t >= COUNT16_ROUNDS:
+            self.counts = self.counts.astype(np.float32)
+        return self.counts
+
+    def _estimates(self) -> K.Estimates:
+        p = self.p
+        return K.Estimates(self.q, self._counts_before_update(), p["learning_rate"], p["prior_weight"])
 
     @property
     def estimates(self) -> np.ndarray:
@@ -247,13 +285,13 @@ class _EstimateLearner(Learner):
 
     def agent_state(self, i: int) -> dict[str, Any]:
         out = super().agent_state(i)
-        out["counts"] = self.counts[i].tolist()
+        out["counts"] = self.counts[i].astype(np.float64).tolist()
         return out
 
     def _update(self, actions: np.ndarray, rewards: np.ndarray) -> None:
         K.update_average(
             self.q,
-            self.counts,
+            self._counts_before_update(),
             self.p["learning_rate"],
             self.p["prior_weight"],
             actions,
@@ -285,6 +323,9 @@ class EpsilonGreedy(_EstimateLearner):
             out,
         )
 
+    def _play(self, kernels: K.PlayKernels, grp: K.GroupRound, game: Any, rules: Any, sinks: Any) -> None:
+        kernels.epsilon_greedy(self._estimates(), self.p["epsilon"], self.p["epsilon_decay"], grp, game, rules, sinks)
+
     def _probs(self, off: np.ndarray, per: bool, out: np.ndarray) -> None:
         K.probs_argmax(self.q, off, per, out)
         eps = self.p["epsilon"].astype(np.float64) / (1.0 + self.p["epsilon_decay"].astype(np.float64) * self.t)
@@ -315,6 +356,20 @@ class UCB1(_EstimateLearner):
             out,
         )
 
+    def _play(self, kernels: K.PlayKernels, grp: K.GroupRound, game: Any, rules: Any, sinks: Any) -> None:
+        est = self._estimates()
+        kernels.ucb1(est, self.p["c"], self._table(), grp, game, rules, sinks)
+
+    def _table(self) -> K.UcbTable:
+        """This round's bonus table (see :class:`simulator._kernels.UcbTable`), or an unused one."""
+        c, pw = self.p["c"], self.p["prior_weight"]
+        k, t = self.n_actions, self.t
+        exact = float(pw[0]).is_integer() and k * float(pw[0]) + t < 2**24
+        if c.shape[0] == 1 and pw.shape[0] == 1 and exact and self.counts.dtype == np.uint16:
+            total, bonus = K.ucb_table(c[0], pw[0], k, t)
+            return K.UcbTable(use=True, total=total, bonus=bonus)
+        return K.UcbTable(use=False, total=np.float32(0.0), bonus=np.zeros(1, dtype=np.float32))
+
     def _probs(self, off: np.ndarray, per: bool, out: np.ndarray) -> None:
         K.probs_ucb1(self.q, self.counts, self.p["c"], self.p["prior_weight"], off, per, out)
 
@@ -342,6 +397,9 @@ class Thompson(_EstimateLearner):
             khi,
             out,
         )
+
+    def _play(self, kernels: K.PlayKernels, grp: K.GroupRound, game: Any, rules: Any, sinks: Any) -> None:
+        kernels.thompson(self._estimates(), self.p["sigma"], grp, game, rules, sinks)
 
     def _probs(self, off: np.ndarray, per: bool, out: np.ndarray) -> None:
         K.probs_thompson(
@@ -371,6 +429,9 @@ class Softmax(_EstimateLearner):
     def _act(self, off: np.ndarray, per: bool, out: np.ndarray) -> None:
         klo, khi = self._stream()
         K.act_logit(self.q, self._scale(), off, per, klo, khi, out)
+
+    def _play(self, kernels: K.PlayKernels, grp: K.GroupRound, game: Any, rules: Any, sinks: Any) -> None:
+        kernels.softmax(self._estimates(), self._scale(), grp, game, rules, sinks)
 
     def _probs(self, off: np.ndarray, per: bool, out: np.ndarray) -> None:
         K.probs_logit(self.q, self._scale(), off, per, out)
@@ -414,6 +475,10 @@ class EWA(Learner):
     def _update(self, actions: np.ndarray, rewards: np.ndarray) -> None:
         p = self.p
         K.update_ewa(self.att, self.nexp, p["phi"], p["rho"], p["delta"], actions, rewards)
+
+    def _play(self, kernels: K.PlayKernels, grp: K.GroupRound, game: Any, rules: Any, sinks: Any) -> None:
+        p = self.p
+        kernels.ewa(self.att, self.nexp, p["phi"], p["rho"], p["delta"], p["precision"], grp, game, rules, sinks)
 
     def _probs(self, off: np.ndarray, per: bool, out: np.ndarray) -> None:
         K.probs_logit(self.att, self.p["precision"], off, per, out)
@@ -470,6 +535,14 @@ class RothErev(Learner):
             self._last_per,
         )
 
+    def _play(self, kernels: K.PlayKernels, grp: K.GroupRound, game: Any, rules: Any, sinks: Any) -> None:
+        # the offsets of this round's choice, as _act remembers them for _update
+        self._last_off, self._last_per = (
+            (grp.off[grp.first : grp.first + self.n_agents], True) if grp.per else (grp.off, False)
+        )
+        p = self.p
+        kernels.roth_erev(self.prop, p["phi"], p["experimentation"], p["reward_floor"], grp, game, rules, sinks)
+
     def _probs(self, off: np.ndarray, per: bool, out: np.ndarray) -> None:
         out[:] = self.prop / self.prop.sum(axis=1, keepdims=True, dtype=np.float64)
 
@@ -520,6 +593,12 @@ class BestResponse(Learner):
 
     def _update(self, actions: np.ndarray, rewards: np.ndarray) -> None:
         pass
+
+    def _play(self, kernels: K.PlayKernels, grp: K.GroupRound, game: Any, rules: Any, sinks: Any) -> None:
+        if self.shocks:
+            kernels.gumbel(self.p["means"], self.p["temperature"], grp, game, rules, sinks, self.last_shock)
+        else:
+            kernels.best_response(self.p["means"], self._scale(), grp, game, rules, sinks)
 
     def _probs(self, off: np.ndarray, per: bool, out: np.ndarray) -> None:
         K.probs_logit(self.p["means"], self._scale(), off, per, out)

@@ -51,7 +51,9 @@ class Ledger:
         action_names: names of the K actions.
         group_names: names of the G household groups.
         records: one :class:`RoundRecord` per completed round.
-        hh_incentive: per household, total incentives received (taxes negative), float64.
+        hh_incentive: per household, total incentives received (taxes negative), float64. It is
+            allocated at the first round with a non-zero incentive (all zeros until then, which
+            is what reading it earlier returns).
         hh_private: per household, total private reward experienced, float64.
     """
 
@@ -62,9 +64,30 @@ class Ledger:
     records: list[RoundRecord] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        n = self.n_agents if self.track_households else 1
-        self.hh_incentive = np.zeros(n, dtype=np.float64)
-        self.hh_private = np.zeros(n, dtype=np.float64)
+        self._hh_n = self.n_agents if self.track_households else 1
+        self._hh_incentive: np.ndarray | None = None
+        self.hh_private = np.zeros(self._hh_n, dtype=np.float64)
+
+    @property
+    def hh_incentive(self) -> np.ndarray:
+        """Per household, total incentives received (taxes negative), float64."""
+        if self._hh_incentive is None:
+            self._hh_incentive = np.zeros(self._hh_n, dtype=np.float64)
+        return self._hh_incentive
+
+    @hh_incentive.setter
+    def hh_incentive(self, value: np.ndarray) -> None:
+        self._hh_incentive = value
+
+    def household_totals(self, *, any_incentive: bool) -> tuple[np.ndarray | None, np.ndarray]:
+        """The per-household totals a round adds to: (incentives or None, private rewards).
+
+        The incentive totals are None while every incentive so far has been zero and this
+        round's are too (nothing to add); the first non-zero incentive allocates them.
+        """
+        if self._hh_incentive is None and not any_incentive:
+            return None, self.hh_private
+        return self.hh_incentive, self.hh_private
 
     # ------------------------------------------------------------------ write
     def record(

@@ -278,7 +278,7 @@ class IncentiveModel(mesa.Model):
             self.types = None
         else:
             self.types = TypeDistribution.from_spec(learner, learner_params)
-            self.population = self.types.sample_population(n, k, self.rng, payoff_means=self.game.means)
+            self.population = self.types.sample_population(n, k, self.rng, payoff_means=self.game.agent_means(n))
         self.n_agents, self.n_actions = n, k
         self._reward_key = seed_key_from(self.rng)
         if isinstance(observation, ObservationModel):
@@ -305,7 +305,7 @@ class IncentiveModel(mesa.Model):
         ledger_cls = Ledger if self.device == "cpu" else TB.DeviceLedger
         self.ledger = ledger_cls(n, self.game.action_names, list(names), track_households=track_households)
         self._n_groups = len(names)
-        self._learn = np.empty(n, dtype=np.float32)
+        self._learn: np.ndarray | None = None  # what each agent learned from, kept only when observed
         # persistent match values of logit choosers with taste shocks (see BestResponse)
         has_shocks = any(getattr(lr, "shocks", False) for lr in self.population.learners)
         self._match = np.zeros(n, dtype=np.float32) if has_shocks else None
@@ -434,17 +434,24 @@ class IncentiveModel(mesa.Model):
             self.population,
             incentives,
             per_agent,
-            self.groups,
-            self._n_groups,
-            self._reward_key,
-            self.round,
-            self._learn,
-            self.ledger.hh_incentive,
-            self.ledger.hh_private,
-            self.ledger.track_households,
+            round_=self.round,
+            seed_key=self._reward_key,
+            groups=self.groups,
+            n_groups=self._n_groups,
+            ledger=self.ledger,
+            learn_out=self._learn_buffer() if self._rewards_observed() else None,
             prev_actions=self.last_actions,
             match=self._match,
         )
+
+    def _rewards_observed(self) -> bool:
+        """Whether the principal sees the rewards each agent learned from (the ``full`` observation)."""
+        return getattr(self.principal, "observes", True) and self.observation.setting == "full"
+
+    def _learn_buffer(self) -> np.ndarray:
+        if self._learn is None:
+            self._learn = np.empty(self.n_agents, dtype=np.float32)
+        return self._learn
 
     def _observation(self, incentives: np.ndarray, per_agent: bool, actions: np.ndarray | None, reward: float) -> Any:
         if actions is None:  # device path: copy to the host only what the observation reveals
@@ -459,16 +466,14 @@ class IncentiveModel(mesa.Model):
                 )
             actions = self.last_actions
             if self.observation.setting == "full":
-                self._learn[:] = self._device_sim.learn_host()
+                self._learn_buffer()[:] = self._device_sim.learn_host()
         felt = None
         if self.observation.setting == "full":
             felt = self._learn
             if self.game.posted:  # the learner got the private part; the household felt both
                 paid = incentives[np.arange(self.n_agents), actions] if per_agent else incentives[actions]
                 felt = felt + paid.astype(np.float32)
-        return self.observation.observe(
-            self.round, incentives, actions, felt if felt is not None else self._learn, self.n_actions, reward
-        )
+        return self.observation.observe(self.round, incentives, actions, felt, self.n_actions, reward)
 
     def fork(self) -> ModelFork:
         """A light copy of the current state that can be stepped without touching this model.
@@ -506,8 +511,6 @@ class ModelFork:
         self.round = model.round
         self.last_actions = None if model.last_actions is None else model.last_actions.copy()
         self.match = None if model._match is None else model._match.copy()
-        self._learn = np.empty(model.n_agents, dtype=np.float32)
-        self._dummy = np.zeros(1, dtype=np.float64)
 
     def step(self, incentives: np.ndarray) -> dict[str, np.ndarray]:
         """Play one round with (K,) or (n, K) incentives; returns the (G, K) sums of ``play_round``."""
@@ -517,14 +520,10 @@ class ModelFork:
             self.population,
             inc,
             per,
-            self.groups,
-            self.n_groups,
-            self.reward_key,
-            self.round,
-            self._learn,
-            self._dummy,
-            self._dummy,
-            False,
+            round_=self.round,
+            seed_key=self.reward_key,
+            groups=self.groups,
+            n_groups=self.n_groups,
             prev_actions=self.last_actions,
             match=self.match,
         )

@@ -111,11 +111,11 @@ class ObservationModel:
         round_: int,
         incentives: np.ndarray,
         actions: np.ndarray,
-        rewards: np.ndarray,
+        rewards: np.ndarray | None,
         n_actions: int,
         principal_reward: float,
     ) -> Observation:
-        """Build the principal's view of one round."""
+        """Build the principal's view of one round (``rewards`` are read only in the ``full`` setting)."""
         n = actions.shape[0]
         seen = actions
         if self.noise > 0 and self.setting != "shares":

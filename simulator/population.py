@@ -573,6 +573,16 @@ class Population:
                 out[s] = _plugin_actions(label, lr.act(o if per else o[0]), s.stop - s.start, self.n_actions)
         return out
 
+    @property
+    def fusable(self) -> bool:
+        """Whether every group is a built-in family, so a model round can run in one kernel per group."""
+        return all(isinstance(lr, Learner) for lr in self.learners)
+
+    def _play(self, kernels: Any, off: np.ndarray, per: bool, game: Any, rules: Any, sinks: Any) -> None:
+        """A whole model round, group after group, in each family's play kernel (see ``Learner._play_unchecked``)."""
+        for s, lr in zip(self.slices, self.learners, strict=True):
+            lr._play_unchecked(kernels, s.start, off, per, game, rules, sinks)
+
     def update(self, actions: np.ndarray, rewards: np.ndarray) -> None:
         """Pass each group its slice of actions and rewards."""
         for s, lr in zip(self.slices, self.learners, strict=True):

@@ -69,7 +69,9 @@ def digest(model: IncentiveModel, rounds: int = ROUNDS) -> str:
         h.update(np.float64(rec.principal_cost).tobytes())
     _hash_arrays(h, model.ledger.hh_incentive, model.ledger.hh_private, model.population.estimates())
     for lr in model.population.learners:
-        for name in ("counts", "nexp", "last_shock"):
+        if hasattr(lr, "counts"):  # compared as values: stored as uint16 or float32
+            _hash_arrays(h, np.asarray(lr.counts, dtype=np.float32))
+        for name in ("nexp", "last_shock"):
             if hasattr(lr, name):
                 _hash_arrays(h, getattr(lr, name))
     principal = model.principal
