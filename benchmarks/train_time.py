@@ -32,6 +32,35 @@ def _time_to_quality(returns: list[float], seconds: list[float], frac: float = 0
     return {"final_return": final, "start_return": start, "update_reached": idx, "seconds_to_quality": float(t[idx])}
 
 
+def measure(
+    variant: str, *, iterations: int | None = None, observation: str = "full", seed: int = 0
+) -> dict[str, float]:
+    """Meta-train one variant on the bandit_alignment training distribution; wall time and environment steps/s.
+
+    An environment step is one agent's round in a training rollout: ``2 (support and query
+    episodes) x tasks per batch x agents per task x horizon`` per update.
+    """
+    from policies.mermaide import MermaideConfig
+    from policies.training import meta_train
+    from scenarios._bandit_tasks import BanditProblem, BanditSetup
+
+    problem = BanditProblem(BanditSetup(observation=observation))
+    cfg = dataclasses.replace(MermaideConfig(), variant=variant)
+    if iterations:
+        cfg = dataclasses.replace(cfg, iterations=iterations)
+    t0 = time.perf_counter()
+    _, logs = meta_train(problem, cfg, seed)
+    wall = time.perf_counter() - t0
+    steps = 2 * cfg.tasks_per_batch * cfg.agents_per_task * problem.net_spec.horizon * cfg.iterations
+    return {
+        "iterations": cfg.iterations,
+        "wall_s": wall,
+        "env_steps": steps,
+        "env_steps_per_s": steps / wall,
+        **_time_to_quality([lg["return/query"] for lg in logs], [lg["seconds"] for lg in logs]),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.train_time", description=__doc__)
@@ -43,27 +72,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     import torch
 
-    from policies.mermaide import MermaideConfig
-    from policies.training import meta_train
-    from scenarios._bandit_tasks import BanditProblem, BanditSetup
-
-    problem = BanditProblem(BanditSetup(observation=args.observation))
     out: dict[str, object] = {"threads": torch.get_num_threads(), "variants": {}}
     for variant in args.variants.split(","):
-        cfg = dataclasses.replace(MermaideConfig(), variant=variant)
-        if args.iterations:
-            cfg = dataclasses.replace(cfg, iterations=args.iterations)
-        t0 = time.perf_counter()
-        _, logs = meta_train(problem, cfg, args.seed)
-        wall = time.perf_counter() - t0
-        steps = 2 * cfg.tasks_per_batch * cfg.agents_per_task * problem.net_spec.horizon * cfg.iterations
-        out["variants"][variant] = {
-            "iterations": cfg.iterations,
-            "wall_s": wall,
-            "env_steps": steps,
-            "env_steps_per_s": steps / wall,
-            **_time_to_quality([lg["return/query"] for lg in logs], [lg["seconds"] for lg in logs]),
-        }
+        out["variants"][variant] = measure(
+            variant, iterations=args.iterations, observation=args.observation, seed=args.seed
+        )
         print(variant, json.dumps(out["variants"][variant]), file=sys.stderr)
     text = json.dumps(out, indent=2)
     print(text)

@@ -56,8 +56,19 @@ def test_quick_run_writes_expected_json(tmp_path: Path, capsys: pytest.CaptureFi
         fam = data["families"][name]
         assert _positive(fam["agent_steps_per_s"]), name
         assert _positive(fam["slowdown_vs_epsilon_greedy"]), name
-        assert set(fam["kernel_ms_per_round"]) == {"act_kernel", "realize_kernel", "update_kernel", "other"}
+        assert _positive(fam["speed_vs_reference"]), name
+        split = fam["kernel_ms_per_round"]
+        assert set(split) == {"play_kernel", "act_kernel", "realize_kernel", "update_kernel", "other"}
+        assert split["play_kernel"] > 0 and split["act_kernel"] == 0  # default rounds run the one-pass kernel
     assert data["families"]["epsilon_greedy"]["slowdown_vs_epsilon_greedy"] == pytest.approx(1.0)
+    assert _positive(data["families"]["reference"]["agent_steps_per_s"])
+    assert set(summary["speed_vs_reference"]) == set(FAMILIES)
+    assert summary["targets"] == {
+        "epsilon_greedy_speed_vs_reference": 0.8,
+        "family_slowdown_vs_epsilon_greedy": 2.0,
+        "model_state_mb": 60.0,
+    }
+    assert data["meta"]["machine"] and "training" not in data  # --quick skips meta-training
 
     det = data["determinism"]
     assert det["same_seed"]["shares_identical"] and det["same_seed"]["state_identical"]
@@ -71,8 +82,8 @@ def test_quick_run_writes_expected_json(tmp_path: Path, capsys: pytest.CaptureFi
 
     prof = data["profile"]
     assert _positive(prof["total_s"]) and prof["top_by_cumtime"]
-    assert {"act_kernel", "realize_kernel", "update_kernel", "datacollector"} <= set(prof["phases"])
-    assert _positive(prof["phases"]["act_kernel"]["ms_per_round"])
+    assert {"play_kernel", "act_kernel", "realize_kernel", "update_kernel", "datacollector"} <= set(prof["phases"])
+    assert _positive(prof["phases"]["play_kernel"]["ms_per_round"])
 
 
 @pytest.mark.parametrize(
