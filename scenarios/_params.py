@@ -73,7 +73,7 @@ class Parameter(BaseModel):
         title: a short title.
         description: what it means and how the model uses it.
         unit: e.g. ``"$/yr per car"``, ``"share"``.
-        type: ``"float"`` or ``"int"``.
+        type: ``"float"``, ``"int"`` or ``"str"`` (a choice among ``choices``; config only).
         dims: ``"scalar"``, ``"technology"`` (one value per technology) or ``"decile"`` (one per
             income decile).
         low: smallest allowed value (None: unbounded).
@@ -84,6 +84,7 @@ class Parameter(BaseModel):
         config: the config field it sets (``"economy.scc"``), or None for policy instruments.
         reform: whether reform and baseline files may set it (round by round).
         allow_inf: whether +inf is a valid value (a limit that is "none").
+        choices: the allowed values of a ``"str"`` parameter.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -92,16 +93,17 @@ class Parameter(BaseModel):
     title: str
     description: str
     unit: str
-    type: Literal["float", "int"] = "float"
+    type: Literal["float", "int", "str"] = "float"
     dims: Dim = "scalar"
     low: float | None = None
     high: float | None = None
-    default: float | list[float] | list[list[float]] | list[str] | None
+    default: float | str | list[float] | list[list[float]] | list[str] | None
     source: str
     section: Literal["policy", "scenario", "economy", "households"]
     config: str | None = None
     reform: bool = False
     allow_inf: bool = False
+    choices: list[str] | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> Parameter:
@@ -109,6 +111,8 @@ class Parameter(BaseModel):
             raise ValueError(f"{self.name}: low {self.low} > high {self.high}")
         if self.reform and self.type != "float":
             raise ValueError(f"{self.name}: reform parameters are numbers")
+        if (self.type == "str") != (self.choices is not None) or (self.type == "str" and self.default not in self.choices):
+            raise ValueError(f"{self.name}: a str parameter needs choices that include its default")
         vals = self.default if isinstance(self.default, list) else [self.default]
         for v in vals:
             if isinstance(v, int | float) and not self.in_range(float(v)):
@@ -124,7 +128,9 @@ class Parameter(BaseModel):
         return (self.low is None or v >= self.low) and (self.high is None or v <= self.high)
 
     def range_text(self) -> str:
-        """The allowed range as ``[low, high]``."""
+        """The allowed range as ``[low, high]`` (the choices of a ``"str"`` parameter)."""
+        if self.choices is not None:
+            return " or ".join(self.choices)
         lo = "-inf" if self.low is None else f"{self.low:,.10g}"
         hi = "inf" if self.high is None or self.allow_inf else f"{self.high:,.10g}"
         return f"[{lo}, {hi}{')' if hi == 'inf' and not self.allow_inf else ']'}"
@@ -140,51 +146,90 @@ def _p(**kw: Any) -> Parameter:
 
 
 _TECH_NOTE = "One value per technology (a list in technology order, or a {technology: value} map)."
+_DECILE_NOTE = "One value per income decile (decile 1 = poorest)."
+_NHTS = (
+    "2001 NHTS, households by number of vehicles for each income class (BTS Special Report, October 2007, "
+    "Table 1: no vehicle 19.5% below $25,000, 3.3% at $25,000-49,999, 1.4% at $50,000-74,999, 0.8% at "
+    "$75,000-99,999, 1.3% at $100,000 or more; 7.2% overall), mapped to deciles 1-3, 4-5, 6-7, 8 and 9-10 "
+    "by the 2001 income distribution (this project's mapping); NHTS 2022 tables by income were not available "
+    "to us: treat as a sensitivity range"
+)
 
 PARAMETERS: tuple[Parameter, ...] = (
     # ------------------------------------------------------------ policy instruments
     _p(
+        name="carbon_tax",
+        title="Carbon tax",
+        description="Tax per tonne of CO2 on gasoline and on the electricity used for charging, paid per mile "
+        "driven: carbon_tax x emissions per mile (full pass-through to fuel prices). It raises the cost per mile, "
+        "so households drive less (the intensive margin) and, when they replace a car, buy cleaner ones or none "
+        "(the fleet and the outside option). Added to carbon_tax_scc_share x SCC.",
+        unit="$/tCO2",
+        low=0.0,
+        high=10_000.0,
+        default=0.0,
+        source="current policy: no carbon tax",
+        section="policy",
+        reform=True,
+    ),
+    _p(
+        name="carbon_tax_scc_share",
+        title="Carbon tax as a share of the SCC",
+        description="A carbon tax equal to this share of the social cost of carbon of the year (the SCC path "
+        "of the config): 1 is the Pigouvian tax, which attains first best for informed households.",
+        unit="share",
+        low=0.0,
+        high=10.0,
+        default=0.0,
+        source="current policy: none; Pigou (1920) for the share 1",
+        section="policy",
+        reform=True,
+    ),
+    _p(
         name="tax",
-        title="Tax per technology",
-        description="Yearly excise tax on owning a car of each technology (the statutory rate; the "
-        "household pays pass_through x tax, the seller the rest). The Pigouvian rate is SCC x emissions: "
-        "$874, $570 and $399 a year at $190/t. " + _TECH_NOTE,
-        unit="$/yr per car",
+        title="Vehicle tax per technology",
+        description="Yearly tax on owning a vehicle of each technology, per vehicle (a registration fee or the "
+        "annual equivalent of a purchase tax; the statutory rate: the household pays pass_through x tax, the "
+        "seller the rest). It does not depend on miles, so unlike the carbon tax it moves only the fleet and "
+        "the outside option. " + _TECH_NOTE,
+        unit="$/yr per vehicle",
         dims="technology",
         low=0.0,
         high=100_000.0,
         default=0.0,
-        source="current policy: no tax; Pigouvian rate derived from US EPA (2023) SCC and EPA emissions",
+        source="current policy: no tax",
         section="policy",
         reform=True,
     ),
     _p(
         name="subsidy",
-        title="Subsidy per technology",
-        description="Yearly subsidy paid to a household that owns a car of each technology (a purchase "
-        "subsidy spread over the car's years), if its income is at most subsidy_income_limit. Outlays cost "
-        "public funds at the marginal cost lambda (mcpf). " + _TECH_NOTE,
-        unit="$/yr per car",
+        title="Vehicle subsidy per technology",
+        description="Yearly subsidy per vehicle of each technology owned by an eligible household (income at "
+        "most subsidy_income_limit): the annual equivalent of a purchase subsidy over the expected holding "
+        "period (with the default replacement probability 0.06 and discount rate 2%, $7,500 once is about $590 "
+        "a year). Outlays cost public funds at the marginal cost lambda (mcpf) and are financed by the rule "
+        "subsidy_financing. " + _TECH_NOTE,
+        unit="$/yr per vehicle",
         dims="technology",
         low=0.0,
         high=100_000.0,
         default=0.0,
-        source="current policy: no subsidy; the US clean-vehicle credit was $7,500 per car (REFERENCES.md 3)",
+        source="current policy: no subsidy; the US clean-vehicle credit is $7,500 per new car (IRC 30D)",
         section="policy",
         reform=True,
     ),
     _p(
         name="pass_through",
-        title="Tax pass-through to household prices",
-        description="Share of the tax on each technology passed to the price households pay (their posted "
-        "price rises by pass_through x tax); sellers bear the rest (producer burden). The government "
-        "collects the whole tax either way. " + _TECH_NOTE,
+        title="Vehicle-tax pass-through to household prices",
+        description="Share of the vehicle tax on each technology passed to the price households pay; sellers "
+        "bear the rest (producer burden). The government collects the whole tax either way. " + _TECH_NOTE,
         unit="share",
         dims="technology",
         low=0.0,
         high=1.0,
         default=1.0,
-        source="full pass-through, as found for US state fuel taxes (Marion & Muehlegger 2011, JPubE 95; memory)",
+        source="full pass-through (assumption; full pass-through was found for US state fuel taxes by Marion & "
+        "Muehlegger 2011, JPubE 95, a source not verified here)",
         section="policy",
         reform=True,
     ),
@@ -192,14 +237,14 @@ PARAMETERS: tuple[Parameter, ...] = (
         name="subsidy_income_limit",
         title="Income limit of subsidy eligibility",
         description="Households with an income above this limit receive no subsidy (a purchase-subsidy cap "
-        "by income). inf: no limit.",
+        "by income). inf: no limit. Households judge future eligibility by today's limit.",
         unit="$/yr household income",
         low=0.0,
         high=None,
         default=math.inf,
         allow_inf=True,
         source="no limit; the US clean-vehicle credit (IRC 30D, 2023) excludes incomes above $150,000 "
-        "(single) / $300,000 (joint) (memory)",
+        "(single) / $300,000 (joint) (not verified here)",
         section="policy",
         reform=True,
     ),
@@ -207,8 +252,9 @@ PARAMETERS: tuple[Parameter, ...] = (
         name="dividend_share",
         title="Revenue recycling: dividend share",
         description="Share of the round's net revenue (taxes collected minus subsidy outlays, when positive) "
-        "returned lump-sum to households as a dividend, split by dividend_weights. A lump-sum transfer: it "
-        "changes incomes, not choices or welfare.",
+        "returned lump-sum as a dividend, per household or per person (dividend_basis) and weighted by "
+        "dividend_weights. A transfer: it changes incomes, not choices; welfare values the public funds it uses "
+        "at lambda - 1.",
         unit="share",
         low=0.0,
         high=1.0,
@@ -220,59 +266,62 @@ PARAMETERS: tuple[Parameter, ...] = (
     _p(
         name="dividend_weights",
         title="Dividend weight per income decile",
-        description="Relative dividend of a household in each income decile (decile 1 = poorest); all equal "
-        "= the same dividend per household. Ten values (a list, or a {decile: value} map with keys 1-10); "
-        "at least one must be positive.",
+        description="Relative dividend per household (or per person, with dividend_basis = person) in each "
+        "income decile; all equal = an equal dividend. Ten values (a list, or a {decile: value} map with keys "
+        "1-10); at least one must be positive.",
         unit="relative weight",
         dims="decile",
         low=0.0,
         high=1000.0,
         default=1.0,
-        source="equal per household (a per-capita carbon dividend)",
+        source="equal (a per-capita carbon dividend, as in Fremstad & Paul 2019)",
         section="policy",
         reform=True,
     ),
     # ------------------------------------------------------------ scenario (config + reforms)
     _p(
         name="prices",
-        title="Yearly cost of owning",
-        description="Yearly cost of owning each technology (purchase annualised, fuel, maintenance). A change "
-        "in a reform or baseline is posted: households know prices, as they know taxes, so it shifts every "
-        "household's net value v - p from the round it takes effect; it is paid to sellers, so it changes "
-        "private surplus and welfare, not public revenue. " + _TECH_NOTE,
-        unit="$/yr",
+        title="Yearly fixed cost of a vehicle",
+        description="Yearly cost of owning a vehicle of each technology, excluding energy (depreciation, "
+        "finance, insurance, maintenance, fees): AAA's total cost at 15,000 miles minus the energy cost at this "
+        "economy's cost per mile. A change in a reform or baseline is posted (households know prices) and is a "
+        "real cost, not public revenue. The first technology is the outside option (no car). " + _TECH_NOTE,
+        unit="$/yr per vehicle",
         dims="technology",
         low=0.0,
-        default=[8184.0, 9691.0, 9048.0],
-        source="AAA (2022) Your Driving Costs: small sedan $8,184, hybrid $9,691, EV $9,048",
+        default=[0.0, 5457.0, 8056.0, 8448.0],
+        source="AAA (2022) Your Driving Costs: small sedan $8,184, hybrid $9,691 (not verified here), electric "
+        "$9,048 a year at 15,000 miles, less 15,000 x the cost per mile (18.2, 10.9 and 4.0 cents)",
         section="scenario",
         config="economy.prices",
         reform=True,
     ),
     _p(
-        name="emissions",
-        title="Emissions per car-year",
-        description="Emissions of a car of each technology per year of use; they set damages (SCC x "
-        "emissions). A cleaner grid in a reform lowers the electric car's value. " + _TECH_NOTE,
-        unit="tCO2/yr",
-        dims="technology",
+        name="grid_intensity",
+        title="Grid emissions intensity",
+        description="CO2 per kWh of electricity used for charging; with kwh_per_mile it sets the electric "
+        "car's emissions per mile. In a config: a path by year (a list; the last value stays), in a reform: "
+        "{round: value}.",
+        unit="kg CO2/kWh",
         low=0.0,
-        default=[4.6, 3.0, 2.1],
-        source="EPA-420-F-23-014 (gasoline, 4.6 t); 0.365 kWh/mile (AAA) x 0.39 kg/kWh (EIA 2022) x 15,000 "
-        "miles (EV, 2.1 t); hybrid 35% less fuel (assumption)",
+        high=2.0,
+        default=0.39,
+        source="EIA: US utility-scale generation emitted 0.86 lb CO2/kWh in 2022 (0.81 lb in 2023)",
         section="scenario",
-        config="economy.emissions",
+        config="economy.grid_intensity",
         reform=True,
     ),
     _p(
         name="scc",
         title="Social cost of carbon",
-        description="Damage of one tonne of CO2, in the welfare accounting (damages = SCC x emissions) and "
-        "the Pigouvian principal's rate.",
+        description="Damage of one tonne of CO2 in the year of emission. By default the EPA (2023) path by "
+        "year at the economy's discount rate (scc_source = epa2023), converted to the economy's dollars; a "
+        "reform may replace it from a round on; with scc_source = constant this value is used every year.",
         unit="$/tCO2",
         low=0.0,
-        default=190.0,
-        source="US EPA (2023) SC-GHG report, 2020 emissions at a 2% discount rate; $51 interim value for sensitivity",
+        default=212.0,
+        source="US EPA (2023) SC-GHG report: $212 for 2025 emissions at a 2% near-term rate (2020 dollars); "
+        "$120/$190/$340 for 2020 at 2.5%/2%/1.5%",
         section="scenario",
         config="economy.scc",
         reform=True,
@@ -280,8 +329,8 @@ PARAMETERS: tuple[Parameter, ...] = (
     _p(
         name="mcpf",
         title="Marginal cost of public funds",
-        description="lambda: each dollar of subsidy outlays costs lambda dollars of welfare (taxes and "
-        "dividends are transfers, DESIGN.md section 8).",
+        description="lambda: welfare values the net public budget (revenue - subsidy outlays - dividends) at "
+        "lambda - 1 per dollar, W = sum(v - p) - damages + (lambda - 1)(R - S - dividends).",
         unit="-",
         low=1.0,
         default=1.2,
@@ -293,17 +342,209 @@ PARAMETERS: tuple[Parameter, ...] = (
     ),
     # ------------------------------------------------------------ economy (config only)
     _p(
-        name="fuel_costs",
-        title="Yearly gasoline cost in each price",
-        description="Gasoline cost in each technology's yearly cost; used by the --response elasticity "
-        "sweep (a gasoline price rise of r is a tax r x fuel cost). " + _TECH_NOTE,
-        unit="$/yr",
+        name="values",
+        title="Gross value of a vehicle",
+        description="Mean yearly value of owning a vehicle of each technology, per vehicle, before its fixed "
+        "cost and energy (the outside option's is 0). A household's net value of technology j is vehicles x "
+        "(value_j + area shift + income slope x log(income / median) - price_j - cost per mile_j x miles) + "
+        "the decile's ownership intercept + an idiosyncratic term. " + _TECH_NOTE,
+        unit="$/yr per vehicle",
+        dims="technology",
+        default=[0.0, 9000.0, 9725.0, 8755.0],
+        source="this project's calibration: informed households with no policy own 80% gasoline, 8% hybrid and "
+        "11% electric vehicles (with rational_temperature, car_need_sd and the income slope: a long-run gasoline "
+        "elasticity of -0.68 and 73% of electric vehicles in the top income quintile)",
+        section="economy",
+        config="economy.values",
+    ),
+    _p(
+        name="mpg",
+        title="Fuel economy",
+        description="Miles per gallon of gasoline of each technology (0: uses no gasoline). " + _TECH_NOTE,
+        unit="miles/gallon",
         dims="technology",
         low=0.0,
-        default=[2760.0, 1656.0, 0.0],
-        source="AAA (2022): 18.4 cents/mile x 15,000 miles/yr; hybrid 40% less (assumption)",
+        default=[0.0, 22.0, 36.7, 0.0],
+        source="EPA-420-F-23-014: the average gasoline vehicle on the road, about 22 mpg at 11,500 miles a "
+        "year (4.6 t CO2); hybrid 40% less fuel per mile (assumption, sensitivity range)",
         section="economy",
-        config="economy.fuel_costs",
+        config="economy.mpg",
+    ),
+    _p(
+        name="kwh_per_mile",
+        title="Electricity per mile",
+        description="Electricity of each technology per mile, charging losses included. " + _TECH_NOTE,
+        unit="kWh/mile",
+        dims="technology",
+        low=0.0,
+        default=[0.0, 0.0, 0.0, 0.365],
+        source="0.365 kWh/mile (AAA; not verified here, sensitivity range 0.30-0.45)",
+        section="economy",
+        config="economy.kwh_per_mile",
+    ),
+    _p(
+        name="gasoline_price",
+        title="Gasoline price",
+        description="Retail price of gasoline before any carbon tax.",
+        unit="$/gallon",
+        low=0.0,
+        default=3.999,
+        source="AAA (2022) Your Driving Costs: $3.999 a gallon (weighted average, first five months of 2022)",
+        section="economy",
+        config="economy.gasoline_price",
+    ),
+    _p(
+        name="electricity_price",
+        title="Electricity price for charging",
+        description="Price of electricity for charging before any carbon tax.",
+        unit="$/kWh",
+        low=0.0,
+        default=0.1096,
+        source="AAA (2022): 4.0 cents a mile charging at home, divided by 0.365 kWh/mile",
+        section="economy",
+        config="economy.electricity_price",
+    ),
+    _p(
+        name="gasoline_co2",
+        title="CO2 per gallon of gasoline",
+        description="Tailpipe CO2 of one gallon of gasoline.",
+        unit="kg CO2/gallon",
+        low=0.0,
+        default=8.887,
+        source="EPA-420-F-23-014: 8,887 grams of CO2 per gallon",
+        section="economy",
+        config="economy.gasoline_co2",
+    ),
+    _p(
+        name="miles_per_vehicle",
+        title="Miles per vehicle",
+        description="Average yearly miles of a vehicle at today's cost per mile (rural vehicles drive "
+        "area_miles times more than urban ones, with this average).",
+        unit="miles/yr",
+        low=0.0,
+        default=11_500.0,
+        source="EPA-420-F-23-014: about 11,500 miles a year",
+        section="economy",
+        config="economy.miles_per_vehicle",
+    ),
+    _p(
+        name="area_miles",
+        title="Miles by area",
+        description="Relative miles per vehicle in each area (group_names), normalised to miles_per_vehicle "
+        "on average.",
+        unit="relative",
+        low=0.0,
+        default=[1.0, 1.33],
+        source="suburban households drive 31-35% more than urban ones (Kahn 2000, cited by Hughes, Knittel & "
+        "Sperling 2008)",
+        section="economy",
+        config="economy.area_miles",
+    ),
+    _p(
+        name="miles_elasticity",
+        title="Elasticity of miles to the cost per mile",
+        description="Miles driven respond to the cost per mile c: m = m0 (c / c0)^e (the intensive margin); "
+        "the consumer surplus change is -m0 c0 ((c/c0)^(1+e) - 1) / (1 + e).",
+        unit="-",
+        low=-0.99,
+        high=0.0,
+        default=-0.15,
+        source="Small & Van Dender (2007): long-run rebound 10.7% (1997-2001) to 22.2% (1966-2001 average), short "
+        "run 2.2-4.5%; Gillingham (2014): medium-run -0.22 in California",
+        section="economy",
+        config="economy.miles_elasticity",
+    ),
+    _p(
+        name="replacement_prob",
+        title="Vehicle replacement probability",
+        description="Share of households that replace their vehicles (re-choose their technology, or none) each "
+        "year; the others keep them. It sets how fast the fleet's technology mix can change.",
+        unit="share per year",
+        low=0.0,
+        high=1.0,
+        default=0.06,
+        source="S&P Global Mobility (2025): 16 million new registrations a year over 289 million vehicles in "
+        "operation (5.5%), scrappage 4.5%, average age 12.8 years",
+        section="economy",
+        config="economy.replacement_prob",
+    ),
+    _p(
+        name="burn_in",
+        title="Burn-in years",
+        description="Years simulated under the baseline policy before round 0, so that the fleet and the "
+        "households' experience start from a steady state (not all bought under the round-0 policy).",
+        unit="years",
+        type="int",
+        low=0,
+        high=1000,
+        default=30,
+        source="this project's default (about two expected holding periods at replacement_prob 0.06)",
+        section="economy",
+        config="economy.burn_in",
+    ),
+    _p(
+        name="horizon",
+        title="Horizon",
+        description="Years simulated after the burn-in; reform rounds run 0 to horizon - 1.",
+        unit="years",
+        type="int",
+        low=1,
+        high=1000,
+        default=20,
+        source="this project's default",
+        section="economy",
+        config="economy.horizon",
+    ),
+    _p(
+        name="start_year",
+        title="Calendar year of round 0",
+        description="The year of round 0: it picks the SCC of each round from the EPA path.",
+        unit="year",
+        type="int",
+        low=2020,
+        high=2080,
+        default=2025,
+        source="this project's default",
+        section="economy",
+        config="economy.start_year",
+    ),
+    _p(
+        name="discount",
+        title="Discount rate",
+        description="Yearly discount rate of welfare (weights (1 + r)^-t, round 0 undiscounted), of informed "
+        "households' look-ahead, and the rate whose SCC path is used: 0.015, 0.02 or 0.025 with scc_source "
+        "epa2023 (the EPA's near-term Ramsey rates).",
+        unit="per year",
+        low=0.0,
+        high=1.0,
+        default=0.02,
+        source="US EPA (2023): SCC paths at near-term rates of 1.5%, 2% and 2.5% (2% central)",
+        section="economy",
+        config="economy.discount",
+    ),
+    _p(
+        name="scc_source",
+        title="Source of the SCC",
+        description="epa2023: the EPA (2023) SC-CO2 by emission year at the discount rate (from start_year on; "
+        "the 2080 value after 2080); constant: the scc value every year.",
+        unit="-",
+        type="str",
+        choices=["epa2023", "constant"],
+        default="epa2023",
+        source="US EPA (2023) SC-GHG report, annual values (github.com/USEPA/scghg)",
+        section="economy",
+        config="economy.scc_source",
+    ),
+    _p(
+        name="dollar_factor",
+        title="Price level of the SCC",
+        description="Converts the EPA's 2020 dollars to this economy's 2022 dollars (the AAA's).",
+        unit="2022 $ per 2020 $",
+        low=0.0,
+        default=1.1308,
+        source="BLS CPI-U annual averages: 292.655 (2022) / 258.811 (2020)",
+        section="economy",
+        config="economy.dollar_factor",
     ),
     _p(
         name="admin_cost",
@@ -317,52 +558,12 @@ PARAMETERS: tuple[Parameter, ...] = (
         config="economy.admin_cost",
     ),
     _p(
-        name="switch_prob",
-        title="Fleet turnover",
-        description="Share of households re-choosing each year (1 - l, the partial-adjustment coefficient); "
-        "the others keep their car.",
-        unit="share per year",
-        low=0.0,
-        high=1.0,
-        default=0.42,
-        source="calibrated to short-run -0.25 / long-run -0.6 gasoline demand elasticities (Goodwin, Dargay & "
-        "Hanly 2004; Brons et al. 2008; Havranek & Kokes 2015)",
-        section="economy",
-        config="economy.switch_prob",
-    ),
-    _p(
-        name="horizon",
-        title="Horizon",
-        description="Years simulated; reform rounds run 0 to horizon - 1.",
-        unit="years",
-        type="int",
-        low=1,
-        high=1000,
-        default=20,
-        source="this project's default",
-        section="economy",
-        config="economy.horizon",
-    ),
-    _p(
-        name="discount",
-        title="Discount rate",
-        description="Yearly discount rate of welfare and of the discounted totals of the baseline-vs-reform "
-        "tables (weights (1 + r)^-t, round 0 undiscounted).",
-        unit="per year",
-        low=0.0,
-        high=1.0,
-        default=0.03,
-        source="this project's default; the EPA (2023) SCC uses 1.5-2.5% near-term rates",
-        section="economy",
-        config="economy.discount",
-    ),
-    _p(
         name="value_sd",
         title="Idiosyncratic value dispersion",
-        description="Standard deviation of households' persistent idiosyncratic values of each technology.",
+        description="Standard deviation of a household's persistent idiosyncratic value of each technology.",
         unit="$/yr",
         low=0.0,
-        default=400.0,
+        default=1000.0,
         source="this project's calibration",
         section="economy",
         config="economy.value_sd",
@@ -378,19 +579,90 @@ PARAMETERS: tuple[Parameter, ...] = (
         section="economy",
         config="economy.reward_noise",
     ),
-    # ------------------------------------------------------------ households: income
+    _p(
+        name="foresight",
+        title="Foresight of households",
+        description="holding_period: a household choosing a vehicle values the posted policy (taxes, subsidies, "
+        "the carbon tax's effect on its driving costs) over its expected holding period under the announced "
+        "schedule, discounted at the discount rate and the replacement probability, as a yearly equivalent; a "
+        "principal that announces nothing is expected to keep today's rates. myopic: this year's rates only.",
+        unit="-",
+        type="str",
+        choices=["holding_period", "myopic"],
+        default="holding_period",
+        source="this project's modelling choice",
+        section="economy",
+        config="economy.foresight",
+    ),
+    _p(
+        name="carbon_tax_default",
+        title="Carbon tax under vehicle-incentive principals",
+        description="The carbon tax, as a share of the SCC, in force under the principals that set only vehicle "
+        "incentives (constant, best_constant, the oracles, the learned governments): 1 = they act on top of "
+        "the Pigouvian carbon tax. none pays no carbon tax; pigouvian sets the share 1 and no vehicle incentive.",
+        unit="share of SCC",
+        low=0.0,
+        high=10.0,
+        default=1.0,
+        source="this project's design",
+        section="economy",
+        config="economy.carbon_tax_default",
+    ),
+    _p(
+        name="dividend_default",
+        title="Dividend share under the compared principals",
+        description="Share of the positive net revenue (taxes - subsidy outlays) returned to households as a "
+        "dividend under the principals of the comparison (all but reform files, which set dividend_share): with 1 "
+        "a government cannot gain welfare by raising revenue, and only a deficit (subsidies beyond revenue) costs "
+        "lambda - 1 per dollar; so on informed households the Pigouvian carbon tax is first best at any lambda.",
+        unit="share",
+        low=0.0,
+        high=1.0,
+        default=1.0,
+        source="this project's design (a carbon fee and dividend)",
+        section="economy",
+        config="economy.dividend_default",
+    ),
+    _p(
+        name="subsidy_financing",
+        title="Who pays for the net budget",
+        description="How the net public budget (subsidy outlays + dividends - revenue) is raised from (or, when "
+        "negative, returned to) households in the distributional tables: income (in proportion to income, a "
+        "flat income tax), household (equal per household) or person (equal per person).",
+        unit="-",
+        type="str",
+        choices=["income", "household", "person"],
+        default="income",
+        source="this project's default (a proportional income tax)",
+        section="economy",
+        config="economy.subsidy_financing",
+    ),
+    _p(
+        name="dividend_basis",
+        title="Dividend basis",
+        description="Whether dividends are equal per household or per person (household_size), times "
+        "dividend_weights.",
+        unit="-",
+        type="str",
+        choices=["household", "person"],
+        default="household",
+        source="per-person dividends as in Fremstad & Paul (2019)",
+        section="economy",
+        config="economy.dividend_basis",
+    ),
+    # ------------------------------------------------------------ households: income and ownership
     _p(
         name="income_median",
         title="Median household income",
         description="Household income is lognormal: log y ~ N(log income_median, income_sigma^2), drawn from "
-        "its own random stream (so it never changes the other draws). It defines the income deciles of the "
-        "distributional tables and the dividend weights, the subsidy income limit, the percent-of-income "
-        "changes, and, when income_value_slope or budget_share are set, values.",
+        "its own random stream (so it never changes the other draws). It sets the income deciles (ownership, "
+        "vehicles, household size, EV propensity, the distributional tables), the subsidy income limit and "
+        "the financing of the net budget.",
         unit="$/yr",
         low=1.0,
         default=80_610.0,
         source="US Census Bureau, Income in the United States: 2023 (P60-282): median household income "
-        "$80,610 (memory)",
+        "$80,610 (not verified here)",
         section="households",
         config="households.income_median",
     ),
@@ -403,23 +675,67 @@ PARAMETERS: tuple[Parameter, ...] = (
         low=0.0,
         high=5.0,
         default=0.92,
-        source="matches the US household income Gini of 0.485 in 2023 (Census P60-282; memory)",
+        source="matches the US household income Gini of 0.485 in 2023 (Census P60-282; not verified here)",
         section="households",
         config="households.income_sigma",
     ),
     _p(
+        name="no_car_share",
+        title="Households without a vehicle",
+        description="Share of households of each income decile without a vehicle under no policy; the "
+        "decile's ownership intercept is calibrated so that informed households match it. " + _DECILE_NOTE,
+        unit="share",
+        dims="decile",
+        low=0.0,
+        high=0.99,
+        default=[0.195, 0.195, 0.195, 0.033, 0.033, 0.014, 0.014, 0.008, 0.013, 0.013],
+        source=_NHTS,
+        section="households",
+        config="households.no_car_share",
+    ),
+    _p(
+        name="vehicles",
+        title="Vehicles per car-owning household",
+        description="Vehicles of a household that owns any, by income decile: they scale its fixed costs, "
+        "vehicle taxes and subsidies, miles and values. " + _DECILE_NOTE,
+        unit="vehicles",
+        dims="decile",
+        low=1.0,
+        high=10.0,
+        default=[1.57, 1.57, 1.57, 1.96, 1.96, 2.22, 2.22, 2.40, 2.44, 2.44],
+        source=_NHTS + " (means over 1, 2 and 3+ vehicles, 3+ counted as 3.3, among owners)",
+        section="households",
+        config="households.vehicles",
+    ),
+    _p(
+        name="household_size",
+        title="Persons per household",
+        description="Persons per household by income decile (per-person dividends and financing). "
+        + _DECILE_NOTE,
+        unit="persons",
+        dims="decile",
+        low=1.0,
+        high=20.0,
+        default=[1.6, 1.9, 2.2, 2.4, 2.5, 2.6, 2.8, 2.9, 3.0, 3.2],
+        source="assumption rising with income, mean 2.51 (the US average household in 2023, Census via "
+        "Statista); the gradient is not from a verified source: treat as a sensitivity range",
+        section="households",
+        config="households.household_size",
+    ),
+    _p(
         name="income_value_slope",
         title="Income effect on values",
-        description="Shift of each technology's value per log point of income above the median: v_ij += "
-        "slope_j x log(y_i / median). Empty (the default): no income effect, the economy of the calibration. "
-        + _TECH_NOTE,
-        unit="$/yr per log point",
+        description="Shift of each technology's value per vehicle per log point of income above the median: "
+        "value_j += slope_j x log(y / median): richer households value electric cars more (home charging, a "
+        "second car for long trips). " + _TECH_NOTE,
+        unit="$/yr per vehicle per log point",
         dims="technology",
         low=-100_000.0,
         high=100_000.0,
-        default=[],
-        source="none by default (assumption); richer households value EVs more in registration data "
-        "(e.g. Muehlegger & Rapson; memory)",
+        default=[0.0, 0.0, 0.0, 930.0],
+        source="this project's calibration to the concentration of EV subsidies at the top of the income "
+        "distribution (Borenstein & Davis 2016: the top quintile received about 90% of US EV credits "
+        "2006-2012; NBER w32688, 2024: more than 80%)",
         section="households",
         config="households.income_value_slope",
     ),
@@ -427,7 +743,7 @@ PARAMETERS: tuple[Parameter, ...] = (
         name="budget_share",
         title="Car budget as a share of income",
         description="A household's yearly car budget is budget_share x income; a technology whose yearly "
-        "cost exceeds it is worth the shortfall less (the cost of credit, dollar for dollar). 0: no budget "
+        "fixed cost exceeds it is worth the shortfall less (the cost of credit, dollar for dollar). 0: no budget "
         "limit (the default).",
         unit="share of income",
         low=0.0,
@@ -436,6 +752,46 @@ PARAMETERS: tuple[Parameter, ...] = (
         source="none by default (assumption)",
         section="households",
         config="households.budget_share",
+    ),
+    _p(
+        name="car_need_sd",
+        title="Dispersion of the need for a car",
+        description="Standard deviation of a household's persistent value of having a car at all, whatever its "
+        "technology: few households are near the margin of owning one, so ownership responds little to costs.",
+        unit="$/yr",
+        low=0.0,
+        default=4000.0,
+        source="this project's calibration: car ownership a smaller part of the long-run gasoline response than "
+        "fuel economy and miles, as in Brons et al. (2008)",
+        section="households",
+        config="households.car_need_sd",
+    ),
+    _p(
+        name="social_strength",
+        title="Social learning strength",
+        description="Experiences of other households a learning household learns from per year, each "
+        "counted as one observation of the technology that household owns (a fraction: a probability per "
+        "year); 0 turns social learning off (simulator.social).",
+        unit="contacts/yr",
+        low=0.0,
+        high=10.0,
+        default=0.25,
+        source="assumption (sensitivity range 0-1); peers matter for clean-technology adoption: Bollinger & "
+        "Gillingham (2012), Heutel & Muehlegger (2015)",
+        section="households",
+        config="households.social_strength",
+    ),
+    _p(
+        name="social_scope",
+        title="Whom households learn from",
+        description="neighbours: households of the same area and income decile; random: anyone.",
+        unit="-",
+        type="str",
+        choices=["neighbours", "random"],
+        default="neighbours",
+        source="this project's modelling choice",
+        section="households",
+        config="households.social_scope",
     ),
 )
 """Every parameter, in the order of the reference page."""
@@ -464,7 +820,11 @@ def param_option(name: str, **overrides: Any) -> Any:
     """
     p = param(name)
     kw: dict[str, Any] = {"help": p.help(), "low": p.low, "high": None if p.allow_inf else p.high}
-    if isinstance(p.default, list):
+    if p.choices is not None:
+        kw = {"help": p.help(), "choices": list(p.choices)}
+    if "default_factory" in overrides:
+        pass
+    elif isinstance(p.default, list):
         default = list(p.default)
         kw["default_factory"] = lambda: list(default)
     else:

@@ -73,13 +73,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from policies import BasePrincipal, register_principal
-from simulator import PrincipalSpec
+from policies.green import ReformPrincipal
 from simulator.config import ConfigError
 
 from . import _params
-from ._distribution import distribution_table, income_deciles
-from ._green_economy import Economy, HouseholdMix, build_model
+from ._distribution import distribution_table
+from ._green_economy import (
+    Economy,
+    GreenModel,
+    HouseholdMix,
+    PrincipalPolicy,
+    grid_path,
+    instruments_from_values,
+    scc_path,
+    setting_mix,
+)
 
 __all__ = [
     "METRICS",
@@ -368,6 +376,10 @@ class ResolvedPolicy:
     def __getitem__(self, name: str) -> np.ndarray:
         return self.values[name]
 
+    def keys(self) -> list[str]:
+        """The parameter names (a mapping, as :class:`policies.green.ReformPrincipal` reads it)."""
+        return list(self.values)
+
     @property
     def k(self) -> int:
         """Number of technologies."""
@@ -378,8 +390,12 @@ class ResolvedPolicy:
         """Current policy: the config's economy (prices, emissions, SCC, lambda), no tax, no subsidy."""
         t, k = econ.horizon, econ.k
         values: dict[str, np.ndarray] = {}
+        paths = {"scc": scc_path(econ, t), "grid_intensity": grid_path(econ, t)}  # config paths by year
         for p in _params.reformable():
             m = k if p.dims == "technology" else _params.DECILES if p.dims == "decile" else 1
+            if p.name in paths:
+                values[p.name] = paths[p.name].copy()
+                continue
             if p.config:
                 base = np.asarray(getattr(econ, p.config.split(".", 1)[1]), dtype=np.float64)
             else:
@@ -572,66 +588,6 @@ def check_args(args: Any) -> None:
             raise ValueError(str(exc)) from None
 
 
-# ============================================================================== the principal
-@register_principal("reform")
-class ReformPrincipal(BasePrincipal):
-    """A scheduled reform: round t posts ``subsidy x eligible - pass_through x tax`` (minus price changes).
-
-    Args:
-        policy: the resolved reform (:class:`ResolvedPolicy`).
-        base_prices: the prices the game's net values assume; given, the policy's price changes
-            from them are posted too (the baseline-vs-reform analysis); None ignores ``prices``.
-
-    Households whose income (``spec.extra["income"]``, set by green_tax) exceeds the round's
-    ``subsidy_income_limit`` get no subsidy; then the incentives are per household (n, K).
-    """
-
-    observes = True  # it counts rounds through observe()
-
-    def __init__(self, policy: ResolvedPolicy | None = None, *, base_prices: Any = None) -> None:
-        if policy is None:
-            raise ValueError("the reform principal plays a reform file: give --reform FILE")
-        self.policy = policy
-        self.base_prices = None if base_prices is None else np.asarray(base_prices, dtype=np.float64)
-
-    def reset(self, spec: PrincipalSpec, rng: np.random.Generator) -> None:
-        """Precompute the posted vectors of every round."""
-        super().reset(spec, rng)
-        pol = self.policy
-        if pol.k != spec.n_actions:
-            raise ValueError(f"the reform has {pol.k} technologies, the game {spec.n_actions}")
-        if not spec.signed:
-            raise ValueError("a reform needs signed incentives (taxes)")
-        posted = -(pol["pass_through"] * pol["tax"])
-        if self.base_prices is not None:
-            posted = posted - (pol["prices"] - self.base_prices[None, :])
-        self._posted = posted
-        self._subsidy = pol["subsidy"]
-        self._limit = pol["subsidy_income_limit"]
-        self._capped = np.isfinite(self._limit) & (self._subsidy > 0).any(axis=1)
-        self._income = None
-        if self._capped.any():
-            income = spec.extra.get("income")
-            if income is None or np.shape(income) != (spec.n_agents,):
-                raise ValueError("subsidy_income_limit needs each household's income in spec.extra['income']")
-            self._income = np.asarray(income, dtype=np.float64)
-
-    def eligible(self, t: int) -> np.ndarray | None:
-        """(n,) whether each household gets round t's subsidy, or None when everyone does."""
-        t = min(t, self.policy.horizon - 1)
-        if not self._capped[t]:
-            return None
-        return self._income <= self._limit[t]
-
-    def act(self) -> np.ndarray:
-        """This round's posted price changes (minus the taxes borne plus the subsidies), (K,) or (n, K)."""
-        t = min(self.round, self.policy.horizon - 1)
-        elig = self.eligible(t)
-        if elig is None:
-            return self._posted[t] + self._subsidy[t]
-        return self._posted[t][None, :] + self._subsidy[t][None, :] * elig[:, None]
-
-
 # ============================================================================== one episode
 @dataclass
 class PolicyRun:
@@ -646,8 +602,7 @@ class PolicyRun:
         net_surplus: (n,) each household's discounted net surplus over the horizon.
         income_total: (n,) discounted income over the horizon.
         net_surplus_sum: (n,) undiscounted net surplus over the horizon.
-        panel: (n, T) each household's net surplus per round (``panel=True`` only).
-        group: (n,) household group index (urban/rural).
+        group: (n,) household group index (area x income decile).
     """
 
     rounds: pd.DataFrame
@@ -657,7 +612,6 @@ class PolicyRun:
     income_total: np.ndarray
     net_surplus_sum: np.ndarray
     group: np.ndarray
-    panel: np.ndarray | None = None
 
 
 def run_policy(
@@ -667,132 +621,50 @@ def run_policy(
     policy: ResolvedPolicy,
     *,
     n: int | None = None,
-    post_prices: bool = True,
-    panel: bool = False,
+    baseline: ResolvedPolicy | None = None,
+    device: str = "cpu",
 ) -> PolicyRun:
-    """Run one horizon of the economy under ``policy`` and account for every household and round.
+    """Run the economy under ``policy`` and account for every household and round.
 
-    The same ``(econ, mix, seed)`` gives the same households and random streams whatever the
-    policy (common random numbers).
+    The same ``(econ, mix, seed)`` gives the same households and random streams whatever the policy
+    (common random numbers); the burn-in runs under ``baseline``'s round 0 (default: ``policy``'s), so a
+    baseline and a reform start from the same steady state. Accounting is the economy's
+    (:class:`scenarios._green_economy.GreenModel`): one welfare computation, dividends, financing and
+    pass-through included.
 
     Args:
-        econ: the config's economy (its prices are the ones the households' values are net of).
+        econ: the config's economy.
         mix: the households.
         seed: the seed.
         policy: the resolved policy (baseline or reform).
         n: households (default ``mix.n_households``).
-        post_prices: post the policy's price changes (False: instruments only).
-        panel: also keep each household's net surplus per round (n x T floats: small n only).
+        baseline: the policy whose round 0 holds during the burn-in.
+        device: IncentiveModel's device.
     """
     if policy.horizon != econ.horizon or policy.k != econ.k:
         raise ValueError("the policy was resolved for another horizon or set of technologies")
-    principal = ReformPrincipal(policy, base_prices=econ.prices if post_prices else None)
-    model, hh = build_model(econ, mix, seed, principal, n_households=n, collect_every=10**9)
-    n_hh = model.n_agents
-    k = econ.k
-    income = np.asarray(hh.income, dtype=np.float64)
-    decile = income_deciles(income)
-    base_prices = np.asarray(econ.prices, dtype=np.float64)
-    disc = (1.0 + econ.discount) ** -np.arange(econ.horizon, dtype=np.float64)
-    net_pv = np.zeros(n_hh)
-    net_sum = np.zeros(n_hh)
-    out_panel = np.zeros((n_hh, econ.horizon)) if panel else None
-    prev_private = np.zeros(n_hh)
-    prev_rates = None
-    rows = []
-    for t in range(econ.horizon):
-        elig = principal.eligible(t)
-        model.step()
-        actions = model.last_actions
-        rec = model.ledger.last
-        private_i = model.ledger.hh_private - prev_private  # realised v - p0 (+ noise, taste match)
-        prev_private = model.ledger.hh_private.copy()
-        counts = rec.counts.sum(axis=0)
-        tax, sub, rho = policy["tax"][t], policy["subsidy"][t], policy["pass_through"][t]
-        dp = (policy["prices"][t] - base_prices) if post_prices else np.zeros(k)
-        sub_i = sub[actions] if elig is None else sub[actions] * elig
-        borne_i = (rho * tax)[actions]
-        revenue = float((tax * counts).sum())
-        outlays = float(sub_i.sum())
-        dividends = policy["dividend_share"][t] * max(revenue - outlays, 0.0)
-        if dividends > 0:
-            w = policy["dividend_weights"][t][decile - 1]
-            div_i = dividends * w / w.sum()
-        else:
-            div_i = np.zeros(n_hh)
-        net_i = private_i - dp[actions] - borne_i + sub_i + div_i
-        net_pv += disc[t] * net_i
-        net_sum += net_i
-        if out_panel is not None:
-            out_panel[:, t] = net_i
-        private_value = float(rec.private.sum() - (dp * counts).sum())  # sum of v - p_t
-        emissions = float((policy["emissions"][t] * counts).sum())
-        damages = policy["scc"][t] * emissions
-        rates = np.concatenate([tax, sub, rho])
-        changed = prev_rates is not None and not np.allclose(prev_rates, rates)
-        prev_rates = rates
-        admin = econ.admin_cost * n_hh if changed else 0.0
-        mcpf = policy["mcpf"][t]
-        welfare = private_value - damages - (mcpf - 1.0) * outlays - admin
-        total = max(counts.sum(), 1.0)
-        row = {
-            "round": t,
-            "welfare": welfare / n_hh,
-            "consumer_surplus": float(net_i.sum()) / n_hh,
-            "private_value": private_value / n_hh,
-            "producer_burden": float(((1.0 - rho) * tax * counts).sum()) / n_hh,
-            "tax_revenue": revenue / n_hh,
-            "subsidy_cost": outlays / n_hh,
-            "dividends": dividends / n_hh,
-            "net_budget": (revenue - outlays - dividends) / n_hh,
-            "damages": damages / n_hh,
-            "emissions": emissions / n_hh,
-            "admin_cost": admin / n_hh,
-            "clean_share": float(counts[econ.clean] / total),
-            "dirty_share": float(counts[econ.dirty] / total),
-        }
-        for j, tech in enumerate(econ.technologies):
-            row[f"share_{tech}"] = float(counts[j] / total)
-        for j, tech in enumerate(econ.technologies):
-            row[f"tax_{tech}"] = float(tax[j])
-            row[f"subsidy_{tech}"] = float(sub[j])
-        rows.append(row)
-    df = pd.DataFrame(rows)
-    d = disc[: len(df)]
-    totals: dict[str, float] = {}
-    for col in (
-        "welfare",
-        "consumer_surplus",
-        "private_value",
-        "producer_burden",
-        "tax_revenue",
-        "subsidy_cost",
-        "dividends",
-        "net_budget",
-        "damages",
-        "admin_cost",
-    ):
-        totals[col] = float((df[col].to_numpy() * d).sum())
-    totals["emissions"] = float(df.emissions.sum())
-    totals["clean_share"] = float(df.clean_share.mean())
-    totals["final_clean_share"] = float(df.clean_share.iloc[-1])
-    totals["dirty_share"] = float(df.dirty_share.mean())
-    totals["intervention_cost"] = totals["subsidy_cost"] + totals["admin_cost"]
-    totals["principal_return"] = totals["welfare"]
-    totals["target_rate"] = totals["clean_share"]
-    for g, name in enumerate(econ.group_names):
-        sel = hh.group == g
-        if sel.any():
-            totals[f"net_surplus_{name}"] = float(net_sum[sel].mean())
+    start = ReformPrincipal(baseline if baseline is not None else policy)
+    model = GreenModel(
+        econ,
+        mix,
+        seed,
+        PrincipalPolicy(ReformPrincipal(policy, base_prices=econ.prices)),
+        n=n,
+        baseline=lambda m: instruments_from_values(m, start.round_values(0), 0),
+        track_households=True,
+        device=device,
+    )
+    model.run()
+    df = model.rounds()
+    disc = model.disc
     return PolicyRun(
         rounds=df,
-        totals=totals,
-        income=income,
-        net_surplus=net_pv,
-        income_total=income * float(d.sum()),
-        net_surplus_sum=net_sum,
-        group=hh.group,
-        panel=out_panel,
+        totals=model.totals(),
+        income=model.hh.income,
+        net_surplus=model.net_pv,
+        income_total=model.hh.income * float(disc.sum()),
+        net_surplus_sum=model.net_sum,
+        group=model.hh.group,
     )
 
 
@@ -801,15 +673,11 @@ def comparison_episode(
 ) -> tuple[dict[str, float], pd.DataFrame]:
     """The reform as a principal in green_tax's comparison: its instruments in the configured economy.
 
-    Returns green_tax's ``(totals, per-year table)`` with the reform's own accounting (statutory
-    revenue under pass-through, subsidy outlays under income limits, dividends, net budget).
+    Returns green_tax's ``(totals, per-year table)``; the burn-in runs under no policy, as for every
+    other principal.
     """
-    run = run_policy(econ, mix, seed, policy.instruments_only(econ), n=n, post_prices=False)
-    totals = dict(run.totals)
-    totals["private_surplus"] = totals.pop("consumer_surplus")
-    totals.pop("private_value", None)
-    df = run.rounds.rename(columns={"consumer_surplus": "private_surplus"}).drop(columns=["private_value"])
-    return totals, df
+    run = run_policy(econ, mix, seed, policy.instruments_only(econ), n=n, baseline=ResolvedPolicy.current(econ))
+    return run.totals, run.rounds
 
 
 # ============================================================================== baseline vs reform
@@ -831,17 +699,15 @@ class ReformTask:
 
 def evaluate_reform_task(task: ReformTask) -> tuple[list[dict[str, Any]], pd.DataFrame, pd.DataFrame]:
     """Run the baseline and the reform on the same households; returns (rows, per-round table, deciles)."""
-    from .green_tax import SCENARIO, setting_mix
-
     args = task.args
     econ = args.economy
     n = args.households.n_households
     mix = setting_mix(args.households, task.setting, args.learner)
-    common = {"scenario": SCENARIO, "seed": task.seed, "setting": task.setting}
+    common = {"scenario": "green_tax", "seed": task.seed, "setting": task.setting}
     runs = {}
     rows, rounds = [], []
     for label, pol in (("baseline", task.baseline), ("reform", task.reform)):
-        run = run_policy(econ, mix, task.seed, pol, n=n)
+        run = run_policy(econ, mix, task.seed, pol, n=n, baseline=task.baseline)
         runs[label] = run
         rows.append({**common, "principal": label, "shots": 0, "adaptation_cost": 0.0, **run.totals})
         rounds.append(run.rounds.assign(principal=label, **common))
