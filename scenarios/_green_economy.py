@@ -44,7 +44,8 @@ is posted: every household adds the policy's change to its value of each option 
 expected holding period: ``(1 - q) sum_s q^s u_{t+s}`` with ``q = (1 - replacement_prob) / (1 + r)``
 (a principal that announces nothing is expected to keep today's rates).
 
-**Welfare** (per round, the ledger's sums; DESIGN of the project: public funds at their marginal cost):
+**Welfare** (per round, from the ledger's sums; the net public budget valued at the marginal cost of
+public funds lambda, as in public economics):
 
     W_t = sum_i (v - p)_i - D_t + (lambda - 1) (R_t - S_t - Div_t) - admin_t,
 
@@ -96,6 +97,7 @@ __all__ = [
     "emissions_per_mile",
     "episode_totals",
     "informed_mix",
+    "pin_ownership",
     "scc_path",
     "setting_mix",
 ]
@@ -231,13 +233,15 @@ class HouseholdMix:
     income_value_slope: list[float] = param_option("income_value_slope")
     budget_share: float = param_option("budget_share")
     car_need_sd: float = param_option("car_need_sd")
+    ownership_intercepts: list[float] = param_option("ownership_intercepts")
     social_strength: float = param_option("social_strength")
     social_scope: str = param_option("social_scope")
 
     def check(self, k: int | None = None) -> None:
         """Vector lengths (the technologies' too when K is given)."""
-        for name in ("no_car_share", "vehicles", "household_size"):
-            if len(getattr(self, name)) != DECILES:
+        for name in ("no_car_share", "vehicles", "household_size", "ownership_intercepts"):
+            optional = name in ("no_car_share", "ownership_intercepts")
+            if len(getattr(self, name)) != DECILES and not (optional and not getattr(self, name)):
                 raise ValueError(f"{name}: needs {DECILES} values (one per income decile)")
         if k is not None and self.income_value_slope and len(self.income_value_slope) != k:
             raise ValueError(f"income_value_slope: needs {k} values (one per technology) or none")
@@ -411,8 +415,21 @@ def _logit_no_car(v: np.ndarray, alpha: float, temp: float) -> np.ndarray:
     return p[:, 0] / p.sum(axis=1)
 
 
+_CALIBRATION_FIELDS = (
+    "rational_share",
+    "rational_temperature",
+    "income_median",
+    "income_sigma",
+    "no_car_share",
+    "vehicles",
+    "income_value_slope",
+    "budget_share",
+    "car_need_sd",
+)
+
+
 def _calibration_key(econ: Economy, mix: HouseholdMix) -> str:
-    fields = {k: v for k, v in dataclasses.asdict(mix).items() if k not in ("n_households", "learners")}
+    fields = {k: getattr(mix, k) for k in _CALIBRATION_FIELDS}
     return json.dumps([dataclasses.asdict(econ), fields], sort_keys=True, default=str)
 
 
@@ -420,7 +437,7 @@ def _calibration_key(econ: Economy, mix: HouseholdMix) -> str:
 def _calibrate(key: str) -> np.ndarray:
     econ_d, mix_d = json.loads(key)
     econ = Economy(**econ_d)
-    mix = HouseholdMix(**{**mix_d, "learners": {}})
+    mix = HouseholdMix(**mix_d, learners={})
     n = 20_000
     rng = np.random.default_rng([2024, 17])  # a fixed reference sample: the same economy for every seed
     income = draw_income(mix, n, rng)
@@ -431,6 +448,8 @@ def _calibrate(key: str) -> np.ndarray:
     temp = mix.rational_temperature
     r = mix.rational_share
     alpha = np.zeros(DECILES)
+    if not mix.no_car_share:  # no calibration: intercepts 0
+        return alpha
     target = np.asarray(mix.no_car_share, dtype=np.float64)
     for d in range(DECILES):
         vd = v[decile == d + 1]
@@ -449,9 +468,22 @@ def calibrate_ownership(econ: Economy, mix: HouseholdMix) -> np.ndarray:
     The share is that of the mix: informed households choose by logit (taste shocks), learning
     households are counted at the argmax of their true values (what they learn towards). Solved by
     bisection on a fixed reference sample of 20,000 households (the same economy for every seed and
-    population size); cached per configuration.
+    population size); cached per configuration. ``mix.ownership_intercepts``, when set, is returned
+    instead (:func:`pin_ownership`).
     """
+    if mix.ownership_intercepts:
+        return np.asarray(mix.ownership_intercepts, dtype=np.float64)
     return _calibrate(_calibration_key(econ, mix)).copy()
+
+
+def pin_ownership(econ: Economy, base: HouseholdMix, mix: HouseholdMix) -> HouseholdMix:
+    """``mix`` with the ownership intercepts calibrated on ``base``: the same households' preferences.
+
+    The evaluation settings (everyone informed, other learners, deeper pessimism) and the training
+    populations change what households know, not what they value: their intercepts are those of the
+    configured households (``base``).
+    """
+    return dataclasses.replace(mix, ownership_intercepts=[float(a) for a in calibrate_ownership(econ, base)])
 
 
 def draw_households(
@@ -951,7 +983,16 @@ class GreenModel:
         self.counts_history.append(np.array(counts, copy=True))
         self.miles_history.append(fl["miles"])
         energy = self.cost[None, :] + fl["tau"] + (ins.energy_change if ins.energy_change is not None else 0.0)
-        self.group_records.append({"consumer_surplus": cs_g - fin_g, "energy_spend": (miles * energy).sum(axis=1)})
+        self.group_records.append(
+            {
+                "consumer_surplus": cs_g - fin_g,
+                "energy_spend": (miles * energy).sum(axis=1),
+                "subsidy": subsidy_g.sum(axis=1),
+                "taxes": (carbon_rev_g + counts * fl["borne"]).sum(axis=1),
+                "dividends": div_g,
+                "financing": fin_g,
+            }
+        )
         if self.track:
             self._account_households(ins, fl, div_g, fin_g)
         return row
@@ -1009,6 +1050,25 @@ class GreenModel:
             return np.zeros(self.n_groups)
         cs = np.stack([r["consumer_surplus"] for r in self.group_records])
         return (cs * self.disc[: len(cs), None]).sum(axis=0)
+
+    def decile_accounts(self) -> pd.DataFrame:
+        """Per income decile and household, discounted sums over the horizon.
+
+        Columns: taxes borne, subsidies received, dividends, its share of the net budget's financing,
+        energy spending, income, net surplus (discounted like the money totals) and households.
+        """
+        rows = {}
+        for key in ("taxes", "subsidy", "dividends", "financing", "energy_spend", "consumer_surplus"):
+            g = np.stack([r[key] for r in self.group_records])
+            rows[key] = (g * self.disc[: len(g), None]).sum(axis=0)
+        rows["income"] = self.g_income * float(self.disc[: len(self.group_records)].sum())
+        by = {k: np.bincount(self.g_decile - 1, weights=v, minlength=DECILES) for k, v in rows.items()}
+        n = np.bincount(self.g_decile - 1, weights=self.g_count, minlength=DECILES)
+        out = pd.DataFrame({k: v / np.maximum(n, 1.0) for k, v in by.items()})
+        out = out.rename(columns={"consumer_surplus": "net_surplus", "subsidy": "subsidy_received"})
+        out.insert(0, "decile", np.arange(1, DECILES + 1))
+        out["households"] = n
+        return out
 
     def fork(self) -> GreenFork:
         """A copy of the current state that can be stepped with given vehicle incentives (the oracle)."""

@@ -1,4 +1,11 @@
-"""The report of scenarios.green_tax: comparison tables, figures and a plain-language summary."""
+"""The report of scenarios.green_tax: comparison tables, figures and a plain-language summary.
+
+Wording rules (the sentences are tested): welfare and money are whole dollars with thousands
+separators, shares are percentages with one decimal; "first best" is always defined where used; a
+share of a gap is printed only when that gap is larger than its noise (its paired 95% interval over
+seeds excludes zero); several policies are named "highest" together when they are tied within noise;
+subsidy outlays are called so (taxes collected are revenue, not a cost).
+"""
 
 from __future__ import annotations
 
@@ -12,17 +19,29 @@ from analysis.plots import bar_ci, curves_ci, frontier
 from analysis.report import Report, format_summary
 from analysis.stats import paired_difference, summarize
 
-__all__ = ["print_table", "write_report", "write_response_report"]
+__all__ = ["print_response_table", "print_table", "write_report", "write_response_report"]
 
-MAIN = ["welfare", "emissions", "clean_share", "intervention_cost", "tax_revenue", "subsidy_cost"]
+MAIN = ["welfare", "emissions", "clean_share", "subsidy_cost", "tax_revenue", "dividends"]
+LEARNED = ("mermaide", "wm_only", "meta_only", "model_free")
+LABELS = {
+    "welfare": "welfare ($/household)",
+    "first_best": "informed first best ($/household)",
+    "emissions": "emissions (tCO2/household)",
+    "clean_share": "electric share of vehicles",
+    "subsidy_cost": "subsidy outlay ($/household)",
+    "intervention_cost": "subsidy outlay + admin ($/household)",
+    "tax_revenue": "tax revenue ($/household)",
+    "dividends": "dividends ($/household)",
+    "no_car_share": "households without a car",
+}
+FIRST_BEST = (
+    "the informed first best (the welfare of the same households, informed, under the Pigouvian carbon tax: "
+    "with informed households nothing does better)"
+)
 
 
-def _label(row: pd.Series) -> str:
-    return row.principal if row.shots == 0 or row.principal not in _learned() else f"{row.principal} ({row.shots}-shot)"
-
-
-def _learned() -> set[str]:
-    return {"mermaide", "wm_only", "meta_only", "model_free"}
+def _label(row: Any) -> str:
+    return row.principal if row.principal not in LEARNED else f"{row.principal} ({row.shots}-shot)"
 
 
 def _with_labels(results: pd.DataFrame) -> pd.DataFrame:
@@ -37,33 +56,79 @@ def summary(results: pd.DataFrame, metrics: list[str] | None = None) -> pd.DataF
     return summarize(df, by=["setting", "policy"], metrics=metrics or MAIN)
 
 
+def _fmt_cell(metric: str) -> str:
+    if metric.endswith("_share"):
+        return "{:.1%}"
+    if metric == "emissions":
+        return "{:,.1f}"
+    return "{:,.0f}"
+
+
+def display_table(results: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
+    """Setting, policy and one column per metric: ``mean [95% CI]`` (the mean alone for one seed)."""
+    s = summary(results, metrics)
+    one_seed = results.seed.nunique() < 2
+    parts = []
+    for m in metrics:
+        sub = s[s.metric == m]
+        if one_seed:
+            col = sub[["setting", "policy"]].copy()
+            col[m] = [_fmt_cell(m).format(v) for v in sub["mean"]]
+        else:
+            col = format_summary(sub, _fmt_cell(m), show_n=False)
+        parts.append(col.rename(columns={m: LABELS.get(m, m)}))
+    out = parts[0]
+    for part in parts[1:]:
+        out = out.merge(part, on=["setting", "policy"], how="left")
+    return out
+
+
 def print_table(results: pd.DataFrame) -> None:
-    """The terminal table: welfare, emissions, clean share and cost per setting, mean [95% CI]."""
-    s = summary(results, ["welfare", "emissions", "clean_share", "intervention_cost"])
-    wide = format_summary(s[s.metric != "clean_share"], "{:,.0f}", show_n=False)
-    shares = format_summary(s[s.metric == "clean_share"], "{:.3f}", show_n=False)
-    wide = wide.merge(shares, on=["setting", "policy"], how="left")
+    """The terminal table: welfare, emissions, electric share, subsidy outlay per setting."""
     n = int(results.seed.nunique())
+    table = display_table(results, ["welfare", "emissions", "clean_share", "subsidy_cost"])
+    ci = f"mean [95% CI] over {n} seeds" if n > 1 else "one seed (no intervals)"
     print(
-        f"green_tax: discounted welfare and costs in $ per household over the horizon, emissions in tCO2 per "
-        f"household, clean share = yearly mean; mean [95% CI] over {n} seed(s)"
+        f"green_tax: welfare and money in $ per household, discounted sums over the horizon; emissions in tCO2 "
+        f"per household over the horizon; electric share of vehicles = yearly mean; {ci}"
     )
-    for setting, grp in wide.groupby("setting", sort=False):
+    for setting, grp in table.groupby("setting", sort=False):
         print(f"\n[{setting}]")
         print(grp.drop(columns=["setting"]).to_string(index=False))
-    learned = learned_sentences(results)
-    if learned:
-        print("\nlearned governments (share of the no-policy-to-oracle gap; paired difference to best_constant):")
-        for s in learned:
-            print(f"  {s}")
+    for text in _sentences(results) + learned_sentences(results):
+        print(f"\n{text}")
 
 
-def _welfare_by_seed(grp: pd.DataFrame) -> pd.DataFrame:
+def _welfare_by_seed(grp: pd.DataFrame, col: str = "welfare") -> pd.DataFrame:
     """Mean welfare per seed (rows) and policy label (columns) of one setting's labelled results."""
-    return grp.groupby(["policy", "seed"]).welfare.mean().unstack(0)
+    return grp.groupby(["policy", "seed"])[col].mean().unstack(0)
+
+
+def _beyond_noise(a: pd.Series, b: pd.Series) -> tuple[bool, str]:
+    """Whether a - b is larger than its noise (paired 95% interval over seeds excludes 0), and the text."""
+    diff = a - b
+    if diff.abs().max() < 1e-9:
+        return False, "0 (identical)"
+    if len(diff.dropna()) < 2:
+        return False, f"{diff.mean():+,.0f} (one seed: no interval)"
+    d = paired_difference(a, b)
+    text = f"{d.mean:+,.0f} [{d.ci.low:+,.0f}, {d.ci.high:+,.0f}]"
+    return bool(d.ci.low > 0 or d.ci.high < 0), text
+
+
+def _share_of_gap(per: pd.DataFrame, label: str, low: str, high: str, what: str) -> str:
+    """'x% of the way from low to high' when that gap is beyond noise, else why not."""
+    ok, gap = _beyond_noise(per[high], per[low])
+    if not ok and len(per) < 2:
+        return f"the gap from {low} to {what} is {gap}: with one seed its noise is unknown, so no share is reported"
+    if not ok:
+        return f"the gap from {low} to {what} is within noise ({gap}): no share of it is reported"
+    share = (per[label].mean() - per[low].mean()) / (per[high].mean() - per[low].mean())
+    return f"{share:.0%} of the way from {low} to {what} (a gap of {gap} $/household)"
 
 
 def _sentences(results: pd.DataFrame) -> list[str]:
+    """Per setting: the highest welfare (ties within noise named together) and its place in the gap to first best."""
     out = []
     df = _with_labels(results)
     for setting, grp in df.groupby("setting", sort=False):
@@ -72,16 +137,22 @@ def _sentences(results: pd.DataFrame) -> list[str]:
             continue
         means = per.mean().sort_values(ascending=False)
         best = means.index[0]
-        text = f"{setting}: highest welfare under {best} ({means.iloc[0]:,.0f} $/household)"
-        if "pigouvian" in per.columns and best != "pigouvian":
-            d = paired_difference(per[best], per["pigouvian"])
-            sig = "significant" if d.significant else "not significant"
-            text += f", {d.mean:+,.0f} vs the Pigouvian tax ({sig} at 95%, n={d.n})"
-        fb = grp.first_best.mean()
-        none = grp[grp.policy == "none"].welfare.mean() if "none" in set(grp.policy) else np.nan
-        if np.isfinite(none) and abs(fb - none) > 1e-9:
-            share = (means.iloc[0] - none) / (fb - none)
-            text += f"; it closes {share:.0%} of the gap from no policy to the informed first best"
+        if len(per) < 2:  # one seed: ties cannot be told from noise, only exact ones
+            tied = [p for p in means.index[1:] if abs(means[p] - means.iloc[0]) < 1e-6]
+        else:
+            tied = [p for p in means.index[1:] if not _beyond_noise(per[best], per[p])[0]]
+        names = ", ".join([best, *tied])
+        text = f"{setting}: highest welfare under {names} ({means.iloc[0]:,.0f} $/household"
+        if tied:
+            text += ", tied exactly)" if len(per) < 2 else ", tied within noise)"
+        else:
+            text += ", one seed: differences not tested)" if len(per) < 2 else ")"
+        if "pigouvian" in per.columns and best != "pigouvian" and "pigouvian" not in tied:
+            text += f"; {_beyond_noise(per[best], per['pigouvian'])[1]} $/household vs the Pigouvian tax"
+        fb = grp.groupby("seed").first_best.first()
+        if "none" in per.columns:
+            per = per.assign(first_best=fb)
+            text += "; " + _share_of_gap(per, best, "none", "first_best", FIRST_BEST)
         out.append(text + ".")
     return out
 
@@ -89,64 +160,77 @@ def _sentences(results: pd.DataFrame) -> list[str]:
 def learned_sentences(results: pd.DataFrame) -> list[str]:
     """One sentence per setting and learned principal x shots: how it compares with the benchmarks.
 
-    The share of the no-policy-to-oracle gap it closes, its difference to the best constant tax (paired
-    over seeds) and its intervention cost against the oracle's.
-
-    The share is computed from means over seeds, ``(W - W_none) / (W_oracle - W_none)``; against
-    ``oracle_clean`` too when it was run (the oracle limited to the learned governments' lever).
+    The share of the no-policy-to-oracle gap it closes (only when that gap is beyond noise), its paired
+    difference to the best constant policy and to the oracle, and its subsidy outlay against the oracle's.
     """
     out = []
     df = _with_labels(results)
-    learned = _learned()
     for setting, grp in df.groupby("setting", sort=False):
         per = _welfare_by_seed(grp)
-        cost = grp.groupby("policy").intervention_cost.mean()
+        cost = grp.groupby("policy").subsidy_cost.mean()
         if not {"none", "oracle"} <= set(per.columns):
             continue
-        none, oracle = per["none"].mean(), per["oracle"].mean()
         for label in per.columns:
-            name = label.split(" (")[0]
-            if name not in learned:
+            if label.split(" (")[0] not in LEARNED:
                 continue
-            w = per[label].mean()
-            text = f"{setting}, {label}: {w:,.0f} $/household"
-            if abs(oracle - none) > 1e-9:
-                text += f", {(w - none) / (oracle - none):.0%} of the way from no policy to the oracle"
-            if "oracle_clean" in per.columns and abs(per["oracle_clean"].mean() - none) > 1e-9:
-                text += f" ({(w - none) / (per['oracle_clean'].mean() - none):.0%} of the way to oracle_clean)"
-            text += f", {w / oracle - 1:+.1%} vs the oracle's welfare"
+            text = f"{setting}, {label}: {per[label].mean():,.0f} $/household, "
+            text += _share_of_gap(per, label, "none", "oracle", "the oracle")
+            if "oracle_clean" in per.columns:
+                text += "; " + _share_of_gap(per, label, "none", "oracle_clean", "oracle_clean")
             if "best_constant" in per.columns:
-                d = paired_difference(per[label], per["best_constant"])
-                text += f"; vs best_constant {d.mean:+,.0f} [{d.ci.low:+,.0f}, {d.ci.high:+,.0f}]"
-            text += f"; intervention cost {cost[label]:,.0f} (oracle {cost['oracle']:,.0f})"
+                text += f"; vs best_constant {_beyond_noise(per[label], per['best_constant'])[1]}"
+            text += f"; vs the oracle {_beyond_noise(per[label], per['oracle'])[1]}"
+            text += f"; subsidy outlay {cost[label]:,.0f} (oracle {cost['oracle']:,.0f}) $/household"
             out.append(text + ".")
     return out
 
 
+def incidence_table(results: pd.DataFrame) -> pd.DataFrame:
+    """Net surplus per household by income decile (discounted, net of dividends and financing), means over seeds."""
+    cols = [f"net_surplus_d{d}" for d in range(1, 11)]
+    cols = [c for c in cols if c in results.columns]
+    inc = _with_labels(results).groupby(["setting", "policy"], sort=False)[cols].mean().reset_index()
+    return inc.rename(columns={c: f"decile {c.rsplit('d', 1)[1]}" for c in cols})
+
+
 def write_report(rf: Any, results: pd.DataFrame, rounds: pd.DataFrame, args: Any) -> None:
     """report.html / report.md with tables and figures."""
+    from ._green_economy import scc_path
+
     econ = args.economy
+    scc = scc_path(econ)
+    n = results.seed.nunique()
     rep = Report("green_tax: carbon taxation of learning households", records=rf.record)
     rep.paragraph(
-        f"{args.households.n_households:,} households, {econ.horizon} years, {results.seed.nunique()} seed(s); "
-        f"SCC ${econ.scc:g}/tCO2, lambda {econ.mcpf:g}. Welfare is the discounted sum ({econ.discount:.0%}/yr) "
-        "of realised private values minus prices, damages and the excess cost of subsidies, in $ per household. "
-        "Means with 95% confidence intervals over seeds (t-interval below 10 seeds, BCa bootstrap from 10)."
+        f"{args.households.n_households:,} households, a {econ.burn_in}-year burn-in under no policy, then "
+        f"{econ.horizon} years ({econ.start_year}-{econ.start_year + econ.horizon - 1}); {n} seed(s). Welfare is the "
+        f"sum over the years, discounted at {econ.discount:.1%} (the rate of the SCC path: US EPA 2023, "
+        f"${scc[0]:,.0f}/t in {econ.start_year} to ${scc[-1]:,.0f}/t in {econ.start_year + econ.horizon - 1}, "
+        "2022 dollars), of the households' realised values at resource cost minus the damages of their emissions, "
+        f"plus (lambda - 1) x the net public budget (lambda = {econ.mcpf:g}); in $ per household. Every principal "
+        f"but 'none' acts on top of a carbon tax of {econ.carbon_tax_default:g} x the SCC, and returns "
+        f"{econ.dividend_default:.0%} of its net revenue as a dividend. The reference '{FIRST_BEST}' is computed "
+        "for every seed. Means with 95% confidence intervals over seeds (t-interval below 10 seeds, BCa bootstrap "
+        "from 10); with one seed, means only."
     )
-    for s in _sentences(results):
-        rep.paragraph(s)
+    for text in _sentences(results):
+        rep.paragraph(text)
     learned = learned_sentences(results)
     if learned:
         rep.heading("Learned governments against the benchmarks", 2)
         rep.paragraph(
-            "Share of the welfare gap from no policy to the oracle closed (from means over seeds), the paired "
-            "difference to the best constant tax with its 95% interval over seeds, and the intervention cost."
+            "The share of the welfare gap from no policy to the oracle closed (only where that gap is beyond noise), "
+            "paired differences to the best constant policy and to the oracle with their 95% intervals over seeds, "
+            "and the subsidy outlay."
         )
-        for s in learned:
-            rep.paragraph(s)
+        for text in learned:
+            rep.paragraph(text)
     rep.heading("Comparison", 2)
-    s = summary(results)
-    rep.table(format_summary(s, "{:,.1f}"), caption="per household over the horizon; shares are yearly means")
+    rep.table(
+        display_table(results, ["welfare", "first_best", *MAIN[1:], "no_car_share"]),
+        caption="per household over the horizon (money discounted); shares are yearly means",
+    )
+    s = summary(results, ["welfare", "subsidy_cost"])
     for setting in results.setting.unique():
         sub = s[s.setting == setting]
         rep.figure(
@@ -154,49 +238,55 @@ def write_report(rf: Any, results: pd.DataFrame, rounds: pd.DataFrame, args: Any
             caption=f"Welfare by policy, {setting}",
             name=f"welfare_{setting}",
         )
-        if {"intervention_cost", "welfare"} <= set(sub.metric):
-            fig = frontier(
-                sub.rename(columns={"policy": "principal"}),
-                x="intervention_cost",
-                y="welfare",
-                x_unit="$ per household",
-                y_unit="$ per household",
-            )
-            rep.figure(fig, caption=f"Cost vs welfare frontier, {setting}", name=f"frontier_{setting}")
-    rep.heading("Adoption and tax paths", 2)
+        fig = frontier(
+            sub.rename(columns={"policy": "principal"}),
+            x="subsidy_cost",
+            y="welfare",
+            x_unit="$ per household",
+            y_unit="$ per household",
+        )
+        rep.figure(fig, caption=f"Subsidy outlay vs welfare, {setting}", name=f"frontier_{setting}")
+    rep.heading("Adoption and policy paths", 2)
     r = _with_labels(rounds)
+    clean = econ.technologies[econ.clean]
     for setting in r.setting.unique():
         sub = r[r.setting == setting]
         rep.figure(
             curves_ci(sub, x="round", y="clean_share", hue="policy", x_unit="year", y_unit="share"),
-            caption=f"Share of households with a {econ.technologies[econ.clean]} car, {setting}",
+            caption=f"Electric share of vehicles, {setting}",
             name=f"adoption_{setting}",
         )
-        col = f"tax_{econ.technologies[econ.clean]}"
         rep.figure(
-            curves_ci(sub, x="round", y=col, hue="policy", x_unit="year", y_unit="$ per year (negative = subsidy)"),
-            caption=f"Tax on the {econ.technologies[econ.clean]} car, {setting}",
-            name=f"tax_path_{setting}",
+            curves_ci(
+                sub, x="round", y=f"subsidy_{clean}", hue="policy", x_unit="year", y_unit="$ per vehicle and year"
+            ),
+            caption=f"Subsidy per {clean} vehicle, {setting}",
+            name=f"subsidy_path_{setting}",
         )
     rep.heading("Welfare decomposition", 2)
     dec = (
         _with_labels(results)
-        .groupby(["setting", "policy"])[["private_surplus", "tax_revenue", "damages", "subsidy_cost", "welfare"]]
+        .groupby(["setting", "policy"], sort=False)[
+            ["private_value", "damages", "tax_revenue", "subsidy_cost", "dividends", "net_budget", "welfare"]
+        ]
         .mean()
     )
     rep.table(
         dec.reset_index(),
-        caption="means over seeds, $ per household (welfare = private + revenue - damages "
-        "- lambda x subsidies; private surplus is net of taxes and subsidies)",
+        caption=f"means over seeds, $ per household, discounted: welfare = private value - damages + "
+        f"({econ.mcpf:g} - 1) x net budget, net budget = revenue - subsidy outlay - dividends (administrative "
+        "costs, if set, also subtracted); private value = realised values at resource cost (taxes are transfers)",
         float_format="{:,.0f}",
     )
-    inc_cols = [c for c in results.columns if c.startswith("net_surplus_")]
-    if inc_cols:
-        rep.heading("Incidence by household group", 2)
-        inc = _with_labels(results).groupby(["setting", "policy"])[inc_cols].mean().reset_index()
-        rep.table(
-            inc, caption="undiscounted net private surplus per household over the horizon, $", float_format="{:,.0f}"
-        )
+    rep.heading("Incidence by income decile", 2)
+    rep.table(
+        incidence_table(results),
+        caption="net surplus per household over the horizon, discounted, $: realised values - taxes borne + "
+        f"subsidies + dividends - its share of the net budget (financed '{econ.subsidy_financing}'); decile 1 = "
+        "poorest. The baseline-vs-reform analysis (--reform) gives winners and losers and the comparison with "
+        "published incidence studies.",
+        float_format="{:,.0f}",
+    )
     if "reform" in getattr(args, "principals", ()) and getattr(args, "reform", None):
         from .reform import load_policies
 
@@ -205,8 +295,7 @@ def write_report(rf: Any, results: pd.DataFrame, rounds: pd.DataFrame, args: Any
         rep.heading("The reform principal", 2)
         rep.paragraph(
             f"The principal 'reform' plays the reform file {f.path} ({f.title}; sha256 {f.sha256[:12]}): its taxes, "
-            "subsidies, pass-through and income limits, with its own accounting of revenue, outlays and dividends. "
-            "Every principal faces the configured economy here"
+            "subsidies, pass-through, income limits and dividends. Every principal faces the configured economy here"
             + (
                 f"; the file's scenario changes ({', '.join(f.sets_scenario())}) apply only in the "
                 "baseline-vs-reform analysis (--reform without 'reform' among --principals)."
@@ -221,11 +310,12 @@ def write_report(rf: Any, results: pd.DataFrame, rounds: pd.DataFrame, args: Any
     _describe_policies(rep, set(results["principal"]))
     rep.heading("Assumptions and sources", 2)
     rep.paragraph(
-        "Prices: AAA (2022) yearly costs of owning; emissions: EPA (gasoline), AAA x EIA grid factor (EV), hybrid "
-        "assumed 35% below gasoline; SCC: US EPA (2023); lambda: Norway's official marginal cost of public funds; "
-        "fleet turnover and logit noise calibrated to short-run -0.25 / long-run -0.6 gasoline demand elasticities "
-        "(Goodwin, Dargay & Hanly 2004; Brons et al. 2008; Havranek & Kokes 2015). Private values, pessimism and "
-        "learning rules are this project's assumptions; see the config."
+        "Every parameter's value, unit and source is in docs/parameters.md. In short: vehicle costs AAA (2022); "
+        "fuel economy and CO2 per gallon EPA (2023 fact sheet); grid intensity EIA (2022); SCC path US EPA (2023) "
+        "at the discount rate; lambda Norway's official value; ownership and vehicles by income 2001 NHTS; "
+        "replacement probability from new registrations over vehicles in operation (S&P Global Mobility); miles "
+        "elasticity Small & Van Dender (2007) and Gillingham (2014); values, pessimism and learning rules are this "
+        "project's calibration and assumptions."
     )
     rep.kv({k: v for k, v in dataclasses.asdict(econ).items() if not isinstance(v, list | dict)}, caption="economy")
     rep.code(rf.path("config.toml").read_text() if rf.path("config.toml").exists() else "")
@@ -233,24 +323,24 @@ def write_report(rf: Any, results: pd.DataFrame, rounds: pd.DataFrame, args: Any
 
 
 _POLICY_TEXT = {
-    "none": "no carbon policy.",
-    "pigouvian": "a tax per technology equal to the social cost of its emissions (SCC x tCO2), every year.",
-    "constant": "a fixed vector of taxes (negative: subsidies) given in the config.",
-    "best_constant": "the constant tax vector with the highest welfare on this population, found by coordinate "
-    "search around the Pigouvian rates with hindsight (it knows the households).",
-    "oracle": "plans with the true simulator and the households' learning state over 'early push for d years, then "
-    "Pigouvian' and 'early push, then the best constant vector' schedules (the push: an EV subsidy or a surcharge on "
-    "the other technologies) and re-plans every few years: a benchmark no real government has (it knows the "
-    "households and the best constant vector).",
-    "oracle_clean": "the same planner limited to 'EV subsidy for d years (or for good), then the Pigouvian tax': "
-    "the best temporary-subsidy policy, with full knowledge.",
+    "none": "no carbon tax and no vehicle incentive.",
+    "pigouvian": "a carbon tax equal to the social cost of carbon of the year, on gasoline and charging "
+    "electricity (paid per mile), announced; no vehicle incentive. First best for informed households.",
+    "constant": "a fixed vector of vehicle taxes (negative: subsidies) from the config, on top of the Pigouvian "
+    "carbon tax.",
+    "best_constant": "the constant vehicle taxes or subsidies with the highest welfare on this population, on top "
+    "of the Pigouvian carbon tax, found by coordinate search with hindsight (it knows the households).",
+    "oracle": "plans with the true simulator and the households' learning state over 'an early push for d years' "
+    "schedules on top of the Pigouvian carbon tax and of the best constant vector (the push: an electric-car "
+    "subsidy or a surcharge on the other cars), re-planning every few years: a benchmark no real government has.",
+    "oracle_clean": "the same planner limited to 'an electric-car subsidy for d years (or for good)': the best "
+    "temporary-subsidy policy, with full knowledge.",
     "reform": "the reform file's schedule (see above).",
     "mermaide": "the meta-learned government (Banerjee et al. 2023): a recurrent belief over the choice shares it "
-    "observes, a world model of the households' response, a policy that sets the EV's rate between the Pigouvian "
-    "tax and a $5,000 subsidy below it and the other technologies' rates within $1,000 of their Pigouvian tax; "
-    "trained with MAML on a distribution of populations (shipped checkpoint), "
-    "it never sees welfare or the households' values. K-shot = after K adaptation episodes on populations of the "
-    "same kind (K = 0: as shipped).",
+    "observes, a world model of the households' response, a policy that sets vehicle incentives on top of the "
+    "Pigouvian carbon tax (an electric-car subsidy up to $2,000 a year per vehicle, the other cars' within $500); "
+    "trained with MAML on a distribution of populations (shipped checkpoint), it never sees welfare or the "
+    "households' values. K-shot = after K adaptation episodes on populations of the same kind (K = 0: as shipped).",
     "wm_only": "MERMAIDE without meta-learning (its K-shot adaptation is plain fine-tuning).",
     "meta_only": "MERMAIDE without the world model.",
     "model_free": "a recurrent policy trained by policy gradient, without world model or meta-learning.",
@@ -266,31 +356,87 @@ def _describe_policies(rep: Report, names: set[str]) -> None:
     rep.kv({n: _POLICY_TEXT[n] for n in known})
 
 
+# ======================================================================== --response
+PUBLISHED = {
+    "short_run": (
+        "short run: -0.034 to -0.077 in 2001-2006 (Hughes, Knittel & Sperling 2008), median -0.15 (Dahl 2012), "
+        "mean -0.34 (Brons et al. 2008)",
+        -0.34,
+        -0.034,
+    ),
+    "long_run": ("long run: median -0.55 (Dahl 2012), mean -0.84 (Brons et al. 2008)", -0.84, -0.55),
+    "miles": (
+        "miles: -0.107 to -0.222 long run (Small & Van Dender 2007), -0.22 medium run (Gillingham 2014)",
+        -0.222,
+        -0.107,
+    ),
+}
+"""Published elasticities of gasoline demand and of miles to the gasoline price: (text, low, high)."""
+
+
+def response_summary(table: pd.DataFrame) -> pd.DataFrame:
+    """Mean and 95% CI over seeds of every elasticity, per population and price rise."""
+    metrics = [c for c in table.columns if c.startswith(("short_run", "long_run"))]
+    return summarize(table, by=["population", "price_rise"], metrics=metrics)
+
+
+def print_response_table(table: pd.DataFrame) -> None:
+    """The terminal table of --response, with units and the published ranges."""
+    s = response_summary(table)
+    n = table.seed.nunique()
+    if n > 1:
+        wide = format_summary(s, "{:+.3f}", show_n=False)
+    else:
+        wide = s.pivot_table(index=["population", "price_rise"], columns="metric", values="mean", sort=False)
+        wide = wide.map(lambda v: f"{v:+.3f}").reset_index()
+        wide.columns.name = None
+    print(
+        "green_tax --response: elasticity of gasoline demand to the gasoline price (d log gallons / d log price), "
+        f"short run = first year, long run = after the horizon; from miles (fleet held) and from the fleet; "
+        f"{'mean [95% CI]' if n > 1 else 'one seed'} over {n} seed(s)"
+    )
+    print(wide.to_string(index=False))
+    analytic = table.attrs.get("analytic", {})
+    if analytic:
+        print(
+            f"informed households, analytic, full adjustment: short run {analytic['short_run']:+.3f} (miles "
+            f"{analytic['miles']:+.3f}), long run {analytic['long_run']:+.3f} "
+            f"(fleet {analytic['fleet_long_run']:+.3f}: technology {analytic['technology_long_run']:+.3f}, "
+            f"ownership {analytic['ownership_long_run']:+.3f})"
+        )
+    print("published: " + "; ".join(text for text, _, _ in PUBLISHED.values()))
+
+
 def write_response_report(rf: Any, table: pd.DataFrame, args: Any) -> None:
     """Report of the --response sweep."""
-    rep = Report(
-        "green_tax --response: how learning and rational households respond to a gasoline tax", records=rf.record
-    )
+    econ = args.economy
+    rep = Report("green_tax --response: gasoline demand of learning and informed households", records=rf.record)
     analytic = table.attrs.get("analytic", {})
     rep.paragraph(
-        "Elasticity of gasoline-car demand with respect to the gasoline price, measured by simulation "
-        "(common random numbers against an untaxed run). Short run: the year the tax starts; long run: the end "
-        f"of the horizon. Calibration target for rational households: about -0.25 short run and -0.6 long run; "
-        f"analytic logit values at the calibration: SR {analytic.get('short_run', float('nan')):.3f}, "
-        f"LR {analytic.get('long_run', float('nan')):.3f}."
+        "Elasticity of gasoline demand with respect to the gasoline price, by simulation: each rise starts after "
+        "the burn-in and stays; the untaxed run of the same households is the counterfactual (common random "
+        "numbers). Short run: the first year; long run: after "
+        f"{econ.horizon} years (with {econ.replacement_prob:.0%} of households replacing their cars a year, the fleet "
+        f"has by then made about {1 - (1 - econ.replacement_prob) ** econ.horizon:.0%} of its adjustment). Each "
+        "elasticity is split into the part from miles (the rise's miles on the untaxed run's fleet) and the part "
+        "from the fleet (technologies and ownership)."
     )
-    s = summarize(table, by=["population", "price_rise"], metrics=["short_run", "long_run"])
-    rep.table(format_summary(s, "{:.3f}"), caption="elasticities, mean [95% CI] over seeds")
-    rep.figure(
-        bar_ci(s, "long_run", x="price_rise", hue="population", unit="elasticity"),
-        caption="Long-run elasticity by price rise",
-        name="response_long_run",
-    )
-    rep.figure(
-        bar_ci(s, "short_run", x="price_rise", hue="population", unit="elasticity"),
-        caption="Short-run elasticity by price rise",
-        name="response_short_run",
-    )
+    if analytic:
+        rep.paragraph(
+            f"Informed households, analytic, full adjustment of the fleet: short run {analytic['short_run']:+.3f} "
+            f"(miles {analytic['miles']:+.3f}), long run {analytic['long_run']:+.3f} (fleet "
+            f"{analytic['fleet_long_run']:+.3f}: technology {analytic['technology_long_run']:+.3f}, ownership "
+            f"{analytic['ownership_long_run']:+.3f})."
+        )
+    rep.paragraph("Published: " + "; ".join(text for text, _, _ in PUBLISHED.values()) + ".")
+    s = response_summary(table)
+    rep.table(format_summary(s, "{:+.3f}"), caption="elasticities, mean [95% CI] over seeds")
+    for metric in ("short_run", "long_run"):
+        rep.figure(
+            bar_ci(s, metric, x="price_rise", hue="population", unit="elasticity"),
+            caption=f"{metric.replace('_', ' ')} elasticity of gasoline demand by price rise",
+            name=f"response_{metric}",
+        )
     rf.write_report(rep)
 
 
@@ -621,8 +767,9 @@ def write_reform_report(rf: Any, tables: dict[str, pd.DataFrame], args: Any, pol
     rep.paragraph(
         "Households are ranked by income (lognormal, median "
         f"${mix.income_median:,.0f}, log sd {mix.income_sigma:g}) into deciles (1 = poorest). Net surplus = realised "
-        "private value of the car (v - p) minus taxes borne and price changes, plus subsidies received and "
-        "dividends, present value over the horizon, $ per household. Net income = income over the horizon + net "
+        "value of the household's cars and driving (v - p) minus taxes borne and price changes, plus subsidies "
+        f"received and dividends, minus its share of the net budget ('{econ.subsidy_financing}'), present value over "
+        "the horizon, $ per household. Net income = income over the horizon + net "
         "surplus. Better off / worse off: a change above / below 0.1% of the household's baseline net income; "
         "counts are households per seed. Weighted statistics by microdf."
     )
@@ -654,6 +801,21 @@ def write_reform_report(rf: Any, tables: dict[str, pd.DataFrame], args: Any, pol
             name=f"winners_losers_{setting}",
         )
 
+    rep.heading("Against the published incidence studies", 2)
+    rep.paragraph(
+        "How the distributional tables compare with what published incidence studies find, for the kind of policy "
+        "the reform is (a carbon tax, a dividend, a subsidy). 'This run' is the mean over seeds of the headline "
+        "quantity; the studies measure people or tax filers and actual US policies, this model households over "
+        "the horizon: a check of shape and rough size, not an estimate."
+    )
+    for setting in settings:
+        checks = incidence_checks(dist, setting, econ, policies)
+        if checks.empty:
+            continue
+        if len(settings) > 1:
+            rep.heading(f"Population: {setting}", 3)
+        rep.table(checks, caption="this run against published incidence studies")
+
     # 4-5. the policy and the baseline
     rep.heading("The policy", 2)
     _policy_block(rep, "reform", rfile, policies.reform, policies.baseline)
@@ -667,15 +829,18 @@ def write_reform_report(rf: Any, tables: dict[str, pd.DataFrame], args: Any, pol
         f"Households: {mix.rational_share:.0%} informed (logit best response, taste-shock scale "
         f"${mix.rational_temperature:,.0f}/yr), the rest learning: {learners}; {mix.pessimistic_share:.0%} of the "
         f"learners start ${mix.pessimism_depth:,.0f}/yr pessimistic about the {econ.technologies[econ.clean]} car. "
-        f"Each year {econ.switch_prob:.0%} of households re-choose (fleet turnover). Populations evaluated: "
+        f"Both runs start from the same steady-state fleet ({econ.burn_in} years under the baseline); each year "
+        f"{econ.replacement_prob:.0%} of households replace their cars. Populations evaluated: "
         f"{', '.join(settings)} (see python -m scenarios.green_tax --help)."
     )
     rep.paragraph(
-        "Accounting: taxes and dividends are transfers; subsidies cost public funds at lambda; welfare = realised "
-        "private value at current prices - damages - (lambda - 1) x subsidy outlays - administrative cost = consumer "
-        "surplus - producer burden + net budget - damages - (lambda - 1) x outlays. Households see posted prices, "
-        "taxes (the passed-through part) and subsidies before choosing; dividends are lump-sum and do not change "
-        "choices; price changes are posted and paid to sellers."
+        "Accounting (one computation for every run): taxes, subsidies and dividends are transfers; welfare = "
+        "realised values at resource cost - damages + (lambda - 1) x net budget - administrative cost, the net "
+        "budget being revenue - subsidy outlays - dividends. Households see posted prices, taxes (the passed-through "
+        "part of a vehicle tax, the carbon tax through their cost per mile) and subsidies before choosing, valued "
+        f"over their expected holding period under the announced schedule ({econ.foresight}); dividends are "
+        "lump-sum and do not change choices; price changes are posted and paid to sellers. In the distributional "
+        f"tables the net budget is raised from (or returned to) households by the rule '{econ.subsidy_financing}'."
     )
     used = list(_params.PARAMETERS)
     rep.table(
@@ -702,10 +867,97 @@ def write_reform_report(rf: Any, tables: dict[str, pd.DataFrame], args: Any, pol
         "Methods: reforms as {parameter: {round: value}} with carry-forward follow Tax-Calculator (PSLmodels) and "
         "PolicyEngine; distributional tables follow Tax-Brain (income deciles) and PolicyEngine (winners and "
         "losers in five buckets). Sources of the defaults: US EPA (2023) SC-GHG report; EPA-420-F-23-014; AAA "
-        "(2022) Your Driving Costs; EIA (2022) grid emissions; Goodwin, Dargay and Hanly (2004); Brons et al. (2008); "
-        "Havranek and Kokes (2015); US Census Bureau P60-282 (income); see shared/REFERENCES.md."
+        "(2022) Your Driving Costs; EIA (2022) grid emissions; 2001 NHTS (ownership by income); S&P Global Mobility "
+        "(fleet turnover); Small and Van Dender (2007), Gillingham (2014) (miles); Brons et al. (2008), Dahl (2012), "
+        "Hughes, Knittel and Sperling (2008) (gasoline demand); US Census Bureau P60-282 (income); incidence: "
+        "Borenstein and Davis (2016), Fremstad and Paul (2019), Grainger and Kolstad (2010); docs/parameters.md."
     )
     rf.write_report(rep)
+
+
+def _mean(dist: pd.DataFrame, setting: str, group: str, metric: str) -> float:
+    hit = dist[(dist.setting == setting) & (dist.group == group) & (dist.metric == metric)]
+    return float(hit["mean"].iloc[0]) if len(hit) else float("nan")
+
+
+def incidence_checks(dist: pd.DataFrame, setting: str, econ: Any, policies: Any) -> pd.DataFrame:
+    """Rows: a finding of the incidence literature, this run's number, the published one, the source.
+
+    Carbon taxes (the reform taxes carbon): the dollar burden rises with income, the burden as a share of
+    income falls (regressive on annual income: Grainger & Kolstad 2010; Hassett, Mathur & Metcalf 2009);
+    with a dividend most lower-income households gain (Fremstad & Paul 2019: 56% of people, 84% of the
+    bottom half, at $50/t with an equal per-capita dividend). Subsidies: the top income quintile's share
+    of the outlays (Borenstein & Davis 2016: about 90% of US electric-vehicle credits 2006-2012; NBER
+    w32688, 2024: more than 80%). Energy spending as a share of income by decile, beside the CEX's
+    hump-shaped gasoline share of spending by quintile (5.1, 5.7, 5.7, 5.2, 3.8% in 2007).
+    """
+    pol = policies.reform
+    rows = []
+    deciles = [str(d) for d in range(1, 11)]
+    horizon_years = float(((1.0 + econ.discount) ** -np.arange(econ.horizon)).sum())
+    carbon = (pol["carbon_tax"] > 0).any() or (pol["carbon_tax_scc_share"] > 0).any()
+    if carbon:
+        burden = [_mean(dist, setting, d, "taxes_borne") for d in deciles]
+        income = [_mean(dist, setting, d, "income_mean") * horizon_years for d in deciles]
+        pct = [100.0 * b / i for b, i in zip(burden, income, strict=True)]
+        rows.append(
+            {
+                "finding": "dollar burden of the taxes rises with income (decile 10 / decile 1)",
+                "this run": f"{burden[-1] / burden[0]:.1f}x (${burden[0]:,.0f} to ${burden[-1]:,.0f})",
+                "published": "rises with income",
+                "source": "Grainger & Kolstad (2010); Hassett, Mathur & Metcalf (2009)",
+                "agrees": "yes" if burden[-1] > burden[0] else "no",
+            }
+        )
+        rows.append(
+            {
+                "finding": "burden as a share of annual income falls with income (regressive)",
+                "this run": f"{pct[0]:.2f}% (decile 1) to {pct[-1]:.2f}% (decile 10)",
+                "published": "regressive on annual income, much less on lifetime income",
+                "source": "Grainger & Kolstad (2010); Williams et al. (2015)",
+                "agrees": "yes" if pct[0] > pct[-1] else "no",
+            }
+        )
+        if (pol["dividend_share"] > 0).any():
+            share = _mean(dist, setting, "all", "gainers_pct")
+            bottom = float(np.mean([_mean(dist, setting, d, "gainers_pct") for d in deciles[:5]]))
+            rows.append(
+                {
+                    "finding": "with an equal dividend most households, and most of the bottom half, gain",
+                    "this run": f"{share:.0f}% of households gain, {bottom:.0f}% of the bottom half",
+                    "published": "56% of people, 84% of the bottom half ($50/t on all consumption, per-capita "
+                    "dividend)",
+                    "source": "Fremstad & Paul (2019), Ecological Economics 163",
+                    "agrees": "yes" if share > 50 and bottom > share else ("in direction" if bottom > share else "no"),
+                }
+            )
+    if (pol["subsidy"] > 0).any():
+        top = _mean(dist, setting, "9", "subsidy_share_pct") + _mean(dist, setting, "10", "subsidy_share_pct")
+        bottom3 = sum(_mean(dist, setting, d, "subsidy_share_pct") for d in deciles[:6])
+        capped = bool(np.isfinite(pol["subsidy_income_limit"]).any())
+        rows.append(
+            {
+                "finding": "subsidy outlays go mostly to the top income quintile"
+                + (" (here with an income limit, which the credits studied did not have)" if capped else ""),
+                "this run": f"top quintile {top:.0f}%, bottom three quintiles {bottom3:.0f}%",
+                "published": "EV credits: top quintile about 90%, bottom three quintiles about 10% of all clean "
+                "energy credits (2006-2012); EV credits more than 80% to the top quintile (to 2022)",
+                "source": "Borenstein & Davis (2016); NBER w32688 (2024)",
+                "agrees": "not comparable (income limit)" if capped else ("yes" if top > 50 else "no"),
+            }
+        )
+    spend = [_mean(dist, setting, d, "energy_spend_pct_income") for d in deciles]
+    if all(np.isfinite(spend)):
+        rows.append(
+            {
+                "finding": "energy for driving as a share of income by decile (baseline)",
+                "this run": ", ".join(f"{v:.1f}" for v in spend) + " %",
+                "published": "gasoline share of spending by quintile 5.1, 5.7, 5.7, 5.2, 3.8% (2007)",
+                "source": "BLS Consumer Expenditure Survey (spending, not income, in the denominator)",
+                "agrees": "falls at the top" if spend[-1] < max(spend) else "no",
+            }
+        )
+    return pd.DataFrame(rows)
 
 
 def _citation_text() -> str:

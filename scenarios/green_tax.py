@@ -78,6 +78,7 @@ from ._green_economy import (
     gallons_per_mile,
     informed_mix,
     no_policy,
+    pin_ownership,
     setting_mix,
 )
 
@@ -420,7 +421,7 @@ def evaluate_task(task: EvalTask) -> tuple[list[dict[str, Any]], pd.DataFrame]:
     args, seed, setting = task.args, task.seed, task.setting
     econ = args.economy
     n = args.households.n_households
-    mix = setting_mix(args.households, setting, args.learner)
+    mix = pin_ownership(econ, args.households, setting_mix(args.households, setting, args.learner))
     common = {"scenario": SCENARIO, "seed": seed, "setting": setting}
     dev = args.device
     fb, _ = episode(econ, informed_mix(mix), seed, make_principal("pigouvian"), n=n, device=dev)
@@ -553,7 +554,7 @@ def response_sweep(args: Args, seeds: list[int]) -> tuple[pd.DataFrame, pd.DataF
     rows, rounds = [], []
     for pop in ("informed", "learning"):
         share = 1.0 if pop == "informed" else 0.0
-        mix = dataclasses.replace(args.households, rational_share=share)
+        mix = pin_ownership(econ, args.households, dataclasses.replace(args.households, rational_share=share))
         for seed in seeds:
             base = build(econ, mix, seed, make_principal("none"), n=n, device=args.device).run()
             rounds.append(base.rounds().assign(population=pop, seed=seed, price_rise=0.0))

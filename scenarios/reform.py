@@ -32,19 +32,20 @@ Two ways to use a reform (``python -m scenarios.green_tax``):
   subsidies, pass-through, income limits) and its dividends are accounted for, while scenario
   changes in the file (prices, emissions, SCC, lambda) apply in the baseline-vs-reform analysis only.
 
-Accounting, per round (all per household; DESIGN.md section 8 for welfare):
+Accounting: one computation for every run, the economy's (:class:`scenarios._green_economy.GreenModel`),
+per round and household:
 
-* the household's posted price change on technology j is ``pass_through_j x tax_j - subsidy_j``
-  (subsidy only if its income is at most ``subsidy_income_limit``) plus any change of ``prices``
-  from the config's (posted too: households know prices, as they know taxes; learners keep
-  learning the value net of the configured price and add the change, as they do with a tax);
-* revenue R = sum of statutory taxes (the seller pays ``(1 - pass_through) x tax``: the producer
-  burden); subsidy outlays S; dividends Dv = ``dividend_share x max(R - S, 0)``, split by the
-  income-decile ``dividend_weights``; net budget impact = R - S - Dv;
-* consumer surplus = realised private value at this round's prices - taxes borne + subsidies +
-  dividends; damages = SCC_t x emissions_t; welfare W = sum(v - p_t) - damages - (lambda_t - 1) S
-  - administrative cost (taxes and dividends are transfers, so W = consumer surplus - producer
-  burden + net budget - damages - (lambda - 1) S);
+* the posted policy: a carbon tax (``carbon_tax`` + ``carbon_tax_scc_share`` x SCC, per tonne, paid per
+  mile), vehicle taxes (``pass_through`` x ``tax`` borne by the household, the rest by sellers),
+  subsidies (to households with income at most ``subsidy_income_limit``) and price changes from the
+  config's (posted too, a real cost); informed households value them over their holding period
+  under the file's schedule (it is announced);
+* revenue R (carbon and vehicle taxes, statutory), subsidy outlays S, dividends Dv =
+  ``dividend_share`` x max(R - S, 0) split by decile ``dividend_weights`` (per household or per person:
+  ``economy.dividend_basis``), net budget R - S - Dv, raised from or returned to households in the
+  distributional tables by ``economy.subsidy_financing``;
+* welfare W = realised values at resource cost - SCC_t x emissions + (lambda_t - 1) x net budget -
+  administrative cost; consumer surplus and the producer burden are its incidence;
 * horizon totals: cumulative (undiscounted sums; shares: means over rounds) and discounted at
   ``economy.discount`` (weights (1 + r)^-t, round 0 undiscounted).
 
@@ -85,6 +86,7 @@ from ._green_economy import (
     PrincipalPolicy,
     grid_path,
     instruments_from_values,
+    pin_ownership,
     scc_path,
     setting_mix,
 )
@@ -380,6 +382,12 @@ class ResolvedPolicy:
         """The parameter names (a mapping, as :class:`policies.green.ReformPrincipal` reads it)."""
         return list(self.values)
 
+    def __iter__(self) -> Any:
+        return iter(self.values)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.values
+
     @property
     def k(self) -> int:
         """Number of technologies."""
@@ -603,6 +611,8 @@ class PolicyRun:
         income_total: (n,) discounted income over the horizon.
         net_surplus_sum: (n,) undiscounted net surplus over the horizon.
         group: (n,) household group index (area x income decile).
+        deciles: per income decile, per household, discounted: taxes borne, subsidies, dividends, financing,
+            energy spending, income, net surplus (:meth:`GreenModel.decile_accounts`).
     """
 
     rounds: pd.DataFrame
@@ -612,6 +622,7 @@ class PolicyRun:
     income_total: np.ndarray
     net_surplus_sum: np.ndarray
     group: np.ndarray
+    deciles: pd.DataFrame
 
 
 def run_policy(
@@ -627,8 +638,8 @@ def run_policy(
     """Run the economy under ``policy`` and account for every household and round.
 
     The same ``(econ, mix, seed)`` gives the same households and random streams whatever the policy
-    (common random numbers); the burn-in runs under ``baseline``'s round 0 (default: ``policy``'s), so a
-    baseline and a reform start from the same steady state. Accounting is the economy's
+    (common random numbers); the burn-in runs under ``baseline``'s round 0 (default: current policy), so
+    a baseline and a reform start from the same steady state. Accounting is the economy's
     (:class:`scenarios._green_economy.GreenModel`): one welfare computation, dividends, financing and
     pass-through included.
 
@@ -638,12 +649,12 @@ def run_policy(
         seed: the seed.
         policy: the resolved policy (baseline or reform).
         n: households (default ``mix.n_households``).
-        baseline: the policy whose round 0 holds during the burn-in.
+        baseline: the policy whose round 0 holds during the burn-in (default: current policy).
         device: IncentiveModel's device.
     """
     if policy.horizon != econ.horizon or policy.k != econ.k:
         raise ValueError("the policy was resolved for another horizon or set of technologies")
-    start = ReformPrincipal(baseline if baseline is not None else policy)
+    start = ReformPrincipal(baseline if baseline is not None else ResolvedPolicy.current(econ))
     model = GreenModel(
         econ,
         mix,
@@ -665,6 +676,7 @@ def run_policy(
         income_total=model.hh.income * float(disc.sum()),
         net_surplus_sum=model.net_sum,
         group=model.hh.group,
+        deciles=model.decile_accounts(),
     )
 
 
@@ -702,7 +714,7 @@ def evaluate_reform_task(task: ReformTask) -> tuple[list[dict[str, Any]], pd.Dat
     args = task.args
     econ = args.economy
     n = args.households.n_households
-    mix = setting_mix(args.households, task.setting, args.learner)
+    mix = pin_ownership(econ, args.households, setting_mix(args.households, task.setting, args.learner))
     common = {"scenario": "green_tax", "seed": task.seed, "setting": task.setting}
     runs = {}
     rows, rounds = [], []
@@ -712,9 +724,42 @@ def evaluate_reform_task(task: ReformTask) -> tuple[list[dict[str, Any]], pd.Dat
         rows.append({**common, "principal": label, "shots": 0, "adaptation_cost": 0.0, **run.totals})
         rounds.append(run.rounds.assign(principal=label, **common))
     b, r = runs["baseline"], runs["reform"]
-    dist = distribution_table(b.income, b.net_surplus, r.net_surplus, b.income_total)
+    dist = pd.concat(
+        [distribution_table(b.income, b.net_surplus, r.net_surplus, b.income_total), decile_accounts(b, r)]
+    )
     dist = dist.assign(setting=task.setting, seed=task.seed)
     return rows, pd.concat(rounds, ignore_index=True), dist
+
+
+ACCOUNTS = {
+    "taxes_borne": "taxes",
+    "subsidy_received": "subsidy_received",
+    "dividends_received": "dividends",
+    "financing_paid": "financing",
+}
+"""The decile accounts of the distributional table: reform - baseline, $ per household over the horizon (discounted)."""
+
+
+def decile_accounts(base: PolicyRun, reform: PolicyRun) -> pd.DataFrame:
+    """The decile accounts as long rows (group, metric, value).
+
+    Per decile and for all: the reform's change of taxes borne, subsidies received, dividends and financing
+    ($ per household, discounted), each decile's share of the reform's subsidy outlays
+    (``subsidy_share_pct``) and the baseline's energy spending as a share of income.
+    """
+    db, dr = base.deciles.set_index("decile"), reform.deciles.set_index("decile")
+    n = db["households"]
+    rows = []
+    for metric, col in ACCOUNTS.items():
+        change = dr[col] - db[col]
+        rows += [{"group": str(d), "metric": metric, "value": float(v)} for d, v in change.items()]
+        rows.append({"group": "all", "metric": metric, "value": float((change * n).sum() / n.sum())})
+    total = float((dr["subsidy_received"] * n).sum())
+    share = 100.0 * dr["subsidy_received"] * n / total if total > 0 else dr["subsidy_received"] * np.nan
+    rows += [{"group": str(d), "metric": "subsidy_share_pct", "value": float(v)} for d, v in share.items()]
+    spend = db["energy_spend"] / db["income"] * 100.0
+    rows += [{"group": str(d), "metric": "energy_spend_pct_income", "value": float(v)} for d, v in spend.items()]
+    return pd.DataFrame(rows)
 
 
 def _paired(rounds: pd.DataFrame, discount: float) -> tuple[pd.DataFrame, pd.DataFrame]:
