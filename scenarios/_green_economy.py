@@ -705,6 +705,7 @@ class GreenModel:
         self.disc = (1.0 + econ.discount) ** -np.arange(horizon, dtype=np.float64)
         self.policy = policy
         self._flow_cache: dict[Any, dict[str, np.ndarray]] = {}
+        self._idx_all: np.ndarray | None = None
         if callable(getattr(policy, "bind", None)):
             policy.bind(self)
         if callable(baseline):
@@ -851,8 +852,13 @@ class GreenModel:
         path = self.policy.announced(t, self.lookahead(t)) if t >= 0 and self.looks_ahead else None
         table, now = self.posted_table(ins, t, path)
         self._now = (ins, now)
-        idx = self.hh.group + self.n_groups * self._eligible(ins)
-        return table[idx]
+        if math.isfinite(ins.income_limit):
+            idx = self.hh.group + self.n_groups * self._eligible(ins)
+        else:  # everyone eligible: the rows G..2G-1
+            if self._idx_all is None:
+                self._idx_all = (self.hh.group + self.n_groups).astype(np.intp)
+            idx = self._idx_all
+        return table.take(idx, axis=0)
 
     @property
     def looks_ahead(self) -> bool:

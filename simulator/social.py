@@ -87,9 +87,9 @@ class SocialLearning:
     def sample(self, n: int, round_: int, draw: int) -> np.ndarray:
         """(n,) the contact of each agent for draw ``draw`` of round ``round_``."""
         rng = np.random.default_rng([self.seed, STREAM, int(round_), 1 + draw])
-        u = rng.random(n)
         if self._order is None:
-            return np.minimum((u * n).astype(np.int64), n - 1)
+            return rng.integers(0, n, size=n)
+        u = rng.random(n)
         pick = self._starts + np.minimum((u * self._sizes).astype(np.int64), self._sizes - 1)
         return self._order[pick]
 

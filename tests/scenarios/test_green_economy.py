@@ -34,17 +34,17 @@ class CarbonShare(BasePrincipal):
     def __init__(self, share: float, x: list[float] | None = None) -> None:
         self.share, self.x = share, x
 
-    def reset(self, spec, rng):  # noqa: D102
+    def reset(self, spec, rng):
         super().reset(spec, rng)
         self.k = spec.n_actions
 
-    def act(self) -> np.ndarray:  # noqa: D102
+    def act(self) -> np.ndarray:
         return np.zeros(self.k) if self.x is None else np.asarray(self.x, dtype=np.float64)
 
-    def carbon_tax_share(self, t: int) -> float:  # noqa: D102
+    def carbon_tax_share(self, t: int) -> float:
         return self.share
 
-    def schedule(self, t: int, rounds: int) -> np.ndarray:  # noqa: D102
+    def schedule(self, t: int, rounds: int) -> np.ndarray:
         return np.tile(self.act(), (rounds, 1))
 
 
