@@ -944,7 +944,7 @@ def parameters_markdown(technologies: Sequence[str] = ("gasoline", "hybrid", "el
         "Shipped examples are in `scenarios/reforms/`; `python -m scenarios.reform --list` lists them.",
         "",
         "```text",
-        '{"title": "Carbon tax ramp", "carbon_tax_scc_share": {"3": 0.2, "7": 1.0}, "subsidy": {"0": {"electric": 590}}}',
+        '{"title": "Ramp and rebate", "carbon_tax_scc_share": {"3": 0.2, "7": 1}, "subsidy": {"0": {"electric": 590}}}',
         "```",
         "",
         "**Config files** (`--config FILE.toml`) set the scenario, economy and household parameters by their",

@@ -58,7 +58,7 @@ def test_stopping_the_wrapper_stops_the_server(sig, tmp_path):
         assert group != os.getpgid(0)  # a process group of its own
         proc.send_signal(sig)  # the wrapper only, not its group
         assert proc.wait(timeout=60) == 0
-        gone, alive = psutil.wait_procs(children, timeout=30)
+        _, alive = psutil.wait_procs(children, timeout=30)
         assert not alive, f"still running after the wrapper stopped: {[p.pid for p in alive]}"
         with pytest.raises(ProcessLookupError):
             os.killpg(group, 0)

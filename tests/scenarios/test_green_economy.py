@@ -139,7 +139,8 @@ def test_intensive_margin_follows_its_equation():
     for t in (0, econ.horizon - 1):
         dc = scc_path(econ)[t] * emissions_per_mile(econ, econ.grid_intensity[0])
         ratio = np.where(c > 0, (c + dc) / np.where(c > 0, c, 1), 1.0)
-        expected = (tab["vehicles"] * tab["miles"])[:, None] * (c > 0)[None, :] * ratio[None, :] ** econ.miles_elasticity
+        base_miles = (tab["vehicles"] * tab["miles"])[:, None] * (c > 0)[None, :]
+        expected = base_miles * ratio[None, :] ** econ.miles_elasticity
         np.testing.assert_allclose(model.miles_history[t], expected)
     # the consumer-surplus change is minus the integral of miles over the cost per mile
     f = model.flows(model.policy.instruments(0), 0)
@@ -151,7 +152,7 @@ def test_intensive_margin_follows_its_equation():
 
 
 def test_outside_option_follows_the_logit():
-    """Informed households with taste shocks, all re-choosing: the no-car share is the logit's, with or without a tax."""
+    """Informed households with taste shocks, all re-choosing: the no-car share is the logit's, taxed or not."""
     econ = dataclasses.replace(Economy(), replacement_prob=1.0, burn_in=0, horizon=1)
     mix = HouseholdMix(n_households=40_000, rational_share=1.0, learners={})
     for tax in (0.0, 1500.0):
