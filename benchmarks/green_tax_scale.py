@@ -159,7 +159,7 @@ def model_only(n: int, rounds: int = 8) -> dict[str, Any]:
 
     from benchmarks.throughput import model_state_bytes
     from policies import make_principal
-    from scenarios._green_economy import Economy, HouseholdMix, build
+    from scenarios.green_tax.economy import Economy, HouseholdMix, build
     from simulator import IncentiveGame, IncentiveModel
 
     econ = dataclasses.replace(Economy(), burn_in=2)

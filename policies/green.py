@@ -229,7 +229,7 @@ class ReformPrincipal(BasePrincipal):
     Args:
         policy: ``{parameter: values}`` with a (T,) array for a scalar parameter and (T, K) (or (T, 10) for
             income deciles) for a vector one; any mapping with ``__getitem__`` and ``keys()``, such as
-            ``scenarios.reform.ResolvedPolicy``. The names are green_tax's reform parameters (``tax``,
+            ``scenarios.green_tax.reforms.ResolvedPolicy``. The names are green_tax's reform parameters (``tax``,
             ``subsidy``, ``pass_through``, ``subsidy_income_limit``, ``carbon_tax``,
             ``carbon_tax_scc_share``, ``dividend_share``, ``dividend_weights``, ``prices``, ...). None: no
             change of policy (plays 0).

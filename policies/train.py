@@ -78,8 +78,8 @@ def _jobs(args: TrainArgs) -> list[tuple[str, str, Any, MermaideConfig]]:
             for v in variants:
                 jobs.append((v, obs, problem, dataclasses.replace(args.train, variant=v)))
     else:
-        from scenarios._green_economy import Economy, HouseholdMix
         from scenarios._green_learning import GreenProblem, default_train_config
+        from scenarios.green_tax.economy import Economy, HouseholdMix
 
         problem = GreenProblem(Economy(), HouseholdMix(), device=args.device)
         for v in variants:

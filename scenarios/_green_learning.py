@@ -72,7 +72,15 @@ from policies.mermaide import MermaideConfig, NetSpec
 from policies.training import CheckpointError, StepResult, meta_train, save_checkpoint
 from simulator.config import ConfigError
 
-from ._green_economy import Economy, HouseholdMix, build, emissions_per_mile, grid_path, pin_ownership, scc_path
+from .green_tax.economy import (
+    Economy,
+    HouseholdMix,
+    build,
+    emissions_per_mile,
+    grid_path,
+    pin_ownership,
+    scc_path,
+)
 
 __all__ = [
     "VALIDATION_SEEDS",

@@ -1,6 +1,6 @@
 """dashboard: a live web dashboard of the green-tax economy (Mesa ``SolaraViz``).
 
-The page shows one green-tax economy (:mod:`scenarios._green_economy`) as it
+The page shows one green-tax economy (:mod:`scenarios.green_tax.economy`) as it
 runs, year by year after its burn-in: controls for the population (size,
 rational share, pessimism, the learner mix of epsilon-greedy vs softmax
 households, how strongly learning households learn from their neighbours'
@@ -25,7 +25,7 @@ Run it (the ``dashboard`` extra pins a Solara that works offline):
 Changed sliders take effect on **Reset** (Mesa's rule: the model is rebuilt
 from the parameters). This module holds the model (:class:`GreenDashboardModel`,
 a thin Mesa model that builds the green-tax economy
-(:class:`~scenarios._green_economy.GreenModel`) from flat keyword parameters and
+(:class:`~scenarios.green_tax.economy.GreenModel`) from flat keyword parameters and
 collects its accounts), the matplotlib figures the page shows, and the command
 line, which serves the page with ``solara run`` in a process group of its own and
 ends that whole group when it is stopped (Ctrl-C, SIGTERM, SIGHUP); it imports no
@@ -58,7 +58,15 @@ from matplotlib.ticker import MaxNLocator
 from simulator import IncentiveModel
 from simulator.config import option, parse_args, run_cli
 
-from ._green_economy import Economy, GreenModel, HouseholdMix, Households, PolicySource, build, principal_policy
+from .green_tax.economy import (
+    Economy,
+    GreenModel,
+    HouseholdMix,
+    Households,
+    PolicySource,
+    build,
+    principal_policy,
+)
 
 __all__ = [
     "PRINCIPALS",
@@ -110,7 +118,7 @@ def _intercepts() -> list[float]:
     Every population of the page keeps them, as the scenario's settings do (they differ in what
     households know, not in what they value).
     """
-    from ._green_economy import calibrate_ownership
+    from .green_tax.economy import calibrate_ownership
 
     return [float(a) for a in calibrate_ownership(Economy(), HouseholdMix())]
 
@@ -140,7 +148,7 @@ def principal_spec(name: str, econ: Economy, ev_subsidy: float) -> PolicySource:
         ev_subsidy: subsidy on the clean technology, $/yr per vehicle (>= 0).
 
     Returns:
-        a :class:`~scenarios._green_economy.PolicySource`: a registered principal with the carbon tax
+        a :class:`~scenarios.green_tax.economy.PolicySource`: a registered principal with the carbon tax
         it implies (none: no carbon tax; the EV subsidy alone: no carbon tax; the others: the Pigouvian
         carbon tax).
     """
@@ -171,7 +179,7 @@ def principal_spec(name: str, econ: Economy, ev_subsidy: float) -> PolicySource:
 class GreenDashboardModel(mesa.Model):
     """The green-tax economy with flat keyword parameters, for Mesa's ``SolaraViz``.
 
-    It builds the scenario's economy (:func:`scenarios._green_economy.build`: the households, a
+    It builds the scenario's economy (:func:`scenarios.green_tax.economy.build`: the households, a
     steady-state fleet after the burn-in, the margins and the accounts) and steps it once per
     ``step()``; its own DataCollector collects what the dashboard plots, read from the economy's
     accounts (money in $ per household):
@@ -204,7 +212,7 @@ class GreenDashboardModel(mesa.Model):
             dashboard shares the cores with the browser and the server.
 
     Attributes:
-        economy: the green-tax :class:`~scenarios._green_economy.GreenModel`.
+        economy: the green-tax :class:`~scenarios.green_tax.economy.GreenModel`.
         incentive_model: its :class:`~simulator.IncentiveModel` (the households).
         households: the drawn households (values, groups, types, pessimists).
         econ: the :class:`Economy`; mix: the :class:`HouseholdMix`.

@@ -51,7 +51,7 @@ def test_every_cli_takes_its_run_options_from_the_one_base(name):
 def test_thread_setup_lives_in_one_place():
     """Only simulator.config sets numba/torch threads for a run (the kernels' own serial switch aside)."""
     files = [
-        "scenarios/green_tax.py",
+        "scenarios/green_tax/cli.py",
         "scenarios/bandit_alignment.py",
         "scenarios/stackelberg.py",
         "scenarios/_backend.py",

@@ -16,7 +16,6 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from scenarios._green_economy import Economy, build, scc_path
 from scenarios.dashboard import (
     PRINCIPALS,
     SERIES,
@@ -33,6 +32,7 @@ from scenarios.dashboard import (
     solara_command,
     summary_html,
 )
+from scenarios.green_tax.economy import Economy, build, scc_path
 
 SCC = scc_path(Economy())  # the Pigouvian carbon tax path, $/tCO2
 

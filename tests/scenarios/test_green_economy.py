@@ -9,7 +9,7 @@ import pytest
 
 from policies import make_principal
 from policies.base import BasePrincipal
-from scenarios._green_economy import (
+from scenarios.green_tax.economy import (
     Economy,
     HouseholdMix,
     build,

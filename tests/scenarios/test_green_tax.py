@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scenarios._green_economy import SETTINGS, Economy, HouseholdMix, setting_mix
 from scenarios.green_tax import Args, main, response_sweep
+from scenarios.green_tax.economy import SETTINGS, Economy, HouseholdMix, setting_mix
 
 
 def test_response_sweep_elasticities_and_their_split():
@@ -101,7 +101,7 @@ def _results(rows):
 
 
 def test_learned_sentences_share_of_the_gap():
-    from scenarios._green_report import learned_sentences
+    from scenarios.green_tax.report import learned_sentences
 
     rows = [("none", 0, 100.0), ("oracle", 0, 200.0), ("best_constant", 0, 150.0), ("mermaide", 1, 190.0)]
     text = learned_sentences(_results(rows))
@@ -113,7 +113,7 @@ def test_learned_sentences_share_of_the_gap():
 
 def test_no_share_of_a_gap_within_noise():
     """The oracle no better than no policy beyond noise: no percentage (it once printed '-286% of the way')."""
-    from scenarios._green_report import learned_sentences
+    from scenarios.green_tax.report import learned_sentences
 
     res = _results([("none", 0, 100.0), ("oracle", 0, 100.0), ("mermaide", 0, 95.0)])
     res.loc[(res.principal == "oracle") & (res.seed == 1), "welfare"] += 5.0  # noise, not a gap
@@ -123,7 +123,7 @@ def test_no_share_of_a_gap_within_noise():
 
 
 def test_exact_ties_are_named_together():
-    from scenarios._green_report import _sentences
+    from scenarios.green_tax.report import _sentences
 
     res = _results([("none", 0, 100.0), ("pigouvian", 0, 200.0), ("best_constant", 0, 200.0), ("oracle", 0, 200.0)])
     text = _sentences(res)[0]
@@ -134,7 +134,7 @@ def test_exact_ties_are_named_together():
 
 def test_settings_share_the_households_preferences():
     """Every setting keeps the configured households' ownership intercepts: they differ in knowledge only."""
-    from scenarios._green_economy import calibrate_ownership, pin_ownership
+    from scenarios.green_tax.economy import calibrate_ownership, pin_ownership
 
     econ, base = Economy(), HouseholdMix()
     alpha = calibrate_ownership(econ, base)

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from scenarios import _params
-from scenarios._green_economy import Economy, HouseholdMix
+from scenarios.green_tax import params as _params
 from scenarios.green_tax import main
+from scenarios.green_tax.economy import Economy, HouseholdMix
 from scenarios.reform import main as reform_main
 
 ROOT = Path(__file__).resolve().parents[2]

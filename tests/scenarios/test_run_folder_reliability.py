@@ -104,7 +104,7 @@ def test_green_tax_interrupted_mid_run(tmp_path, monkeypatch, capsys, at, exc, s
 @pytest.mark.parametrize("exc", [KeyboardInterrupt, OSError])
 def test_green_tax_interrupted_while_writing_the_report(tmp_path, monkeypatch, exc):
     """The results table is written, the report is not: still only a .partial folder."""
-    import scenarios._green_report as report
+    import scenarios.green_tax.report as report
 
     def broken(*args, **kwargs):
         raise exc("interrupted by the test")

@@ -195,7 +195,7 @@ def incidence_table(results: pd.DataFrame) -> pd.DataFrame:
 
 def write_report(rf: Any, results: pd.DataFrame, rounds: pd.DataFrame, args: Any) -> None:
     """report.html / report.md with tables and figures."""
-    from ._green_economy import scc_path
+    from .economy import scc_path
 
     econ = args.economy
     scc = scc_path(econ)
@@ -288,7 +288,7 @@ def write_report(rf: Any, results: pd.DataFrame, rounds: pd.DataFrame, args: Any
         float_format="{:,.0f}",
     )
     if "reform" in getattr(args, "principals", ()) and getattr(args, "reform", None):
-        from .reform import load_policies
+        from .reforms import load_policies
 
         pols = load_policies(args)
         f = pols.reform_file
@@ -469,7 +469,7 @@ _STATS = (("baseline", "baseline"), ("reform", "reform"), ("change", "reform - b
 
 def reform_horizon_table(horizon: pd.DataFrame, setting: str, basis: str) -> pd.DataFrame:
     """Rows: the aggregate metrics; columns: baseline, reform, change, % change, each ``mean [95% CI]``."""
-    from .reform import METRICS
+    from .reforms import METRICS
 
     rows = []
     for q, (label, unit, kind) in METRICS.items():
@@ -489,7 +489,7 @@ def reform_horizon_table(horizon: pd.DataFrame, setting: str, basis: str) -> pd.
 
 def reform_round_table(by_round: pd.DataFrame, setting: str, quantities: list[str]) -> pd.DataFrame:
     """Per round: the change (reform - baseline) of each quantity, ``mean [95% CI]``."""
-    from .reform import METRICS
+    from .reforms import METRICS
 
     sub = by_round[(by_round.setting == setting) & (by_round.metric == "change")]
     out = []
@@ -535,7 +535,7 @@ def decile_table(dist: pd.DataFrame, setting: str) -> pd.DataFrame:
 
 def winners_losers_table(dist: pd.DataFrame, setting: str) -> pd.DataFrame:
     """Percent of households in each of the five buckets, by income decile (means over seeds)."""
-    from ._distribution import BUCKET_LABELS, BUCKETS
+    from .distribution import BUCKET_LABELS, BUCKETS
 
     sub = dist[dist.setting == setting]
     rows = []
@@ -564,7 +564,7 @@ def gini_table(dist: pd.DataFrame, setting: str) -> pd.DataFrame:
 def _winners_losers_figure(dist: pd.DataFrame, setting: str) -> Any:
     from matplotlib.figure import Figure
 
-    from ._distribution import BUCKET_LABELS, BUCKETS
+    from .distribution import BUCKET_LABELS, BUCKETS
 
     colors = ("#D55E00", "#E69F00", "#BBBBBB", "#56B4E9", "#009E73")
     sub = dist[dist.setting == setting]
@@ -672,9 +672,9 @@ def write_reform_report(rf: Any, tables: dict[str, pd.DataFrame], args: Any, pol
     """
     from analysis.plots import bar_ci, curves_ci, incentive_paths
 
-    from . import _params
-    from ._distribution import BUCKET_LABELS
-    from .reform import METRICS
+    from . import params as _params
+    from .distribution import BUCKET_LABELS
+    from .reforms import METRICS
 
     econ, mix = args.economy, args.households
     results, rounds = tables["results"], tables["rounds"]
@@ -963,7 +963,7 @@ def incidence_checks(dist: pd.DataFrame, setting: str, econ: Any, policies: Any)
 def _citation_text() -> str:
     from pathlib import Path
 
-    path = Path(__file__).resolve().parents[1] / "CITATION.cff"
+    path = Path(__file__).resolve().parents[2] / "CITATION.cff"
     if not path.exists():
         return "How to cite: see CITATION.cff."
     try:

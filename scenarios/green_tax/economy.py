@@ -1,7 +1,7 @@
 """The green-tax economy: households, their fleet, the driving and ownership margins, welfare and incidence.
 
 One round is one year; money is in 2022 dollars per year (the AAA's), welfare totals are discounted sums
-over the horizon. Every default and its source is in the parameter schema (:mod:`scenarios._params`,
+over the horizon. Every default and its source is in the parameter schema (:mod:`scenarios.green_tax.params`,
 ``docs/parameters.md``); the equations are these.
 
 **Households.** N households, each with an income y_i (lognormal, its own random stream), its income
@@ -80,7 +80,7 @@ from simulator import IncentiveGame, IncentiveModel, Observation, Population, Ty
 from simulator.config import option
 from simulator.population import Component, split_counts
 
-from ._params import DECILES, param_option
+from .params import DECILES, param_option
 
 __all__ = [
     "DECILES",
@@ -102,7 +102,7 @@ __all__ = [
     "setting_mix",
 ]
 
-SCC_FILE = Path(__file__).with_name("green_scc_epa2023.json")
+SCC_FILE = Path(__file__).with_name("scc_epa2023.json")
 KG_PER_T = 1000.0
 
 

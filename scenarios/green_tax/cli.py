@@ -8,7 +8,7 @@ must *learn* the value of a technology by owning it (or from others' experience)
 pessimistic about the electric car (their prior is $2,500/yr below the truth), a share are informed
 (the textbook rational consumer). The government sets a carbon tax (per tonne, paid per mile: on
 gasoline and on charging electricity) and vehicle taxes or subsidies per technology. The economy's
-equations, defaults and sources are in :mod:`scenarios._green_economy` and ``docs/parameters.md``; in
+equations, defaults and sources are in :mod:`scenarios.green_tax.economy` and ``docs/parameters.md``; in
 short, welfare = realised values at resource cost - SCC x emissions + (lambda - 1) x (revenue - subsidy
 outlays - dividends), discounted at the rate of the EPA (2023) SCC path used (2% by default).
 
@@ -48,7 +48,8 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import sys
+import hashlib
+import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -64,10 +65,11 @@ from policies.baselines import search_best_constant
 from policies.green import PlanningOracle, subsidy_then_tax_schedules
 from simulator.config import ConfigError, ScenarioOptions, option, to_dict
 
-from . import reform as _reform  # registers the "reform" principal
-from ._backend import run_tasks
-from ._cli import scenario_main
-from ._green_economy import (
+from .._backend import run_tasks
+from .._cli import scenario_main
+from . import reforms as _reform
+from . import report as _report
+from .economy import (
     SETTINGS,
     Economy,
     HouseholdMix,
@@ -83,16 +85,26 @@ from ._green_economy import (
 )
 
 __all__ = [
+    "BASELINES",
+    "LEARNED",
+    "SCENARIO",
+    "SCENARIO_BUILT",
     "SETTINGS",
     "TASK_KEYS",
     "Args",
     "EvalTask",
+    "OracleConfig",
+    "best_constant_vector",
     "episode",
     "eval_tasks",
     "evaluate_task",
+    "informed_mix",
     "main",
+    "make_baseline",
     "resolve",
+    "response_sweep",
     "run",
+    "run_reform_analysis",
     "setting_mix",
 ]
 
@@ -101,7 +113,7 @@ BASELINES = ("none", "pigouvian", "best_constant", "oracle", "oracle_clean")
 #: baselines built by this scenario (``make_baseline``), not registered principals
 SCENARIO_BUILT = frozenset({"oracle_clean"})
 LEARNED = ("model_free", "meta_only", "wm_only", "mermaide")
-CHECKPOINT_DIR = Path(__file__).parent / "checkpoints" / SCENARIO
+CHECKPOINT_DIR = Path(__file__).parents[1] / "checkpoints" / SCENARIO
 
 
 @dataclass
@@ -170,7 +182,7 @@ class Args(ScenarioOptions):
         """Cross-field checks (errors name the field); principal and learner specs are resolved here, before a run."""
         from policies import principal_class
 
-        from ._green_economy import draw_households
+        from .economy import draw_households
 
         super().check()
         known = set(BASELINES) | set(LEARNED) | {"constant", "reform"}
@@ -326,7 +338,7 @@ def run(args: Args) -> Path:
     """
     from analysis.runs import default_out_dir
 
-    from ._backend import check_backend, open_run_folder
+    from .._backend import check_backend, open_run_folder
 
     args = resolve(args)
     check_backend(args.backend)
@@ -348,21 +360,17 @@ def run(args: Args) -> Path:
     with open_run_folder(out, scenario=SCENARIO, config=cfg, seeds=seeds, resume=args.resume, **folder) as rf:
         rf.write_config(cfg)
         if reform_mode:
-            _reform.run_analysis(rf, args, seeds, policies)
+            run_reform_analysis(rf, args, seeds, policies)
         elif args.response:
             table, rounds = response_sweep(args, seeds)
             rf.write_text("response.csv", table.to_csv(index=False))
             rf.write_rounds(rounds)
-            from ._green_report import print_response_table, write_response_report
-
-            write_response_report(rf, table, args)
-            print_response_table(table)
+            _report.write_response_report(rf, table, args)
+            _report.print_response_table(table)
         else:
             results, rounds = _compare_into(rf, args, seeds)
-            from ._green_report import print_table, write_report
-
-            write_report(rf, results, rounds, args)
-            print_table(results)
+            _report.write_report(rf, results, rounds, args)
+            _report.print_table(results)
     return out
 
 
@@ -378,7 +386,7 @@ class EvalTask:
     seed: int
     setting: str
     learned: dict[str, Any] = dataclasses.field(default_factory=dict)
-    reform: Any = None  # the resolved reform of the principal "reform" (scenarios.reform.ResolvedPolicy)
+    reform: Any = None  # the resolved reform of the principal "reform" (scenarios.green_tax.reforms.ResolvedPolicy)
 
     @property
     def key(self) -> tuple[int, str]:
@@ -460,7 +468,7 @@ def _ray(args: Args) -> dict[str, Any]:
 
 def _compare_into(rf: Any, args: Args, seeds: list[int]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Run the comparison's tasks, streaming each task's rows into ``rf``; returns the final tables."""
-    from ._backend import TaskStore
+    from .._backend import TaskStore
 
     tasks = eval_tasks(args, seeds)
     store = TaskStore(rf, TASK_KEYS, resume=args.resume)
@@ -486,7 +494,7 @@ def _load_learned(args: Args) -> dict[str, Any]:
     names = [p for p in args.principals if p in LEARNED]
     if not names:
         return {}
-    from ._green_learning import load_or_train
+    from .._green_learning import load_or_train
 
     return load_or_train(names, args)
 
@@ -494,7 +502,7 @@ def _load_learned(args: Args) -> dict[str, Any]:
 def _learned_episodes(
     principal: Any, econ: Economy, mix: HouseholdMix, seed: int, n: int, shots: Sequence[int], device: str = "cpu"
 ):
-    from ._green_learning import evaluate_learned
+    from .._green_learning import evaluate_learned
 
     return evaluate_learned(principal, econ, mix, seed, n, shots, functools.partial(episode, device=device))
 
@@ -555,10 +563,78 @@ def response_sweep(args: Args, seeds: list[int]) -> tuple[pd.DataFrame, pd.DataF
     return table, pd.concat(rounds, ignore_index=True)
 
 
+def run_reform_analysis(rf: Any, args: Args, seeds: list[int], policies: Any) -> dict[str, pd.DataFrame]:
+    """The baseline-vs-reform analysis into run folder ``rf``: tasks (streamed, resumable), tables, report.
+
+    The tasks (:func:`scenarios.green_tax.reforms.evaluate_reform_task`, one per seed x setting) and the
+    tables are the reforms module's; this drives them and writes the report.
+    """
+    from .._backend import TaskStore
+
+    assert policies.reform is not None
+    tasks = [
+        _reform.ReformTask(args, seed, setting, policies.baseline, policies.reform)
+        for seed in seeds
+        for setting in args.settings
+    ]
+    store = TaskStore(rf, ("seed", "setting"), resume=args.resume)
+    todo = [t for t in tasks if not store.is_done(t.key)]
+    bar = tqdm(total=len(tasks), initial=len(tasks) - len(todo), desc="green_tax reform", disable=not args.progress)
+    started = time.perf_counter()
+
+    def dist_file(key: tuple[int, str]) -> str:
+        return f"tasks/dist-{hashlib.sha1(json.dumps([str(k) for k in key]).encode()).hexdigest()[:20]}.csv"
+
+    def on_result(i: int, out: tuple[list[dict[str, Any]], pd.DataFrame, pd.DataFrame]) -> None:
+        rows, rounds, dist = out
+        rf.write_text(dist_file(todo[i].key), dist.to_csv(index=False))
+        store.add(todo[i].key, [_ordered(r) for r in rows], rounds)
+        bar.update(1)
+
+    threads = (args.threads or 1) if args.backend == "ray" else None
+    run_tasks(_reform.evaluate_reform_task, todo, backend=args.backend, on_result=on_result, threads_per_task=threads)
+    bar.close()
+    sim_seconds = time.perf_counter() - started
+    results, rounds = store.collect([t.key for t in tasks])
+    earlier = rf.path("distribution_by_seed.csv")  # a complete folder being resumed keeps its tables only
+    old = pd.read_csv(earlier, dtype={"group": str}) if args.resume and earlier.exists() else None
+    parts = []
+    for t in tasks:
+        part = rf.path(dist_file(t.key))
+        if part.exists():
+            parts.append(pd.read_csv(part, dtype={"group": str}))
+        elif old is not None:
+            parts.append(old[(old.seed == t.seed) & (old.setting.astype(str) == t.setting)])
+        else:
+            raise ConfigError(f"resume: the distributional table of seed {t.seed}, {t.setting} is missing; rerun")
+    dist = pd.concat(parts, ignore_index=True)
+    rf.write_results(results)
+    rf.write_rounds(rounds)
+    store.cleanup()
+    started = time.perf_counter()
+    econ = args.economy
+    tables = {
+        "results": results,
+        "rounds": rounds,
+        "horizon": _reform.aggregate_horizon(rounds, econ.discount),
+        "by_round": _reform.aggregate_by_round(rounds, econ.discount),
+        "paired_rounds": _reform.paired_rounds(rounds, econ.discount),
+        "distribution_seeds": dist,
+        "distribution": _reform.distribution_summary(dist),
+    }
+    rf.write_text("aggregate.csv", tables["horizon"].to_csv(index=False))
+    rf.write_text("aggregate_by_round.csv", tables["by_round"].to_csv(index=False))
+    rf.write_text("distribution.csv", tables["distribution"].to_csv(index=False))
+    rf.write_text("distribution_by_seed.csv", dist.to_csv(index=False))
+    rf.write_text("policies.json", json.dumps(policies.record()["policies"], indent=2, allow_nan=False) + "\n")
+    _report.write_reform_report(rf, tables, args, policies)
+    tables["timing"] = pd.DataFrame(
+        [{"simulation_s": sim_seconds, "analysis_s": time.perf_counter() - started, "tasks": len(todo)}]
+    )
+    _report.print_reform_table(tables, args, policies)
+    return tables
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m scenarios.green_tax``."""
     return scenario_main(Args, argv, prog="python -m scenarios.green_tax", description=__doc__, run=run)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
