@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from scenarios.green_tax import params as _params
 from scenarios.green_tax import main
+from scenarios.green_tax import params as _params
 from scenarios.green_tax.economy import Economy, HouseholdMix
 from scenarios.reform import main as reform_main
 
