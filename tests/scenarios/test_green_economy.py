@@ -244,3 +244,19 @@ def test_ownership_calibration_matches_the_deciles():
     counts = model.counts_history[0].reshape(econ.n_areas, 10, econ.k).sum(axis=0)
     share = counts[:, 0] / counts.sum(axis=1)
     np.testing.assert_allclose(share, mix.no_car_share, atol=0.02)
+
+
+@pytest.mark.parametrize(
+    ("name", "rate", "scc_2025"), [("1.5pct", 0.015, 360), ("2pct", 0.02, 212), ("2.5pct", 0.025, 130)]
+)
+def test_shipped_scc_configs(name, rate, scc_2025):
+    """The three EPA rates ship as configs: the SCC path and the discounting at the same rate."""
+    from pathlib import Path
+
+    from scenarios.green_tax import Args
+    from simulator.config import load_toml
+
+    path = Path(__file__).resolve().parents[2] / "scenarios" / "configs" / f"green_tax_scc_{name}.toml"
+    args = load_toml(Args, str(path))
+    assert args.economy.discount == rate and args.economy.scc_source == "epa2023"
+    assert scc_path(args.economy)[0] == pytest.approx(scc_2025 * args.economy.dollar_factor)
