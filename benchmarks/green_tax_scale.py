@@ -16,6 +16,9 @@ memory is that run's alone (``os.wait4`` rusage of the child):
   process RSS;
 * ``imports``: the peak RSS of importing the scenario, the floor of every run.
 
+``--dashboard-step [N]`` instead times the live dashboard's model step at N households
+(default 10,000; the latency the page adds before drawing), median and max of 10 steps.
+
 Everything prints as one JSON document on stdout (progress on stderr) and goes to
 ``--out FILE.json`` when given. Timings on a shared machine are noisy.
 """
@@ -63,6 +66,14 @@ def _parser() -> _Parser:
     p.add_argument("--skip-model", action="store_true", help="only the scenario runs")
     p.add_argument("--out", default=None, help="also write the JSON to this file")
     p.add_argument("--model-only", type=int, default=None, help=argparse.SUPPRESS)  # the child of 'model'
+    p.add_argument(
+        "--dashboard-step",
+        type=int,
+        nargs="?",
+        const=10_000,
+        default=None,
+        help="only the dashboard model's step latency at this many households (default 10,000)",
+    )
     return p
 
 
@@ -217,6 +228,23 @@ def model_only(n: int, rounds: int = 8) -> dict[str, Any]:
     }
 
 
+def dashboard_step(n: int, steps: int = 10) -> dict[str, Any]:
+    """Server-side time of one dashboard step (``GreenDashboardModel.step``) at N households, one numba thread."""
+    import numpy as np
+
+    from scenarios.dashboard import GreenDashboardModel
+
+    model = GreenDashboardModel(n_households=n, principal="pigouvian", threads=1)
+    model.step()  # kernels loaded
+    times = _round_times(model.step, steps)
+    return {
+        "benchmark": "dashboard_step",
+        "households": n,
+        "median_ms": round(1e3 * float(np.median(times)), 2),
+        "max_ms": round(1e3 * max(times), 2),
+    }
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Every measurement; returns the JSON document."""
     doc: dict[str, Any] = {
@@ -259,6 +287,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.model_only is not None:
         print(json.dumps(model_only(args.model_only)))
+        return 0
+    if args.dashboard_step is not None:
+        print(json.dumps(dashboard_step(args.dashboard_step)))
         return 0
     doc = run(args)
     text = json.dumps(doc, indent=2)

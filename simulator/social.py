@@ -107,12 +107,36 @@ class SocialLearning:
         """
         if self.strength == 0:
             return 0
-        a = np.asarray(actions)
-        r = np.asarray(rewards, dtype=np.float32)
         m = self.contacts_this_round(round_)
-        with threads_for(len(a)):  # small populations on the calling thread, as the simulator's own rounds
+        if m == 0:
+            return 0
+        n = len(actions)
+        if isinstance(actions, np.ndarray):
+            a = actions
+            r = np.asarray(rewards, dtype=np.float32)
+            with threads_for(n):  # small populations on the calling thread, as the simulator's own rounds
+                for d in range(m):
+                    who = self.sample(n, round_, d)
+                    population.update(a[who].astype(np.int32), r[who])
+        else:  # device tensors (a torch population): the same contacts, gathered on the device
+            import torch
+
             for d in range(m):
-                who = self.sample(len(a), round_, d)
-                population.update(a[who].astype(np.int32), r[who])
+                who = torch.as_tensor(self.sample(n, round_, d), device=actions.device)
+                population.update(actions[who], rewards[who])
         self.heard += m
         return m
+
+    def after_model_round(self, model: Any) -> int:
+        """:meth:`after_round` for the round an :class:`simulator.IncentiveModel` just played, on its device.
+
+        On the numba path it reads the model's actions and the rewards its learners learned from; on a
+        torch device it updates the device population in place (the host copies are refreshed when read).
+        """
+        sim = getattr(model, "_device_sim", None)
+        if sim is None:
+            return self.after_round(model.population, model.last_actions, model._learn, model.round)
+        heard = self.after_round(sim.population, sim.actions, sim.learn, model.round)
+        if heard:
+            sim.version += 1  # the learners changed: the next read syncs them to the host
+        return heard

@@ -139,8 +139,7 @@ class Economy:
     horizon: int = param_option("horizon")
     start_year: int = param_option("start_year")
     discount: float = param_option("discount")
-    scc_source: str = param_option("scc_source")
-    scc: float = param_option("scc")
+    scc: float | None = param_option("scc")
     dollar_factor: float = param_option("dollar_factor")
     mcpf: float = param_option("mcpf")
     admin_cost: float = param_option("admin_cost")
@@ -181,10 +180,10 @@ class Economy:
             raise ValueError("grid_intensity: a path of one or more values >= 0, kg CO2/kWh")
         if self.replacement_prob <= 0:
             raise ValueError("replacement_prob: must be > 0")
-        if self.scc_source == "epa2023" and _rate_key(self.discount) not in _scc_table()["rates"]:
+        if self.scc is None and _rate_key(self.discount) not in _scc_table()["rates"]:
             raise ValueError(
                 f"discount: the EPA (2023) SCC path exists at 0.015, 0.02 and 0.025, got {self.discount}; "
-                "set scc_source = 'constant' (and scc) for another rate"
+                "set scc (a constant SCC) for another rate"
             )
 
     @property
@@ -288,12 +287,13 @@ def _rate_key(rate: float) -> str:
 
 
 def scc_path(econ: Economy, rounds: int | None = None) -> np.ndarray:
-    """SCC of each round ($/tCO2, the economy's dollars): the EPA (2023) path at the discount rate, or constant.
+    """SCC of each round ($/tCO2, the economy's dollars): ``economy.scc`` if set, else the EPA (2023) path.
 
-    Round t is the year ``start_year + t``; years after the table's last (2080) keep its value.
+    The EPA path is taken at the discount rate; round t is the year ``start_year + t``; years after the
+    table's last (2080) keep its value.
     """
     t = econ.horizon if rounds is None else rounds
-    if econ.scc_source == "constant":
+    if econ.scc is not None:
         return np.full(t, float(econ.scc))
     table = _scc_table()
     values = np.asarray(table["rates"][_rate_key(econ.discount)], dtype=np.float64)
@@ -901,7 +901,7 @@ class GreenModel:
         """One year: the policy's offsets, the households' choices and learning, the accounts."""
         self.model.step()
         if self.social is not None:
-            self.social.after_round(self.model.population, self.model.last_actions, self.model._learn, self.model.round)
+            self.social.after_model_round(self.model)
         self.t += 1
         return self.records[-1] if self.records and self.t > 0 else None
 

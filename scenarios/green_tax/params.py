@@ -316,12 +316,14 @@ PARAMETERS: tuple[Parameter, ...] = (
     _p(
         name="scc",
         title="Social cost of carbon",
-        description="Damage of one tonne of CO2 in the year of emission. By default the EPA (2023) path by "
-        "year at the economy's discount rate (scc_source = epa2023), converted to the economy's dollars; a "
-        "reform may replace it from a round on; with scc_source = constant this value is used every year.",
+        description="Damage of one tonne of CO2 in the year of emission. None (the default): the US EPA (2023) "
+        "SC-CO2 of each year (from start_year on; the 2080 value after 2080) at the economy's discount rate, "
+        "which must then be 0.015, 0.02 or 0.025 (the EPA's near-term rates), converted to 2022 dollars "
+        "(dollar_factor); a number: that SCC every year, in 2022 dollars. A reform may replace it from a "
+        "round on.",
         unit="$/tCO2",
         low=0.0,
-        default=212.0,
+        default=None,
         source="US EPA (2023) SC-GHG report: $212 for 2025 emissions at a 2% near-term rate (2020 dollars); "
         "$120/$190/$340 for 2020 at 2.5%/2%/1.5%",
         section="scenario",
@@ -514,8 +516,8 @@ PARAMETERS: tuple[Parameter, ...] = (
         name="discount",
         title="Discount rate",
         description="Yearly discount rate of welfare (weights (1 + r)^-t, round 0 undiscounted), of informed "
-        "households' look-ahead, and the rate whose SCC path is used: 0.015, 0.02 or 0.025 with scc_source "
-        "epa2023 (the EPA's near-term Ramsey rates).",
+        "households' look-ahead, and the rate whose EPA SCC path is used (0.015, 0.02 or 0.025, the EPA's "
+        "near-term Ramsey rates) unless scc is set.",
         unit="per year",
         low=0.0,
         high=1.0,
@@ -523,19 +525,6 @@ PARAMETERS: tuple[Parameter, ...] = (
         source="US EPA (2023): SCC paths at near-term rates of 1.5%, 2% and 2.5% (2% central)",
         section="economy",
         config="economy.discount",
-    ),
-    _p(
-        name="scc_source",
-        title="Source of the SCC",
-        description="epa2023: the EPA (2023) SC-CO2 by emission year at the discount rate (from start_year on; "
-        "the 2080 value after 2080); constant: the scc value every year.",
-        unit="-",
-        type="str",
-        choices=["epa2023", "constant"],
-        default="epa2023",
-        source="US EPA (2023) SC-GHG report, annual values (github.com/USEPA/scghg)",
-        section="economy",
-        config="economy.scc_source",
     ),
     _p(
         name="dollar_factor",
@@ -906,6 +895,8 @@ def reform_json_schema() -> dict[str, Any]:
 # ---------------------------------------------------------------------------- docs
 def _fmt_default(p: Parameter) -> str:
     d = p.default
+    if d is None:
+        return "none"
     if isinstance(d, list):
         if not d:
             return "(none)"

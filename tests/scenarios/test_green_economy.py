@@ -69,7 +69,6 @@ def one_car_economy(**kw) -> tuple[Economy, HouseholdMix]:
         replacement_prob=1.0,
         burn_in=0,
         horizon=2,
-        scc_source="constant",
         scc=100.0,
         discount=0.0,
         mcpf=1.5,
@@ -218,7 +217,8 @@ def test_scc_path_is_the_epa_table():
     assert scc_path(dataclasses.replace(econ, start_year=2020, discount=0.02))[0] == pytest.approx(193 * 1.1308)
     with pytest.raises(ValueError, match="discount"):
         dataclasses.replace(econ, discount=0.03).check()
-    np.testing.assert_allclose(scc_path(dataclasses.replace(econ, scc_source="constant", scc=51.0)), 51.0)
+    np.testing.assert_allclose(scc_path(dataclasses.replace(econ, scc=51.0)), 51.0)
+    dataclasses.replace(econ, discount=0.03, scc=51.0).check()  # a constant SCC: any rate
 
 
 def test_emissions_on_one_mileage_basis():
@@ -258,5 +258,5 @@ def test_shipped_scc_configs(name, rate, scc_2025):
 
     path = Path(__file__).resolve().parents[2] / "scenarios" / "configs" / f"green_tax_scc_{name}.toml"
     args = load_toml(Args, str(path))
-    assert args.economy.discount == rate and args.economy.scc_source == "epa2023"
+    assert args.economy.discount == rate and args.economy.scc is None
     assert scc_path(args.economy)[0] == pytest.approx(scc_2025 * args.economy.dollar_factor)
