@@ -260,3 +260,19 @@ def test_shipped_scc_configs(name, rate, scc_2025):
     args = load_toml(Args, str(path))
     assert args.economy.discount == rate and args.economy.scc is None
     assert scc_path(args.economy)[0] == pytest.approx(scc_2025 * args.economy.dollar_factor)
+
+
+def test_a_reused_burn_in_plays_the_same_rounds():
+    """The burn-in is kept per economy, households and seed: a model restored from it is the burned-in one."""
+    from scenarios.green_tax.economy import _SNAPSHOTS
+
+    econ, mix = Economy(horizon=6), HouseholdMix(n_households=1200)
+    _SNAPSHOTS.items.clear()
+    fresh = build(econ, mix, 9, make_principal("pigouvian")).run()
+    assert len(_SNAPSHOTS.items) == 1
+    again = build(econ, mix, 9, make_principal("pigouvian")).run()
+    pd_a, pd_b = fresh.rounds(), again.rounds()
+    assert pd_a.equals(pd_b)
+    np.testing.assert_array_equal(fresh.model.last_actions, again.model.last_actions)
+    other = build(econ, mix, 10, make_principal("pigouvian"))  # another seed: its own burn-in
+    assert len(_SNAPSHOTS.items) == 2 and other.t == 0

@@ -171,3 +171,34 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys, argv,
     assert code == 2
     assert len(err) == 1 and err[0].startswith("error: ") and field in err[0], err
     assert not out.exists() and not (tmp_path / "run.partial").exists()
+
+
+def test_validation_populations_are_disjoint_from_the_reported_ones():
+    """Tuning happens on validation populations only: none equals a reported setting or shares its seeds."""
+    from scenarios._green_learning import VALIDATION_SEEDS, GreenProblem, validation_populations
+
+    econ, base = Economy(), HouseholdMix()
+    val = validation_populations(econ, base)
+    assert len(val) == 8 and len({t.label for t in val}) == 8
+    assert sum(t.label.startswith("validation-in") for t in val) == 4  # from the training distribution
+    reported = [setting_mix(base, s) for s in SETTINGS]
+
+    def same(a, b):  # the same population, whatever the size
+        return dataclasses.replace(a, n_households=0, ownership_intercepts=[]) == dataclasses.replace(
+            b, n_households=0, ownership_intercepts=[]
+        )
+
+    for task in val:
+        assert not any(same(task.mix, r) for r in reported), task.label
+    # drawn from their own seeded stream: the same set every time, and not the training stream's first draws
+    again = validation_populations(econ, base)
+    assert [t.mix for t in again] == [t.mix for t in val] and [t.value_sd for t in again] == [t.value_sd for t in val]
+    train = GreenProblem(econ, base).sample_tasks(4, np.random.default_rng(0))
+    assert all(not same(v.mix, t.mix) for v in val for t in train)
+    # their evaluation seeds lie far above any reported run's (the CLI's seeds start at 0)
+    assert min(VALIDATION_SEEDS) >= 1_000_000 and Args().seed + Args().seeds < min(VALIDATION_SEEDS)
+    # the out-of-distribution ones lie outside the training ranges, and short of the held-out deep_pessimism
+    deeper = next(t for t in val if t.label == "validation-deeper-pessimism").mix
+    assert 3000 < deeper.pessimism_depth < setting_mix(base, "deep_pessimism").pessimism_depth
+    families = {f for t in val if not t.label.startswith("validation-in") for f in t.mix.learners}
+    assert {"ucb1", "ewa"} <= families and "thompson" not in families
