@@ -30,6 +30,7 @@ def summary_table(results: pd.DataFrame, by: list[str]) -> pd.DataFrame:
 def _verdicts(results: pd.DataFrame) -> list[str]:
     """Sentences comparing MERMAIDE with each other principal, on held-out settings."""
     held = results[results.setting != "in_distribution"]
+    held = held[np.isfinite(held.normalized_score.to_numpy(dtype=float))]  # undefined without none and oracle
     if "mermaide" not in set(held.principal) or held.empty:
         return []
     lines = []
@@ -41,14 +42,14 @@ def _verdicts(results: pd.DataFrame) -> list[str]:
         parts = []
         for other in sorted(set(grp.principal) - {"mermaide", "oracle", "none"}):
             oth = grp[grp.principal == other].set_index("seed")["normalized_score"]
-            if len(oth) < 2:
+            if len(oth.index.intersection(mer.index)) < 2:  # a paired test needs two shared seeds
                 continue
             d = paired_difference(mer, oth)
             verdict = "significant" if d.significant else "not significant"
             parts.append(f"{other} {d.mean:+.2f} ({verdict})")
+        against = "; difference to " + ", ".join(parts) if parts else ""
         lines.append(
-            f"{obs} observation, {shots}-shot: MERMAIDE normalized score {mer.mean():.2f} on held-out types; "
-            f"difference to " + ", ".join(parts) + "."
+            f"{obs} observation, {shots}-shot: MERMAIDE normalized score {mer.mean():.2f} on held-out types{against}."
         )
     return lines
 
