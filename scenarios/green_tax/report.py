@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis.plots import bar_ci, curves_ci, frontier
-from analysis.report import Report, format_summary
-from analysis.stats import paired_difference, summarize
+from analysis.plots import PRINCIPAL_LABELS, bar_ci, curves_panels, differences_ci, frontier
+from analysis.report import Report, format_number, format_summary
+from analysis.stats import paired_difference, paired_differences, share_of_gap, summarize
 
 __all__ = ["print_response_table", "print_table", "write_report", "write_response_report"]
 
@@ -48,6 +48,20 @@ def _with_labels(results: pd.DataFrame) -> pd.DataFrame:
     df = results.copy()
     df["policy"] = [_label(r) for r in df.itertuples()]
     return df
+
+
+def _figure_names(policies: Any) -> dict[str, Any]:
+    """The shared figures' keyword arguments for this scenario's policy labels.
+
+    Learned principals with their shots keep the learned family's colour and a display name ("MERMAIDE (1-shot)").
+    """
+    labels, learned = {}, []
+    for p in dict.fromkeys(policies):
+        base, _, rest = str(p).partition(" (")
+        if base in LEARNED:
+            labels[p] = f"{PRINCIPAL_LABELS.get(base, base)} ({rest}"
+            learned.append(p)
+    return {"principal_labels": labels, "families": {"learned": (*LEARNED, *learned)}}
 
 
 def summary(results: pd.DataFrame, metrics: list[str] | None = None) -> pd.DataFrame:
@@ -112,18 +126,33 @@ def _beyond_noise(a: pd.Series, b: pd.Series) -> tuple[bool, str]:
     if len(diff.dropna()) < 2:
         return False, f"{diff.mean():+,.0f} (one seed: no interval)"
     d = paired_difference(a, b)
-    text = f"{d.mean:+,.0f} [{d.ci.low:+,.0f}, {d.ci.high:+,.0f}]"
+    text = f"{_signed(d.mean)} [{_signed(d.ci.low)}, {_signed(d.ci.high)}]"
     return bool(d.ci.low > 0 or d.ci.high < 0), text
 
 
+def _signed(x: float) -> str:
+    return format_number(round(float(x)), 1, signed=True)
+
+
+def _dollars(x: float) -> str:
+    return format_number(round(float(x)), 1)
+
+
 def _share_of_gap(per: pd.DataFrame, label: str, low: str, high: str, what: str) -> str:
-    """'x% of the way from low to high' when that gap is beyond noise, else why not."""
+    """'x% of the way from low to high' when that gap is beyond noise, else the gap in dollars and why not.
+
+    The share is analysis.stats.share_of_gap with the noise = the half-width of the gap's paired 95% interval.
+    """
     ok, gap = _beyond_noise(per[high], per[low])
-    if not ok and len(per) < 2:
-        return f"the gap from {low} to {what} is {gap}: with one seed its noise is unknown, so no share is reported"
-    if not ok:
-        return f"the gap from {low} to {what} is within noise ({gap}): no share of it is reported"
-    share = (per[label].mean() - per[low].mean()) / (per[high].mean() - per[low].mean())
+    if len(per) < 2 or not ok:
+        why = "with one seed its noise is unknown" if len(per) < 2 else "it is within noise"
+        return f"the gap from {low} to {what} is {gap} $/household: {why}, so no share of it is reported"
+    d = paired_difference(per[high], per[low])
+    share = share_of_gap(
+        float(per[label].mean()), float(per[low].mean()), float(per[high].mean()), noise=(d.ci.high - d.ci.low) / 2
+    )
+    if share is None:  # pragma: no cover - excluded above
+        return f"the gap from {low} to {what} is within noise ({gap} $/household): no share of it is reported"
     return f"{share:.0%} of the way from {low} to {what} (a gap of {gap} $/household)"
 
 
@@ -142,7 +171,7 @@ def _sentences(results: pd.DataFrame) -> list[str]:
         else:
             tied = [p for p in means.index[1:] if not _beyond_noise(per[best], per[p])[0]]
         names = ", ".join([best, *tied])
-        text = f"{setting}: highest welfare under {names} ({means.iloc[0]:,.0f} $/household"
+        text = f"{setting}: highest welfare under {names} ({_dollars(means.iloc[0])} $/household"
         if tied:
             text += ", tied exactly)" if len(per) < 2 else ", tied within noise)"
         else:
@@ -173,14 +202,14 @@ def learned_sentences(results: pd.DataFrame) -> list[str]:
         for label in per.columns:
             if label.split(" (")[0] not in LEARNED:
                 continue
-            text = f"{setting}, {label}: {per[label].mean():,.0f} $/household, "
+            text = f"{setting}, {label}: {_dollars(per[label].mean())} $/household, "
             text += _share_of_gap(per, label, "none", "oracle", "the oracle")
             if "oracle_clean" in per.columns:
                 text += "; " + _share_of_gap(per, label, "none", "oracle_clean", "oracle_clean")
             if "best_constant" in per.columns:
                 text += f"; vs best_constant {_beyond_noise(per[label], per['best_constant'])[1]}"
             text += f"; vs the oracle {_beyond_noise(per[label], per['oracle'])[1]}"
-            text += f"; subsidy outlay {cost[label]:,.0f} (oracle {cost['oracle']:,.0f}) $/household"
+            text += f"; subsidy outlay {_dollars(cost[label])} (oracle {_dollars(cost['oracle'])}) $/household"
             out.append(text + ".")
     return out
 
@@ -230,16 +259,19 @@ def write_report(rf: Any, results: pd.DataFrame, rounds: pd.DataFrame, args: Any
         display_table(results, ["welfare", "first_best", *MAIN[1:], "no_car_share"]),
         caption="per household over the horizon (money discounted); shares are yearly means",
     )
+    labelled = _with_labels(results)
+    names = _figure_names(labelled.policy)
+    diffs = paired_differences(labelled, "welfare", "none", by="setting", name="policy", rng=0)
+    if not diffs.empty:
+        rep.figure(
+            differences_ci(diffs, metric="welfare", unit="$ per household", panel="setting", name="policy", **names),
+            caption="Welfare of each policy minus no policy's, paired by seed (a hollow marker: one seed, no interval)",
+            name="welfare_differences",
+        )
     s = summary(results, ["welfare", "subsidy_cost"])
     for setting in results.setting.unique():
-        sub = s[s.setting == setting]
-        rep.figure(
-            bar_ci(sub, "welfare", x="policy", unit="$ per household", title=f"Welfare ({setting})"),
-            caption=f"Welfare by policy, {setting}",
-            name=f"welfare_{setting}",
-        )
         fig = frontier(
-            sub.rename(columns={"policy": "principal"}),
+            s[s.setting == setting].rename(columns={"policy": "principal"}),
             x="subsidy_cost",
             y="welfare",
             x_unit="$ per household",
@@ -248,21 +280,38 @@ def write_report(rf: Any, results: pd.DataFrame, rounds: pd.DataFrame, args: Any
         rep.figure(fig, caption=f"Subsidy outlay vs welfare, {setting}", name=f"frontier_{setting}")
     rep.heading("Adoption and policy paths", 2)
     r = _with_labels(rounds)
+    names = _figure_names(r.policy)
     clean = econ.technologies[econ.clean]
-    for setting in r.setting.unique():
-        sub = r[r.setting == setting]
-        rep.figure(
-            curves_ci(sub, x="round", y="clean_share", hue="policy", x_unit="year", y_unit="share"),
-            caption=f"Electric share of vehicles, {setting}",
-            name=f"adoption_{setting}",
-        )
-        rep.figure(
-            curves_ci(
-                sub, x="round", y=f"subsidy_{clean}", hue="policy", x_unit="year", y_unit="$ per vehicle and year"
-            ),
-            caption=f"Subsidy per {clean} vehicle, {setting}",
-            name=f"subsidy_path_{setting}",
-        )
+    rep.figure(
+        curves_panels(
+            r,
+            x="round",
+            y="clean_share",
+            hue="policy",
+            panel="setting",
+            x_unit="year",
+            y_unit="share",
+            labels={"clean_share": "Electric share of vehicles"},
+            **names,
+        ),
+        caption="Electric share of vehicles by year of the horizon, one panel per setting",
+        name="adoption",
+    )
+    rep.figure(
+        curves_panels(
+            r,
+            x="round",
+            y=f"subsidy_{clean}",
+            hue="policy",
+            panel="setting",
+            x_unit="year",
+            y_unit="$ per vehicle and year",
+            labels={f"subsidy_{clean}": f"Subsidy per {clean} vehicle"},
+            **names,
+        ),
+        caption=f"Subsidy per {clean} vehicle and year (negative: a tax), one panel per setting",
+        name="subsidy_path",
+    )
     rep.heading("Welfare decomposition", 2)
     dec = (
         _with_labels(results)
