@@ -651,8 +651,8 @@ PARAMETERS: tuple[Parameter, ...] = (
         unit="$/yr",
         low=1.0,
         default=80_610.0,
-        source="US Census Bureau, Income in the United States: 2023 (P60-282): median household income "
-        "$80,610 (not verified here)",
+        source="US Census Bureau, Income in the United States: 2023 (P60-282, September 2024): real median "
+        "household income $80,610 in 2023 (2023 dollars; used as 2022 dollars, a 4% difference)",
         section="households",
         config="households.income_median",
     ),
