@@ -1201,9 +1201,14 @@ class _Government:
         self.observes = True
 
     def reset(self, spec: Any, rng: np.random.Generator) -> None:
-        """Pass the spec to the principal (its bounds: the vehicle incentives; no car fixed at 0)."""
+        """Pass the spec to the principal (its bounds: the vehicle incentives; no car fixed at 0).
+
+        The simulator runs burn-in and horizon as one open-ended model (its spec has no horizon); the
+        principal acts in the ``econ.horizon`` rounds after the burn-in, so its spec says so (a learned
+        government checks it against the horizon it was trained for).
+        """
         if self.inner is not None:
-            self.inner.reset(spec, rng)
+            self.inner.reset(dataclasses.replace(spec, horizon=self.owner.econ.horizon), rng)
 
     def attach(self, model: Any) -> None:
         """The oracle plans with the economy (forks of it), not with the bare simulator."""
