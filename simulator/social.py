@@ -24,6 +24,10 @@ seed gives the same contacts, whatever else runs. Learners count the extra updat
 ``t``), which keys their own random streams: runs with and without social learning differ from the
 first heard round on, and agree exactly with ``strength = 0``.
 
+**Forks.** A copy (``copy.deepcopy``, e.g. a planner's fork of a model) keeps its own count of contacts
+heard but shares the draws: forks replaying the same rounds draw the same contacts, computed once and
+kept (up to ``CACHE_BYTES`` of contact arrays, oldest dropped first).
+
 Learners that do not learn (``best_response``) ignore the extra updates, as they ignore their own.
 The rule uses only the public Learner API (``update(actions, rewards)``), so it works with any learner
 family, plugins included.
@@ -31,6 +35,7 @@ family, plugins included.
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import numpy as np
@@ -41,6 +46,9 @@ __all__ = ["SocialLearning"]
 
 STREAM = 13
 """Purpose tag of the social-learning streams (``default_rng([seed, STREAM, round])``)."""
+
+CACHE_BYTES = 32 * 1024 * 1024
+"""Contact arrays kept for forks that replay the same rounds (bytes; oldest dropped first)."""
 
 
 class SocialLearning:
@@ -67,6 +75,8 @@ class SocialLearning:
         self.seed = int(seed)
         self.learners = learners
         self.heard = 0  # contacts heard so far (per agent)
+        self._counts: dict[int, int] = {}  # shared with copies: contacts per round
+        self._draws: dict[tuple[int, int, int], np.ndarray] = {}  # shared with copies: (n, round, draw) -> who
         if groups is None:
             self._order = None
         else:
@@ -78,20 +88,39 @@ class SocialLearning:
             self._starts = np.concatenate([[0], np.cumsum(counts)[:-1]])[g]
             self._sizes = counts[g]
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> SocialLearning:
+        """A copy with its own count of contacts heard; the draws (pure functions of seed and round) shared."""
+        return copy.copy(self)
+
     def contacts_this_round(self, round_: int) -> int:
         """How many contacts every agent hears in round ``round_``."""
-        rng = np.random.default_rng([self.seed, STREAM, int(round_), 0])
-        whole = int(np.floor(self.strength))
-        return whole + int(rng.random() < self.strength - whole)
+        r = int(round_)
+        m = self._counts.get(r)
+        if m is None:
+            rng = np.random.default_rng([self.seed, STREAM, r, 0])
+            whole = int(np.floor(self.strength))
+            m = self._counts[r] = whole + int(rng.random() < self.strength - whole)
+        return m
 
     def sample(self, n: int, round_: int, draw: int) -> np.ndarray:
-        """(n,) the contact of each agent for draw ``draw`` of round ``round_``."""
+        """(n,) the contact of each agent for draw ``draw`` of round ``round_`` (read-only)."""
+        key = (int(n), int(round_), int(draw))
+        who = self._draws.get(key)
+        if who is not None:
+            return who
         rng = np.random.default_rng([self.seed, STREAM, int(round_), 1 + draw])
         if self._order is None:
-            return rng.integers(0, n, size=n)
-        u = rng.random(n)
-        pick = self._starts + np.minimum((u * self._sizes).astype(np.int64), self._sizes - 1)
-        return self._order[pick]
+            who = rng.integers(0, n, size=n)
+        else:
+            u = rng.random(n)
+            pick = self._starts + np.minimum((u * self._sizes).astype(np.int64), self._sizes - 1)
+            who = self._order[pick]
+        who.flags.writeable = False
+        if who.nbytes <= CACHE_BYTES:
+            while self._draws and (len(self._draws) + 1) * who.nbytes > CACHE_BYTES:
+                self._draws.pop(next(iter(self._draws)))
+            self._draws[key] = who
+        return who
 
     def after_round(self, population: Any, actions: np.ndarray, rewards: np.ndarray, round_: int) -> int:
         """Let every agent learn from its contacts' actions and rewards of this round.
@@ -122,7 +151,7 @@ class SocialLearning:
             import torch
 
             for d in range(m):
-                who = torch.as_tensor(self.sample(n, round_, d), device=actions.device)
+                who = torch.as_tensor(self.sample(n, round_, d).copy(), device=actions.device)
                 population.update(actions[who], rewards[who])
         self.heard += m
         return m

@@ -73,3 +73,19 @@ def test_learners_that_do_not_learn_ignore_it():
     pop = Population([("br", make_learner("best_response", 5, 2, rng=np.random.default_rng(0), means=[1.0, 2.0]))])
     SocialLearning(3.0).after_round(pop, np.zeros(5, np.int32), np.ones(5, np.float32), 0)
     np.testing.assert_array_equal(pop.estimates(), np.tile([1.0, 2.0], (5, 1)))
+
+
+def test_copies_share_the_draws_and_count_their_own_contacts():
+    """A fork (deepcopy) draws the same contacts without redrawing them, and keeps its own count."""
+    import copy
+
+    groups = np.repeat(np.arange(3), 50)
+    social = SocialLearning(1.5, groups=groups, seed=4)
+    first = social.sample(150, 2, 0)
+    fork = copy.deepcopy(social)
+    assert fork.sample(150, 2, 0) is first  # kept, not redrawn
+    np.testing.assert_array_equal(first, SocialLearning(1.5, groups=groups, seed=4).sample(150, 2, 0))
+    assert not first.flags.writeable
+    fork.heard = 5
+    assert social.heard == 0
+    assert [fork.contacts_this_round(r) for r in range(20)] == [social.contacts_this_round(r) for r in range(20)]
