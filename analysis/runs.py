@@ -81,7 +81,7 @@ FORMAT_VERSION = 2
 """Version of the ``run.json`` layout."""
 
 NON_RESULT_KEYS: frozenset[str] = frozenset(
-    {"seed", "seeds", "out", "out_dir", "resume", "overwrite", "backend", "threads", "progress"}
+    {"seed", "seeds", "out", "out_dir", "resume", "overwrite", "backend", "threads", "workers", "progress"}
 )
 """Top-level config keys that do not change results; left out of the config fingerprint."""
 

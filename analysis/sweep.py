@@ -62,7 +62,7 @@ SCENARIOS = {"green_tax": "scenarios.green_tax", "bandit_alignment": "scenarios.
 """Scenarios that can be swept by name (any module with the same task interface works by import path)."""
 
 _TOP_KEYS = ("scenario", "seed", "seeds", "base", "config", "grid", "random")
-_NON_RESULT = ("backend", "resume", "out", "progress", "threads")
+_NON_RESULT = ("backend", "resume", "out", "progress", "threads", "workers")
 _DISTS = ("uniform", "loguniform", "int", "choice")
 
 
@@ -312,8 +312,13 @@ def run_sweep(
     resume: bool = False,
     quick: bool = False,
     progress: bool = True,
+    workers: int | None = None,
 ) -> Path:
-    """Run a sweep file into one run folder; returns its path (see the module docstring)."""
+    """Run a sweep file into one run folder; returns its path (see the module docstring).
+
+    ``workers``: tasks run at once on this machine with the local backend (default one
+    per core; 1: one after another in this process); the results are the same.
+    """
     from tqdm import tqdm
 
     from scenarios._backend import TaskStore, check_backend, open_run_folder, run_tasks
@@ -350,8 +355,7 @@ def run_sweep(
             store.add(todo[i].key, rows)
             bar.update(1)
 
-        threads = 1 if backend == "ray" else None
-        run_tasks(run_sweep_task, todo, backend=backend, on_result=on_result, threads_per_task=threads)
+        run_tasks(run_sweep_task, todo, backend=backend, on_result=on_result, threads_per_task=1, workers=workers)
         bar.close()
         results, _ = store.collect([t.key for t in tasks])
         rf.write_results(results)
@@ -378,6 +382,16 @@ def _summary(results: pd.DataFrame, keys: list[str], seconds: float | None) -> s
     return head + "\n\n" + table.to_string(index=False) + "\n"
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}")
+    return value
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         raise ConfigError(message)
@@ -394,10 +408,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--resume", action="store_true", help="continue the interrupted run folder <out>.partial")
     parser.add_argument("--quick", action="store_true", help="the scenario's tiny --quick budget at every point")
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="progress bar")
+    parser.add_argument(
+        "--workers",
+        type=_positive,
+        default=None,
+        metavar="N",
+        help="tasks run at once with --backend local, each in its own process (default: one per core; "
+        "1: one after another in this process); the results are the same",
+    )
 
     def go() -> None:
         ns = parser.parse_args(list(argv) if argv is not None else None)
-        run_sweep(ns.sweep, backend=ns.backend, out=ns.out, resume=ns.resume, quick=ns.quick, progress=ns.progress)
+        run_sweep(
+            ns.sweep,
+            backend=ns.backend,
+            out=ns.out,
+            resume=ns.resume,
+            quick=ns.quick,
+            progress=ns.progress,
+            workers=ns.workers,
+        )
 
     return run_cli(go)
 

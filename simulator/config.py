@@ -597,9 +597,9 @@ class RunOptions:
     )
     threads: int | None = option(
         None,
-        help="numba and torch threads of this process; each task of a pool or Ray worker uses one",
+        help="numba and torch threads of each evaluation task and of this process's own work, such as training",
         low=1,
-        default_text="{DEFAULT_THREADS}",
+        default_text="1 per task, {DEFAULT_THREADS} for this process",
         template=True,
     )
     device: str = option(
@@ -628,9 +628,16 @@ class RunOptions:
 
 @dataclasses.dataclass
 class ScenarioOptions(RunOptions):
-    """The run options of a scenario: several seeds, and the adaptation budgets K of learned principals."""
+    """The run options of a scenario: several seeds, parallel evaluation tasks, the adaptation budgets K."""
 
     seeds: int = option(5, help="number of seeds", low=1, high=1000)
+    workers: int | None = option(
+        None,
+        help="evaluation tasks run at once on this machine (--backend local), each in its own process; "
+        "1 runs them one after another in this process; the results are the same",
+        low=1,
+        default_text="one per core; one with a GPU --device",
+    )
     shots: list[int] = option(
         default_factory=lambda: [0, 1], help="adaptation episodes K evaluated (learned principals)", low=0, high=20
     )

@@ -183,3 +183,13 @@ def test_help_is_plain_text_with_one_default_per_option(name):
             assert len(re.findall(r"\(default|default:", action.help)) == 1, action.help
     if name in SCENARIOS:
         assert f"default: runs/{name}/<time>" in " ".join(text.split())
+
+
+def test_workers_is_a_scenario_option_and_a_sweep_flag():
+    args, _ = parse_args(green_tax.Args, ["--workers", "3"], prog="x")
+    assert args.workers == 3
+    with pytest.raises(ConfigError, match=r"workers: must be in \[1, inf\)"):
+        parse_args(bandit_alignment.Args, ["--workers", "0"], prog="x")
+    assert "workers" not in {f.name for f in dataclasses.fields(train.TrainArgs)}  # training has no task pool
+    code, err = _run(_sweep_main, ["--workers", "0"])
+    assert code == 2 and err.startswith("error: argument --workers: must be a whole number >= 1")
