@@ -119,12 +119,12 @@ def test_backend_ray_without_ray_says_how_to_install(scenario, tmp_path, monkeyp
 # ----------------------------------------------------------------- TaskStore
 def test_task_store_drops_rows_of_tasks_cut_off_before_their_done_mark(tmp_path):
     out = tmp_path / "run"
-    with pytest.raises(KeyboardInterrupt), RunFolder(out, scenario="t", config={"a": 1}) as rf:
+    with pytest.raises(KeyboardInterrupt), RunFolder(out, scenario="t", config={"a": 1}, results_columns=()) as rf:
         store = TaskStore(rf, ["seed"])
         store.add([0], [{"seed": 0, "x": 1.5}], pd.DataFrame({"seed": [0], "r": [1]}))
         rf.append_results([{"seed": 1, "x": 2.5}])  # rows written, then killed before the done mark
         raise KeyboardInterrupt
-    with RunFolder(out, scenario="t", config={"a": 1}, resume=True) as rf:
+    with RunFolder(out, scenario="t", config={"a": 1}, results_columns=(), resume=True) as rf:
         store = TaskStore(rf, ["seed"], resume=True)
         assert store.is_done([0]) and not store.is_done([1])
         store.add([1], [{"seed": 1, "x": 2.25}], pd.DataFrame({"seed": [1], "r": [2]}))
