@@ -1,6 +1,6 @@
 """Run folders: the on-disk contract every scenario writes and every analysis reads.
 
-A run folder holds one execution of a scenario (DESIGN.md sections 3 and 8)::
+A run folder holds one execution of a scenario (docs/design.md, "Run folders")::
 
     runs/green_tax/20261127-103400/
         run.json        the run record (scenario, resolved config, fingerprint, seeds, versions,

@@ -19,8 +19,8 @@ adaptation budgets); the scenarios' and ``policies.train``'s settings extend the
 torch thread counts are set.
 
 Any parse or validation error is a :class:`ConfigError`; :func:`run_cli` prints
-it as one line ``error: field: message`` and returns exit code 2 (DESIGN.md
-section 8), whatever went wrong in the user's input.
+it as one line ``error: field: message`` and returns exit code 2, whatever went
+wrong in the user's input (docs/design.md, "The scenario command line").
 """
 
 from __future__ import annotations
