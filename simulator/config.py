@@ -418,13 +418,8 @@ def _default_text(f: dataclasses.Field) -> str:
 
 
 def _fill(text: str, cls: type) -> str:
-    """``{NAME}`` in ``text`` replaced by the class attribute ``NAME`` of ``cls`` (None reads "every core")."""
-
-    def value(m: re.Match[str]) -> str:
-        v = getattr(cls, m.group(1))
-        return "every core" if v is None else str(v)
-
-    return re.sub(r"\{([A-Z_]+)\}", value, text)
+    """``{NAME}`` in ``text`` replaced by the class attribute ``NAME`` of ``cls``."""
+    return re.sub(r"\{([A-Z_]+)\}", lambda m: str(getattr(cls, m.group(1))), text)
 
 
 _STATED_DEFAULT = re.compile(r"\s*\(default:?\s+((?:[^()]|\([^()]*\))*)\)\s*$")
@@ -574,6 +569,7 @@ class RunOptions:
 
     * ``RUN_NAME``: the default run folder is ``runs/RUN_NAME/<timestamp>``;
     * ``DEVICE_NOTE``: what ``--device`` moves in this run;
+    * ``BACKEND_NOTE``, ``THREADS_NOTE``, ``THREADS_DEFAULT``: how ``--help`` explains those options here;
     * ``DEVICES``: the devices this run supports (``None``: every device);
     * ``DEFAULT_THREADS``: the thread count when ``--threads`` is not given
       (``None``: numba's and torch's own default, every core).
@@ -581,6 +577,14 @@ class RunOptions:
 
     RUN_NAME: ClassVar[str] = "run"
     DEVICE_NOTE: ClassVar[str] = "the agents are simulated"
+    THREADS_NOTE: ClassVar[str] = (
+        "numba and torch threads of each evaluation task and of this process's own work, such as training"
+    )
+    THREADS_DEFAULT: ClassVar[str] = "1 per task, every core for this process"
+    BACKEND_NOTE: ClassVar[str] = (
+        "where the evaluation tasks run: local (this machine's cores, see --workers) or ray (a local Ray, or the "
+        "cluster in RAY_ADDRESS)"
+    )
     DEVICES: ClassVar[tuple[str, ...] | None] = None
     DEFAULT_THREADS: ClassVar[int | None] = None
 
@@ -592,14 +596,12 @@ class RunOptions:
         template=True,
     )
     resume: bool = option(False, help="continue the interrupted run folder <out>.partial, skipping what is finished")
-    backend: str = option(
-        "local", help="where tasks run: local (a process pool on this machine's cores) or ray", choices=BACKENDS
-    )
+    backend: str = option("local", help="{BACKEND_NOTE}", choices=BACKENDS, template=True)
     threads: int | None = option(
         None,
-        help="numba and torch threads of each evaluation task and of this process's own work, such as training",
+        help="{THREADS_NOTE}",
         low=1,
-        default_text="1 per task, {DEFAULT_THREADS} for this process",
+        default_text="{THREADS_DEFAULT}",
         template=True,
     )
     device: str = option(
