@@ -264,7 +264,7 @@ def test_stackelberg_pool_equals_this_process(tmp_path):
 
 @pytest.mark.slow
 def test_bandit_alignment_pool_equals_this_process(tmp_path):
-    argv = [*BANDIT, "--principals", "none,constant,oracle,mermaide,wm_only"]
+    argv = ["--quick", "--principals", "none,constant,oracle,mermaide,wm_only", "--no-progress"]  # trained horizon
     assert bandit_alignment.main([*argv, "--out", str(tmp_path / "one"), "--workers", "1"]) == 0
     assert bandit_alignment.main([*argv, "--out", str(tmp_path / "pool"), "--workers", "2"]) == 0
     for name in ("results.csv", "rounds.csv"):
