@@ -23,8 +23,10 @@ a ``[grid]`` (every combination of the listed values) or ``[random]`` draws::
     # "economy.mcpf" = { dist = "choice", values = [1.0, 1.3] }
 
 Every point x seed x evaluation setting is one task of the scenario (its
-``evaluate_task``), run here one after another or on Ray (``--backend ray``:
-a local Ray on this machine's CPUs, or the cluster named by ``RAY_ADDRESS``).
+``evaluate_task``), run single-threaded on this machine's cores (one worker
+process per core; ``--workers 1``: one after another in this process) or on Ray
+(``--backend ray``: a local Ray on this machine's CPUs, or the cluster named by
+``RAY_ADDRESS``).
 Each finished task's rows go straight into ``results.csv`` of one run folder,
 with a ``point`` column and one column per swept key; a crash or Ctrl-C loses
 only unfinished tasks, and ``--resume`` continues the interrupted folder
@@ -54,7 +56,7 @@ from typing import Any, NoReturn
 import numpy as np
 import pandas as pd
 
-from simulator.config import ConfigError, from_dict, load_toml, run_cli, to_dict
+from simulator.config import ConfigError, from_dict, load_toml, plain_text, run_cli, to_dict
 
 __all__ = ["SCENARIOS", "Sweep", "SweepTask", "load_sweep", "main", "run_sweep", "run_sweep_task"]
 
@@ -400,7 +402,9 @@ class _Parser(argparse.ArgumentParser):
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m analysis.sweep``."""
     parser = _Parser(
-        prog="python -m analysis.sweep", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="python -m analysis.sweep",
+        description=plain_text(__doc__),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("sweep", metavar="SWEEP.toml", help="the sweep file")
     parser.add_argument("--backend", default="local", choices=("local", "ray"), help="where tasks run")

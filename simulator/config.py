@@ -49,6 +49,7 @@ __all__ = [
     "load_toml",
     "option",
     "parse_args",
+    "plain_text",
     "replace",
     "run_cli",
     "set_threads",

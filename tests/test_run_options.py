@@ -193,3 +193,13 @@ def test_workers_is_a_scenario_option_and_a_sweep_flag():
     assert "workers" not in {f.name for f in dataclasses.fields(train.TrainArgs)}  # training has no task pool
     code, err = _run(_sweep_main, ["--workers", "0"])
     assert code == 2 and err.startswith("error: argument --workers: must be a whole number >= 1")
+
+
+@pytest.mark.parametrize("main", [sweep.main, compare.main], ids=["analysis.sweep", "analysis.compare"])
+def test_analysis_help_is_plain_text(main, capsys):
+    with pytest.raises(SystemExit) if main is sweep.main else contextlib.nullcontext():
+        main(["--help"])
+    text = capsys.readouterr().out
+    assert "usage:" in text and "--out" in text
+    for markup in ("``", ":mod:", ":func:", ":class:"):
+        assert markup not in text, markup
