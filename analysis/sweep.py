@@ -51,14 +51,24 @@ import time
 import tomllib
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, ClassVar, NoReturn
 
 import numpy as np
 import pandas as pd
 
-from simulator.config import ConfigError, from_dict, load_toml, plain_text, run_cli, to_dict
+from simulator.config import (
+    ConfigError,
+    OutputOptions,
+    TaskOptions,
+    from_dict,
+    load_toml,
+    option,
+    parse_args,
+    run_cli,
+    to_dict,
+)
 
-__all__ = ["SCENARIOS", "Sweep", "SweepTask", "load_sweep", "main", "run_sweep", "run_sweep_task"]
+__all__ = ["SCENARIOS", "Sweep", "SweepArgs", "SweepTask", "load_sweep", "main", "run_sweep", "run_sweep_task"]
 
 SCENARIOS = {"green_tax": "scenarios.green_tax", "bandit_alignment": "scenarios.bandit_alignment"}
 """Scenarios that can be swept by name (any module with the same task interface works by import path)."""
@@ -384,53 +394,38 @@ def _summary(results: pd.DataFrame, keys: list[str], seconds: float | None) -> s
     return head + "\n\n" + table.to_string(index=False) + "\n"
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}")
-    return value
+@dataclasses.dataclass
+class SweepArgs(TaskOptions, OutputOptions):
+    """The command line of a sweep (the shared options: OutputOptions, TaskOptions) besides the sweep file."""
 
+    RUN_NAME: ClassVar[str] = "<scenario>_sweep"
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise ConfigError(message)
+    quick: bool = option(False, help="the scenario's tiny --quick budget at every point")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m analysis.sweep``."""
-    parser = _Parser(
-        prog="python -m analysis.sweep",
-        description=plain_text(__doc__),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("sweep", metavar="SWEEP.toml", help="the sweep file")
-    parser.add_argument("--backend", default="local", choices=("local", "ray"), help="where tasks run")
-    parser.add_argument("--out", default=None, metavar="DIR", help="run folder (default runs/<scenario>_sweep/<time>)")
-    parser.add_argument("--resume", action="store_true", help="continue the interrupted run folder <out>.partial")
-    parser.add_argument("--quick", action="store_true", help="the scenario's tiny --quick budget at every point")
-    parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="progress bar")
-    parser.add_argument(
-        "--workers",
-        type=_positive,
-        default=None,
-        metavar="N",
-        help="tasks run at once with --backend local, each in its own process (default: one per core; "
-        "1: one after another in this process); the results are the same",
-    )
+
+    def positional(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("sweep", metavar="SWEEP.toml", help="the sweep file")
 
     def go() -> None:
-        ns = parser.parse_args(list(argv) if argv is not None else None)
+        args, ns = parse_args(
+            SweepArgs,
+            argv,
+            prog="python -m analysis.sweep",
+            description=__doc__,
+            extend=positional,
+            config_file=False,
+        )
         run_sweep(
             ns.sweep,
-            backend=ns.backend,
-            out=ns.out,
-            resume=ns.resume,
-            quick=ns.quick,
-            progress=ns.progress,
-            workers=ns.workers,
+            backend=args.backend,
+            out=args.out,
+            resume=args.resume,
+            quick=args.quick,
+            progress=args.progress,
+            workers=args.workers,
         )
 
     return run_cli(go)

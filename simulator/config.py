@@ -12,9 +12,11 @@ range or choices). This module turns such a class into
   ``--help`` generated from the help texts;
 * a plain dict for ``config.toml`` (:func:`to_dict`).
 
-:class:`RunOptions` and :class:`ScenarioOptions` declare, once, the options every
-run shares (seeds, output folder, backend, resume, threads, device, progress,
-adaptation budgets); the scenarios' and ``policies.train``'s settings extend them.
+:class:`OutputOptions`, :class:`TaskOptions`, :class:`RunOptions` and
+:class:`ScenarioOptions` declare, once, the options every run shares (output
+folder, resume, backend, progress, workers, seeds, threads, device, adaptation
+budgets); the scenarios', ``policies.train``'s and ``analysis.sweep``'s settings
+extend them.
 :func:`set_threads` and :func:`thread_limit` are the one place where numba and
 torch thread counts are set.
 
@@ -43,8 +45,10 @@ from typing import Any, ClassVar, Literal, TypeVar, get_args, get_origin
 __all__ = [
     "BACKENDS",
     "ConfigError",
+    "OutputOptions",
     "RunOptions",
     "ScenarioOptions",
+    "TaskOptions",
     "from_dict",
     "load_toml",
     "option",
@@ -460,14 +464,17 @@ def field_help(cls: type, f: dataclasses.Field, tp: Any) -> str:
     return f"{plain_text(help_text)} ({'; '.join(extras)})"
 
 
-def build_parser(cls: type, *, prog: str, description: str | None = None) -> argparse.ArgumentParser:
-    """An argparse parser with one flag per config field plus ``--config``."""
+def build_parser(
+    cls: type, *, prog: str, description: str | None = None, config_file: bool = True
+) -> argparse.ArgumentParser:
+    """An argparse parser with one flag per config field, plus ``--config`` (unless ``config_file=False``)."""
     parser = _Parser(
         prog=prog, description=plain_text(description), formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument(
-        "--config", metavar="FILE.toml", default=None, help="read settings from a TOML file (flags override it)"
-    )
+    if config_file:
+        parser.add_argument(
+            "--config", metavar="FILE.toml", default=None, help="read settings from a TOML file (flags override it)"
+        )
     for name, f, tp in _flag_fields(cls):
         inner, _ = _unwrap_optional(tp)
         owner = _owner(cls, name)
@@ -503,19 +510,21 @@ def parse_args(
     prog: str,
     description: str | None = None,
     extend: Callable[[argparse.ArgumentParser], None] | None = None,
+    config_file: bool = True,
 ) -> tuple[T, argparse.Namespace]:
     """Parse a command line into a validated config.
 
-    Order: class defaults, then ``--config FILE.toml``, then flags.
+    Order: class defaults, then ``--config FILE.toml``, then flags. ``extend`` adds
+    arguments of its own (e.g. a positional file); ``config_file=False`` leaves out ``--config``.
 
     Returns:
         The config and the raw namespace (for flags added by ``extend``).
     """
-    parser = build_parser(cls, prog=prog, description=description)
+    parser = build_parser(cls, prog=prog, description=description, config_file=config_file)
     if extend is not None:
         extend(parser)
     ns = parser.parse_args(_join_negative_values(cls, list(argv) if argv is not None else sys.argv[1:]))
-    base = load_toml(cls, ns.config) if ns.config else None
+    base = load_toml(cls, ns.config) if getattr(ns, "config", None) else None
     overrides: dict[str, Any] = {}
     for name, _f, tp in _flag_fields(cls):
         raw = getattr(ns, name.replace(".", "__"))
@@ -562,34 +571,20 @@ BACKENDS = ("local", "ray")
 
 
 @dataclasses.dataclass
-class RunOptions:
-    """The options every run shares, declared once; a run's settings class extends it.
+class OutputOptions:
+    """The options of every program that writes a run folder: where, whether to resume, where work runs, progress.
 
-    Class attributes a subclass may set (they shape ``--help`` and the checks,
-    not the recorded config):
-
-    * ``RUN_NAME``: the default run folder is ``runs/RUN_NAME/<timestamp>``;
-    * ``DEVICE_NOTE``: what ``--device`` moves in this run;
-    * ``BACKEND_NOTE``, ``THREADS_NOTE``, ``THREADS_DEFAULT``: how ``--help`` explains those options here;
-    * ``DEVICES``: the devices this run supports (``None``: every device);
-    * ``DEFAULT_THREADS``: the thread count when ``--threads`` is not given
-      (``None``: numba's and torch's own default, every core).
+    Class attributes a subclass may set (they shape ``--help``, not the recorded config):
+    ``RUN_NAME`` (the default run folder is ``runs/RUN_NAME/<time>``) and ``BACKEND_NOTE``
+    (what ``--backend`` moves in this program).
     """
 
     RUN_NAME: ClassVar[str] = "run"
-    DEVICE_NOTE: ClassVar[str] = "the agents are simulated"
-    THREADS_NOTE: ClassVar[str] = (
-        "numba and torch threads of each evaluation task and of this process's own work, such as training"
-    )
-    THREADS_DEFAULT: ClassVar[str] = "1 per task, every core for this process"
     BACKEND_NOTE: ClassVar[str] = (
         "where the evaluation tasks run: local (this machine's cores, see --workers) or ray (a local Ray, or the "
         "cluster in RAY_ADDRESS)"
     )
-    DEVICES: ClassVar[tuple[str, ...] | None] = None
-    DEFAULT_THREADS: ClassVar[int | None] = None
 
-    seed: int = option(0, help="first seed (the run uses seeds S..S+N-1)", low=0)
     out: str | None = option(
         None,
         help="run folder (created; refused if it exists, unless --resume)",
@@ -598,6 +593,45 @@ class RunOptions:
     )
     resume: bool = option(False, help="continue the interrupted run folder <out>.partial, skipping what is finished")
     backend: str = option("local", help="{BACKEND_NOTE}", choices=BACKENDS, template=True)
+    progress: bool = option(True, help="show progress bars")
+
+
+@dataclasses.dataclass
+class TaskOptions:
+    """How many independent tasks run at once on this machine (scenarios and sweeps)."""
+
+    workers: int | None = option(
+        None,
+        help="evaluation tasks run at once on this machine (--backend local), each in its own process; "
+        "1 runs them one after another in this process; the results are the same",
+        low=1,
+        default_text="one per core; one with a GPU --device",
+    )
+
+
+@dataclasses.dataclass
+class RunOptions(OutputOptions):
+    """The options every run shares, declared once; a run's settings class extends it.
+
+    Class attributes a subclass may set, besides those of :class:`OutputOptions` (they
+    shape ``--help`` and the checks, not the recorded config):
+
+    * ``DEVICE_NOTE``: what ``--device`` moves in this run;
+    * ``THREADS_NOTE``, ``THREADS_DEFAULT``: how ``--help`` explains ``--threads`` here;
+    * ``DEVICES``: the devices this run supports (``None``: every device);
+    * ``DEFAULT_THREADS``: the thread count when ``--threads`` is not given
+      (``None``: numba's and torch's own default, every core).
+    """
+
+    DEVICE_NOTE: ClassVar[str] = "the agents are simulated"
+    THREADS_NOTE: ClassVar[str] = (
+        "numba and torch threads of each evaluation task and of this process's own work, such as training"
+    )
+    THREADS_DEFAULT: ClassVar[str] = "1 per task, every core for this process"
+    DEVICES: ClassVar[tuple[str, ...] | None] = None
+    DEFAULT_THREADS: ClassVar[int | None] = None
+
+    seed: int = option(0, help="first seed (the run uses seeds S..S+N-1)", low=0)
     threads: int | None = option(
         None,
         help="{THREADS_NOTE}",
@@ -611,7 +645,6 @@ class RunOptions:
         "the same seed gives the same choices on every device",
         template=True,
     )
-    progress: bool = option(True, help="show progress bars")
 
     def check(self) -> None:
         """The device exists on this machine and this run supports it (errors name the field)."""
@@ -630,17 +663,10 @@ class RunOptions:
 
 
 @dataclasses.dataclass
-class ScenarioOptions(RunOptions):
+class ScenarioOptions(TaskOptions, RunOptions):
     """The run options of a scenario: several seeds, parallel evaluation tasks, the adaptation budgets K."""
 
     seeds: int = option(5, help="number of seeds", low=1, high=1000)
-    workers: int | None = option(
-        None,
-        help="evaluation tasks run at once on this machine (--backend local), each in its own process; "
-        "1 runs them one after another in this process; the results are the same",
-        low=1,
-        default_text="one per core; one with a GPU --device",
-    )
     shots: list[int] = option(
         default_factory=lambda: [0, 1], help="adaptation episodes K evaluated (learned principals)", low=0, high=20
     )

@@ -48,6 +48,18 @@ def test_every_cli_takes_its_run_options_from_the_one_base(name):
         assert own[f.name] is f, f"{name} redeclares {f.name}"
 
 
+def test_the_sweep_takes_the_same_output_and_task_options():
+    from simulator.config import OutputOptions, TaskOptions
+
+    own = {f.name: f for f in dataclasses.fields(sweep.SweepArgs)}
+    for base in (OutputOptions, TaskOptions):
+        assert issubclass(sweep.SweepArgs, base)
+        for f in dataclasses.fields(base):
+            assert own[f.name] is f, f"analysis.sweep redeclares {f.name}"
+    for cls in (green_tax.Args, stackelberg.Args):
+        assert dataclasses.fields(cls)[0] is dataclasses.fields(OutputOptions)[0]  # the same field objects
+
+
 def test_thread_setup_lives_in_one_place():
     """Only simulator.config sets numba/torch threads for a run (the kernels' own serial switch aside)."""
     files = [
@@ -192,7 +204,7 @@ def test_workers_is_a_scenario_option_and_a_sweep_flag():
         parse_args(bandit_alignment.Args, ["--workers", "0"], prog="x")
     assert "workers" not in {f.name for f in dataclasses.fields(train.TrainArgs)}  # training has no task pool
     code, err = _run(_sweep_main, ["--workers", "0"])
-    assert code == 2 and err.startswith("error: argument --workers: must be a whole number >= 1")
+    assert code == 2 and err.startswith("error: workers: must be in [1, inf), got 0")
 
 
 @pytest.mark.parametrize("main", [sweep.main, compare.main], ids=["analysis.sweep", "analysis.compare"])
