@@ -9,14 +9,14 @@ The government phases the Pigouvian carbon tax in: in year t it levies
 tonne of CO2 from gasoline and charging (as the Canadian and EU carbon prices were
 phased in), announces the ramp, and never looks at what households do.
 
-A principal has three methods: ``reset(spec, rng)`` at the start of an episode,
-``act()`` for this year's incentives per technology (negative numbers are taxes,
-positive ones subsidies: here none), and ``observe(obs)`` after the year.
-``policies.BasePrincipal`` stores the spec and counts the years (``self.round``,
-advanced by its ``observe``) for you. green_tax reads two optional methods: the
-carbon tax as a share of the SCC of year t (``carbon_tax_share(t)``), and the
-schedule it announces (``schedule(t, rounds)``: the incentives of the coming years),
-which households take into account when they buy a car.
+A principal has three methods (docs/design.md, "Principals"): ``reset(spec, rng)`` at the
+start of an episode, ``act()`` for this year's incentives per technology (negative
+numbers are taxes, positive ones subsidies: here none), and ``observe(obs)`` after
+the year. ``policies.BasePrincipal`` stores the spec and counts the years
+(``self.round``, advanced by its ``observe``) for you. green_tax reads two optional
+methods: the carbon tax as a share of the SCC of year t (``carbon_tax_share(t)``),
+and the schedule it announces (``schedule(t, rounds)``: the incentives of the coming
+years), which households take into account when they buy a car.
 """
 
 from __future__ import annotations

@@ -363,7 +363,7 @@ def run(args: Args) -> Path:
             run_reform_analysis(rf, args, seeds, policies)
         elif args.response:
             table, rounds = response_sweep(args, seeds)
-            rf.write_text("response.csv", table.to_csv(index=False))
+            rf.write_table("response.csv", table)  # not results: a table of elasticities
             rf.write_rounds(rounds)
             _report.write_response_report(rf, table, args)
             _report.print_response_table(table)
@@ -622,10 +622,10 @@ def run_reform_analysis(rf: Any, args: Args, seeds: list[int], policies: Any) ->
         "distribution_seeds": dist,
         "distribution": _reform.distribution_summary(dist),
     }
-    rf.write_text("aggregate.csv", tables["horizon"].to_csv(index=False))
-    rf.write_text("aggregate_by_round.csv", tables["by_round"].to_csv(index=False))
-    rf.write_text("distribution.csv", tables["distribution"].to_csv(index=False))
-    rf.write_text("distribution_by_seed.csv", dist.to_csv(index=False))
+    rf.write_table("aggregate.csv", tables["horizon"])
+    rf.write_table("aggregate_by_round.csv", tables["by_round"])
+    rf.write_table("distribution.csv", tables["distribution"])
+    rf.write_table("distribution_by_seed.csv", dist)
     rf.write_text("policies.json", json.dumps(policies.record()["policies"], indent=2, allow_nan=False) + "\n")
     _report.write_reform_report(rf, tables, args, policies)
     tables["timing"] = pd.DataFrame(
