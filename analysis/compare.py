@@ -42,6 +42,7 @@ from .runs import (
     Run,
     RunFolderError,
     check_comparable,
+    check_out_dir,
     config_fingerprint,
     environment_warnings,
     load_runs_list,
@@ -602,6 +603,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # --help
         return int(exc.code or 0)
     try:
+        check_out_dir(args.out)
         result = compare_runs(
             args.runs,
             args.out,

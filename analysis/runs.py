@@ -37,6 +37,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import tomllib
 import types
@@ -61,6 +62,7 @@ __all__ = [
     "RunFolder",
     "RunFolderError",
     "check_comparable",
+    "check_out_dir",
     "config_differences",
     "config_fingerprint",
     "default_out_dir",
@@ -75,7 +77,7 @@ __all__ = [
     "toml_config",
 ]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 """Version of the ``run.json`` layout."""
 
 NON_RESULT_KEYS: frozenset[str] = frozenset(
@@ -324,6 +326,43 @@ def default_out_dir(scenario: str, root: str | os.PathLike[str] = "runs") -> Pat
     return candidate
 
 
+def check_out_dir(path: str | os.PathLike[str], *, what: str = "out") -> Path:
+    """Check, before any work, that a folder can be written at ``path`` (created with its parents).
+
+    A path through a file (``results.csv/run``), or below a folder that cannot be
+    written (``/proc/x/run``), is refused with one line naming ``what``; the check
+    writes and removes one empty temporary folder in the nearest existing folder,
+    and creates nothing else.
+
+    Args:
+        path: the output folder (it may exist).
+        what: the option the message names (``out``).
+
+    Returns:
+        ``path`` as a Path.
+
+    Raises:
+        RunFolderError: ``path`` is a file, a parent is a file, or the nearest existing folder cannot be written.
+    """
+    target = Path(path)
+    if target.exists() and not target.is_dir():
+        raise RunFolderError(f"{what}: {target} exists and is not a folder")
+    existing = target
+    while not existing.exists():
+        if existing.parent == existing:
+            break
+        existing = existing.parent
+    if existing.exists() and not existing.is_dir():
+        raise RunFolderError(f"{what}: cannot create {target}: {existing} is a file, not a folder")
+    try:
+        probe = tempfile.mkdtemp(prefix=".write-check-", dir=existing)
+        os.rmdir(probe)
+    except OSError as err:
+        reason = err.strerror or type(err).__name__
+        raise RunFolderError(f"{what}: cannot create {target}: {existing} is not writable ({reason})") from None
+    return target
+
+
 # ---------------------------------------------------------------------------------------------------
 # RunFolder
 # ---------------------------------------------------------------------------------------------------
@@ -435,7 +474,7 @@ class RunFolder:
             raise RuntimeError("a RunFolder can be entered only once")
         final, partial = self.final_dir, self.partial_dir
         if final.exists() and not final.is_dir():
-            raise ValueError(f"{final} exists and is not a folder")
+            raise RunFolderError(f"{final} exists and is not a folder")
         stored: dict[str, Any] = {}
         self._started = _now()
         if self.resume:
@@ -464,7 +503,10 @@ class RunFolder:
                     f"an interrupted run is at {partial}; pass resume=True (--resume) to continue it "
                     "or overwrite=True (--overwrite) to discard it"
                 )
-        partial.mkdir(parents=True, exist_ok=True)
+        try:
+            partial.mkdir(parents=True, exist_ok=True)
+        except OSError as err:  # a parent is a file, or a folder that cannot be written
+            raise RunFolderError(f"cannot create {partial}: {err.strerror or err}") from None
         self._active = True
         try:
             self._git = git_info()

@@ -318,12 +318,16 @@ def run_sweep(
 
     from scenarios._backend import TaskStore, check_backend, open_run_folder, run_tasks
 
-    from .runs import default_out_dir
+    from .runs import RunFolderError, check_out_dir, default_out_dir
 
-    sweep = load_sweep(path, quick=quick)
     check_backend(backend)
     if resume and out is None:
         raise ConfigError("resume: give --out, the run folder to continue")
+    try:
+        check_out_dir(out if out is not None else "runs")
+    except RunFolderError as exc:
+        raise ConfigError(str(exc)) from None
+    sweep = load_sweep(path, quick=quick)
     folder = Path(out) if out is not None else default_out_dir(f"{Path(sweep.scenario).name}_sweep")
     seeds = list(range(sweep.base.seed, sweep.base.seed + sweep.base.seeds))
     key_columns = ("point", *sweep.module.TASK_KEYS)

@@ -871,11 +871,11 @@ def bench_device_size(n: int, args: argparse.Namespace, device: str) -> dict[str
     Every round ends with the (G, K) ledger sums copied to the host, which waits for the
     device: the wall time of ``step()`` is the device time of the round.
     """
-    from simulator import _torch_backend as TB
+    from simulator._device_memory import model_estimate
 
     gc.collect()
     _reset_device_peak(device)
-    est = TB.model_estimate(n, args.actions, BASELINE_FAMILY, None, None, None, True)
+    est = model_estimate(n, args.actions, BASELINE_FAMILY, None, None, None, True)
     try:
         model, init_s = _build(n, args.actions, BASELINE_FAMILY, args.seed, device=device)
     except ValueError as exc:  # refused up front: more than the GPU's free memory

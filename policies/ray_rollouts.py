@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from simulator.config import ConfigError
+from simulator.config import ConfigError, set_threads
 
 from .problem import BatchEnv, StepResult, TrainingProblem
 
@@ -125,11 +125,7 @@ class TaskShard:
 
     def __init__(self, problem: TrainingProblem, threads: int | None = None) -> None:
         if threads:
-            import numba
-            import torch
-
-            numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
-            torch.set_num_threads(threads)
+            set_threads(threads)
         self.problem = problem
         self.envs: list[BatchEnv] = []
 

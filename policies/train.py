@@ -27,11 +27,12 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from tqdm import tqdm
 
-from simulator.config import ConfigError, option, parse_args, run_cli
+from scenarios._cli import prepare_run
+from simulator.config import ConfigError, RunOptions, option, parse_args, run_cli, thread_limit
 
 from .mermaide import VARIANTS, MermaideConfig
 from .training import CheckpointError, meta_train, save_checkpoint
@@ -40,8 +41,11 @@ __all__ = ["TrainArgs", "main"]
 
 
 @dataclass
-class TrainArgs:
-    """Settings of a training run."""
+class TrainArgs(RunOptions):
+    """Settings of a training run (the shared run options: RunOptions)."""
+
+    RUN_NAME: ClassVar[str] = "train"
+    DEVICE_NOTE: ClassVar[str] = "the training agents step (the network trains on the CPU either way)"
 
     scenario: str = option(
         "bandit_alignment",
@@ -54,29 +58,12 @@ class TrainArgs:
         help="observation settings (bandit_alignment)",
         choices=("full", "actions", "noisy"),
     )
-    seed: int = option(0, help="seed of the run", low=0)
-    out: str = option("runs/train", help="folder for checkpoints and logs")
     iterations: int | None = option(None, help="outer updates (default: the method config's)", low=1)
     quick: bool = option(False, help="a few updates only (smoke test)")
-    resume: bool = option(False, help="continue from the checkpoints in --out")
-    threads: int | None = option(None, help="torch and numba threads", low=1)
-    backend: str = option("local", help="where the training environments run", choices=("local", "ray"))
     task_envs: bool = option(
         False, help="one environment per task, seeded per task (the random stream of the ray backend, in-process)"
     )
-    progress: bool = option(True, help="show a progress bar")
-    device: str = option(
-        "cpu",
-        help="where the training agents step: cpu (numba), cuda[:N] (GPU-resident rollouts), torch-cpu, or auto; "
-        "the network trains on the CPU either way",
-    )
     train: MermaideConfig = option(default_factory=MermaideConfig, help="method settings (bandit_alignment)")
-
-    def check(self) -> None:
-        """Cross-field checks (errors name the field)."""
-        from simulator.model import check_device_option
-
-        check_device_option(self.device)
 
 
 def _jobs(args: TrainArgs) -> list[tuple[str, str, Any, MermaideConfig]]:
@@ -127,13 +114,9 @@ def _keep_log_before(path: Path, update: int) -> None:
 
 def run(args: TrainArgs) -> Path:
     """Train every requested variant; returns the output folder."""
-    if args.threads:
-        import numba
-        import torch
+    from analysis.runs import default_out_dir
 
-        torch.set_num_threads(args.threads)
-        numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
-    out = Path(args.out)
+    out = Path(args.out) if args.out else default_out_dir(TrainArgs.RUN_NAME)
     (out / "logs").mkdir(parents=True, exist_ok=True)
     for variant, obs, problem, cfg in _jobs(args):
         name = _name(args.scenario, variant, obs)
@@ -192,7 +175,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def go() -> None:
         args, _ = parse_args(TrainArgs, argv, prog="python -m policies.train", description=__doc__)
-        run(args)
+        prepare_run(args)
+        with thread_limit(args.thread_count):
+            run(args)
 
     return run_cli(go)
 

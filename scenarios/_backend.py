@@ -35,7 +35,7 @@ from typing import Any
 import pandas as pd
 
 from policies.ray_rollouts import RAY_INSTALL_HINT, available_cpus, import_ray, init_ray
-from simulator.config import ConfigError
+from simulator.config import BACKENDS, ConfigError, set_threads, thread_limit
 
 __all__ = [
     "BACKENDS",
@@ -50,7 +50,6 @@ __all__ = [
     "thread_limit",
 ]
 
-BACKENDS = ("local", "ray")
 TASKS_DIR = "tasks"
 # floats read back exactly: pandas 3 does so by default (and deprecates the option), pandas 2 needs it
 _EXACT_FLOATS = {} if int(pd.__version__.split(".")[0]) >= 3 else {"float_precision": "round_trip"}
@@ -66,32 +65,9 @@ def check_backend(backend: str) -> None:
         import_ray()
 
 
-@contextlib.contextmanager
-def thread_limit(threads: int | None) -> Iterator[None]:
-    """Set numba and torch threads to ``threads`` inside the block (``None``: leave them), then restore."""
-    if not threads:
-        yield
-        return
-    import numba
-    import torch
-
-    old_numba, old_torch = numba.get_num_threads(), torch.get_num_threads()
-    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
-    torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        numba.set_num_threads(old_numba)
-        torch.set_num_threads(old_torch)
-
-
 def _call_in_worker(fn: Callable[[Any], Any], task: Any, threads: int) -> tuple[Any, float]:
     """What a Ray worker runs: ``fn(task)`` with ``threads`` numba/torch threads; returns (result, seconds)."""
-    import numba
-    import torch
-
-    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
-    torch.set_num_threads(threads)
+    set_threads(threads)
     start = time.perf_counter()
     out = fn(task)
     return out, time.perf_counter() - start

@@ -59,7 +59,7 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -73,7 +73,7 @@ from policies.learned import LearnedPrincipal
 from policies.mermaide import VARIANTS, MermaideConfig
 from policies.training import evaluate_kshot, meta_train
 from simulator import AgentType
-from simulator.config import ConfigError, option, to_dict
+from simulator.config import ConfigError, ScenarioOptions, option, to_dict
 
 from ._bandit_tasks import (
     HELD_OUT,
@@ -120,17 +120,18 @@ DEFAULT_PRINCIPALS = tuple(p for p in ALL_PRINCIPALS if p != "oracle_myopic")
 
 
 @dataclass
-class Args:
-    """Command-line and TOML settings of the scenario."""
+class Args(ScenarioOptions):
+    """Command-line and TOML settings of the scenario (the shared run options: ScenarioOptions)."""
 
-    seed: int = option(0, help="first seed (seeds S..S+N-1)", low=0)
+    RUN_NAME: ClassVar[str] = SCENARIO
+    DEVICE_NOTE: ClassVar[str] = "the agents of the non-learned principals are simulated (training stays on the CPU)"
+
     seeds: int = option(10, help="number of seeds", low=1, high=1000)
-    out: str | None = option(None, help="run folder (default runs/bandit_alignment/<timestamp>)")
-    quick: bool = option(False, help="tiny budget for smoke tests (2 types, 4 agents, 1 seed, shots 0 and 1)")
-    principals: list[str] = option(default_factory=lambda: list(DEFAULT_PRINCIPALS), help="principals to compare")
     shots: list[int] = option(
         default_factory=lambda: [0, 1, 2, 3, 4, 5], help="adaptation episodes K evaluated", low=0, high=20
     )
+    quick: bool = option(False, help="tiny budget for smoke tests (2 types, 4 agents, 1 seed, shots 0 and 1)")
+    principals: list[str] = option(default_factory=lambda: list(DEFAULT_PRINCIPALS), help="principals to compare")
     learner: str | None = option(
         None, help="replace the evaluation agents by this learner spec (name or module:Class); default params"
     )
@@ -156,23 +157,12 @@ class Args:
     )
     checkpoints: str | None = option(None, help="folder of trained principals (default: the shipped ones)")
     retrain: bool = option(False, help="train the learned principals from scratch (progress bar)")
-    backend: str = option("local", help="where evaluation tasks run", choices=("local", "ray"))
-    resume: bool = option(False, help="continue the interrupted run folder <out>.partial, skipping finished tasks")
-    threads: int | None = option(None, help="numba and torch threads", low=1)
-    device: str = option(
-        "cpu",
-        help="where the agents of the non-learned principals are simulated: cpu (numba), cuda[:N], torch-cpu, or "
-        "auto; the same seed gives the same actions on every device; training stays on the CPU",
-    )
-    progress: bool = option(True, help="show progress bars")
     setup: BanditSetup = option(default_factory=BanditSetup, help="the game and the agent-type pools")
     train: MermaideConfig = option(default_factory=MermaideConfig, help="training settings (with --retrain)")
 
     def check(self) -> None:
         """Cross-field checks; principal and learner specs are resolved here, before a run."""
-        from simulator.model import check_device_option
-
-        check_device_option(self.device)
+        super().check()
         unknown = [p for p in self.principals if p not in ALL_PRINCIPALS and ":" not in p]
         if unknown:
             raise ValueError(f"principals: unknown {unknown[0]!r}; available: {', '.join(ALL_PRINCIPALS)}")
@@ -534,11 +524,6 @@ def run(args: Args) -> Path:
 
     from ._backend import TaskStore, check_backend, open_run_folder, run_tasks
 
-    if args.threads:
-        import numba
-
-        numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
-        torch.set_num_threads(args.threads)
     args = resolve(args)
     check_backend(args.backend)
     if args.resume and not args.out:

@@ -55,7 +55,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -64,7 +64,7 @@ from tqdm import tqdm
 from policies import make_principal
 from policies.baselines import search_best_constant
 from policies.green import PlanningOracle, Schedule, subsidy_then_tax_schedules
-from simulator.config import ConfigError, option, to_dict
+from simulator.config import ConfigError, ScenarioOptions, option, to_dict
 
 from . import reform as _reform  # registers the "reform" principal
 from ._backend import run_tasks
@@ -121,17 +121,16 @@ class OracleConfig:
 
 
 @dataclass
-class Args:
-    """Command-line and TOML settings of the green-tax scenario."""
+class Args(ScenarioOptions):
+    """Command-line and TOML settings of the green-tax scenario (the shared run options: ScenarioOptions)."""
 
-    seed: int = option(0, help="first seed (seeds S..S+N-1)", low=0)
-    seeds: int = option(5, help="number of seeds", low=1, high=1000)
-    out: str | None = option(None, help="run folder (default runs/green_tax/<timestamp>)")
+    RUN_NAME: ClassVar[str] = SCENARIO
+    DEVICE_NOTE: ClassVar[str] = "the households are simulated"
+
     quick: bool = option(False, help="tiny budget for smoke tests (1 seed, 2,000 households, 2 settings)")
     principals: list[str] = option(
         default_factory=lambda: [*BASELINES, *LEARNED], help="principals to compare (names or module:Class)"
     )
-    shots: list[int] = option(default_factory=lambda: [0, 1], help="adaptation episodes K of learned principals", low=0)
     learner: str | None = option(None, help="replace the learning households' families by this learner spec")
     settings: list[str] = option(default_factory=lambda: list(SETTINGS), help="populations evaluated", choices=SETTINGS)
     response: bool = option(False, help="run the tax-response (elasticity) sweep instead of the comparison")
@@ -144,15 +143,6 @@ class Args:
     )
     checkpoints: str | None = option(None, help="folder of trained principals (default: the shipped ones)")
     retrain: bool = option(False, help="train the learned principals from scratch (progress bar, ETA)")
-    backend: str = option("local", help="where evaluation tasks run", choices=("local", "ray"))
-    resume: bool = option(False, help="continue the interrupted run folder <out>.partial, skipping finished tasks")
-    threads: int | None = option(None, help="numba and torch threads", low=1)
-    device: str = option(
-        "cpu",
-        help="where the households are simulated: cpu (numba), cuda[:N] (a GPU), torch-cpu, or auto (a GPU when "
-        "there is one); the same seed gives the same choices on every device",
-    )
-    progress: bool = option(True, help="show progress bars")
     reform: str | None = option(
         None, help="reform file (JSON/TOML/YAML) or shipped reform name: baseline vs reform, or principal 'reform'"
     )
@@ -166,11 +156,10 @@ class Args:
     def check(self) -> None:
         """Cross-field checks (errors name the field); principal and learner specs are resolved here, before a run."""
         from policies import principal_class
-        from simulator.model import check_device_option
 
         from ._green_economy import draw_households
 
-        check_device_option(self.device)
+        super().check()
         known = set(BASELINES) | set(LEARNED) | {"constant", "reform"}
         for p in self.principals:
             if p not in known and ":" not in p:
@@ -394,7 +383,6 @@ def run(args: Args) -> Path:
 
     from ._backend import check_backend, open_run_folder
 
-    _threads(args.threads)
     args = resolve(args)
     check_backend(args.backend)
     if args.resume and not args.out:
@@ -430,15 +418,6 @@ def run(args: Args) -> Path:
             write_report(rf, results, rounds, args)
             print_table(results)
     return out
-
-
-def _threads(threads: int | None) -> None:
-    if threads:
-        import numba
-        import torch
-
-        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
-        torch.set_num_threads(threads)
 
 
 @dataclass

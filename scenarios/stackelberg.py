@@ -64,11 +64,10 @@ import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
-import torch
 from tqdm import tqdm
 
 from policies import make_principal
@@ -80,9 +79,9 @@ from policies.stackelberg_principals import (
     train_leader,
 )
 from policies.training import CheckpointError
-from simulator.config import ConfigError, option, to_dict
+from simulator.config import ConfigError, ScenarioOptions, option, to_dict
 
-from ._backend import check_backend, run_tasks
+from ._backend import TaskStore, check_backend, open_run_folder, run_tasks
 from ._cli import scenario_main
 from ._stackelberg_games import (
     FOLLOWER_KINDS,
@@ -118,23 +117,26 @@ DECISION_FIELDS = (
     "pg_inner_lr",
     "pg_inner_steps",
 )
+TASK_KEYS = ("study", "seed", "setting", "follower", "noise", "principal")
+"""The result columns that identify an evaluation task (what ``--resume`` skips)."""
 TARGET_SHARE = 0.9
 SMOOTH = 5
 
 
 @dataclass
-class Args:
-    """Command-line and TOML settings of the scenario."""
+class Args(ScenarioOptions):
+    """Command-line and TOML settings of the scenario (the shared run options: ScenarioOptions)."""
 
-    seed: int = option(0, help="first seed (seeds S..S+N-1)", low=0)
-    seeds: int = option(5, help="number of seeds", low=1, high=1000)
-    out: str | None = option(None, help="run folder (default runs/stackelberg/<timestamp>)")
+    RUN_NAME: ClassVar[str] = SCENARIO
+    DEVICE_NOTE: ClassVar[str] = "the followers are simulated (one agent per game)"
+    DEVICES: ClassVar[tuple[str, ...] | None] = ("cpu",)
+    DEFAULT_THREADS: ClassVar[int | None] = 1  # the tensors are tiny: extra threads only wait on busy cores
+
     quick: bool = option(
         False,
         help="tiny budget for smoke tests (1 seed, 3 games, 1 setting; noise study only for --principals, p = 0, 0.4)",
     )
     principals: list[str] = option(default_factory=lambda: list(ALL_PRINCIPALS), help="principals to compare")
-    shots: list[int] = option(default_factory=lambda: [0, 1], help="adaptation episodes K evaluated", low=0, high=20)
     learner: str | None = option(
         None, help="evaluation follower: best_response, fictitious_play, bandit or a simulator learner spec"
     )
@@ -162,18 +164,12 @@ class Args:
     save_checkpoints: str | None = option(
         None, help="where trained leaders are written (default: the run folder; with --train-only the shipped folder)"
     )
-    backend: str = option("local", help="where evaluation runs", choices=("local", "ray"))
-    threads: int | None = option(
-        1,
-        help="torch and numba threads (default 1: the tensors are tiny, and extra threads only wait on busy cores)",
-        low=1,
-    )
-    progress: bool = option(True, help="show progress bars")
     setup: GameSetup = option(default_factory=GameSetup, help="the game, its distribution and the training followers")
     train: LeaderConfig = option(default_factory=LeaderConfig, help="learned leaders' settings (training, decisions)")
 
     def check(self) -> None:
         """Cross-field checks."""
+        super().check()
         for p in [*self.principals, *self.noise_principals]:
             if p not in ALL_PRINCIPALS and ":" not in p:
                 raise ValueError(f"principals: unknown {p!r}; available: {', '.join(ALL_PRINCIPALS)}")
@@ -209,10 +205,11 @@ def _expected_noise(args: Args) -> float:
     return float(max(levels))
 
 
-def _load_learned(name: str, args: Args, setup: GameSetup) -> tuple[Any, LeaderConfig]:
+def _load_learned(name: str, args: Args, setup: GameSetup, folder: Path | None = None) -> tuple[Any, LeaderConfig]:
     from policies.stackelberg_principals import load_leader
 
-    folder = Path(args.checkpoints) if args.checkpoints else CHECKPOINT_DIR
+    if folder is None:
+        folder = Path(args.checkpoints) if args.checkpoints else CHECKPOINT_DIR
     path = checkpoint_path(folder, name)
     spec = dataclasses.replace(setup.leader_spec(), max_noise=_expected_noise(args))
     try:
@@ -345,14 +342,11 @@ def rounds_to_target(curve: np.ndarray, share: float = TARGET_SHARE, smooth: int
 
 def run(args: Args) -> Path:
     """Run the comparison and the noise study; write the run folder; return its path."""
-    from analysis.runs import RunFolder, default_out_dir
+    from analysis.runs import default_out_dir
 
     check_backend(args.backend)  # Ray installed? (before any folder is made)
-    if args.threads:
-        import numba
-
-        numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
-        torch.set_num_threads(args.threads)
+    if args.resume and not args.out:
+        raise ConfigError("resume: give --out, the run folder to continue")
     if args.quick:
         args = dataclasses.replace(
             args,
@@ -372,17 +366,21 @@ def run(args: Args) -> Path:
     out = Path(args.out) if args.out else default_out_dir(SCENARIO)
     followers = [args.learner] if args.learner else list(args.followers)
     cfg_dict = to_dict(args)
+    cfg_dict.pop("resume", None)
     seeds = list(range(args.seed, args.seed + args.seeds))
     started = time.time()
-    with RunFolder(out, scenario=SCENARIO, config=cfg_dict, seeds=seeds) as rf:
+    with open_run_folder(out, scenario=SCENARIO, config=cfg_dict, seeds=seeds, resume=args.resume) as rf:
         learned: dict[str, tuple[Any, LeaderConfig]] = {}
         train_seconds: dict[str, float] = {}
         for name in learned_names:
             if args.retrain:
+                folder = Path(args.save_checkpoints) if args.save_checkpoints else rf.path("checkpoints")
+                if args.resume and checkpoint_path(folder, name).exists():  # trained before the interruption
+                    learned[name] = _load_learned(name, args, setup, folder)
+                    continue
                 cfg = dataclasses.replace(args.train, variant=name)
                 net, secs = train_variant(setup, cfg, args.seed, progress=args.progress)
                 train_seconds[name] = secs
-                folder = Path(args.save_checkpoints) if args.save_checkpoints else rf.path("checkpoints")
                 save_leader(checkpoint_path(folder, name), net, cfg, extra={"seed": args.seed, "seconds": secs})
                 learned[name] = (net, cfg)
             else:
@@ -401,22 +399,28 @@ def run(args: Args) -> Path:
             for p_noise in args.noise
             for name in args.noise_principals
         ]
-        bar = tqdm(total=len(tasks), desc="evaluate", disable=not args.progress)
-        outs = run_tasks(
+        store = TaskStore(rf, TASK_KEYS, resume=args.resume)
+        todo = [t for t in tasks if not store.is_done(t.key)]
+        bar = tqdm(total=len(tasks), initial=len(tasks) - len(todo), desc="evaluate", disable=not args.progress)
+
+        def on_result(i: int, out: tuple[list[dict[str, Any]], list[dict[str, Any]]]) -> None:
+            store.add(todo[i].key, out[0], pd.DataFrame(out[1]))
+            bar.update(1)
+
+        run_tasks(
             _run_task,
-            tasks,
+            todo,
             backend=args.backend,
-            on_result=lambda i, out: bar.update(1),
+            on_result=on_result,
             threads_per_task=(args.threads or 1) if args.backend == "ray" else None,
         )
         bar.close()
-        results = [row for rows, _ in outs for row in rows]
-        rounds = [row for _, rws in outs for row in rws]
-        results_df = pd.DataFrame(results)
+        results_df, rounds_df = store.collect([t.key for t in tasks])
         results_df = results_df[_ordered_columns(results_df)]
-        rounds_df = pd.DataFrame(rounds)
+        rounds_df = rounds_df if rounds_df is not None else pd.DataFrame()
         rf.write_results(results_df)
         rf.write_rounds(rounds_df)
+        store.cleanup()
         noise_df = noise_table(results_df, rounds_df, args.noise_shots, setup.horizon)
         if not noise_df.empty:
             rf.write_text("noise.csv", noise_df.to_csv(index=False))
@@ -437,6 +441,12 @@ class _Task:
     follower: str
     noise: float
     principal: str
+
+    @property
+    def key(self) -> tuple[Any, ...]:
+        """The values of :data:`TASK_KEYS` in this task's result rows."""
+        label = evaluation_follower(self.args.setup, self.follower).label
+        return (self.study, self.seed, self.setting, label, self.noise, self.principal)
 
 
 def _run_task(task: _Task) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

@@ -12,6 +12,12 @@ range or choices). This module turns such a class into
   ``--help`` generated from the help texts;
 * a plain dict for ``config.toml`` (:func:`to_dict`).
 
+:class:`RunOptions` and :class:`ScenarioOptions` declare, once, the options every
+run shares (seeds, output folder, backend, resume, threads, device, progress,
+adaptation budgets); the scenarios' and ``policies.train``'s settings extend them.
+:func:`set_threads` and :func:`thread_limit` are the one place where numba and
+torch thread counts are set.
+
 Any parse or validation error is a :class:`ConfigError`; :func:`run_cli` prints
 it as one line ``error: field: message`` and returns exit code 2 (DESIGN.md
 section 8), whatever went wrong in the user's input.
@@ -20,26 +26,33 @@ section 8), whatever went wrong in the user's input.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import difflib
+import json
 import math
 import re
 import sys
 import tomllib
 import types
 import typing
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Literal, TypeVar, get_args, get_origin
+from typing import Any, ClassVar, Literal, TypeVar, get_args, get_origin
 
 __all__ = [
+    "BACKENDS",
     "ConfigError",
+    "RunOptions",
+    "ScenarioOptions",
     "from_dict",
     "load_toml",
     "option",
     "parse_args",
     "replace",
     "run_cli",
+    "set_threads",
+    "thread_limit",
     "to_dict",
     "validate",
 ]
@@ -62,6 +75,8 @@ def option(
     choices: Sequence[Any] | None = None,
     default_factory: Callable[[], Any] | None = None,
     cli: bool = True,
+    default_text: str | None = None,
+    template: bool = False,
 ) -> Any:
     """Declare a config field with its help text and allowed range.
 
@@ -76,6 +91,9 @@ def option(
         default_factory: builds the default (lists, nested configs).
         cli: whether the field gets a command-line flag (nested sections always
             stay available through ``--config``).
+        default_text: how ``--help`` shows the default (e.g. a folder derived at run time).
+        template: the help and default texts name class attributes as ``{NAME}``,
+            filled in for each config class (e.g. the run folder of each scenario).
     """
     meta = {
         "help": help,
@@ -85,6 +103,8 @@ def option(
         "high_open": high_open,
         "choices": tuple(choices) if choices is not None else None,
         "cli": cli,
+        "default_text": default_text,
+        "template": template,
     }
     if default_factory is not None:
         return dataclasses.field(default_factory=default_factory, metadata=meta)
@@ -142,7 +162,10 @@ def _coerce(value: Any, tp: Any, path: str, *, from_cli: bool = False) -> Any:
     if origin in (list, tuple):
         (elem,) = get_args(inner)[:1] or (Any,)
         if from_cli and isinstance(value, str):
-            value = [v.strip() for v in value.split(",") if v.strip() != ""]
+            if value.lstrip().startswith("["):
+                value = _parse_inline(value, path, "a list")
+            else:
+                value = [v.strip() for v in value.split(",") if v.strip() != ""]
         if not isinstance(value, list | tuple):
             raise ConfigError(f"{path}: must be {_type_name(tp)}, got {value!r}")
         out = [_coerce(v, elem, f"{path}[{i}]", from_cli=from_cli) for i, v in enumerate(value)]
@@ -191,10 +214,29 @@ def _coerce(value: Any, tp: Any, path: str, *, from_cli: bool = False) -> Any:
             raise ConfigError(f"{path}: must be a string, got {value!r}")
         return value
     if inner is dict or get_origin(inner) is dict:
+        if from_cli and isinstance(value, str):
+            value = _parse_inline(value, path, "a table")
         if not isinstance(value, dict):
             raise ConfigError(f"{path}: must be a table, got {value!r}")
         return dict(value)
     return value
+
+
+def _parse_inline(text: str, path: str, what: str) -> Any:
+    """A table or list given on the command line, as JSON or as a TOML inline value.
+
+    ``'{"ucb1": {"weight": 1, "c": 0.5}}'`` (JSON) and ``'{ucb1 = {weight = 1, c = 0.5}}'``
+    (TOML) give the same table; ``'[1, 2]'`` a list.
+    """
+    try:
+        return json.loads(text)
+    except ValueError:
+        pass
+    try:
+        return tomllib.loads(f"value = {text}")["value"]
+    except tomllib.TOMLDecodeError:
+        example = '{"a": {"b": 1}} or {a = {b = 1}}' if what == "a table" else "[1, 2] or 1,2"
+        raise ConfigError(f"{path}: must be {what} in JSON or TOML inline form, e.g. {example}; got {text!r}") from None
 
 
 def _check_range(value: Any, meta: dict[str, Any], path: str) -> None:
@@ -360,6 +402,8 @@ def _flag_fields(cls: type, prefix: str = "") -> list[tuple[str, dataclasses.Fie
 
 
 def _default_text(f: dataclasses.Field) -> str:
+    if f.metadata.get("default_text"):
+        return str(f.metadata["default_text"])
     if f.default is not dataclasses.MISSING:
         d = f.default
     elif f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
@@ -368,36 +412,92 @@ def _default_text(f: dataclasses.Field) -> str:
         return "required"
     if isinstance(d, list | tuple):
         return ",".join(map(str, d)) if d else "(empty)"
+    if isinstance(d, bool):
+        return "yes" if d else "no"
     return "none" if d is None else str(d)
+
+
+def _fill(text: str, cls: type) -> str:
+    """``{NAME}`` in ``text`` replaced by the class attribute ``NAME`` of ``cls`` (None reads "every core")."""
+
+    def value(m: re.Match[str]) -> str:
+        v = getattr(cls, m.group(1))
+        return "every core" if v is None else str(v)
+
+    return re.sub(r"\{([A-Z_]+)\}", value, text)
+
+
+_STATED_DEFAULT = re.compile(r"\s*\(default:?\s+((?:[^()]|\([^()]*\))*)\)\s*$")
+_ROLE = re.compile(r":(?:mod|func|class|meth|attr|data|obj|exc):`~?([^`]+)`")
+_LITERAL = re.compile(r"``([^`]+)``")
+
+
+def plain_text(text: str | None) -> str | None:
+    """Docstring markup (reST roles, double backquotes, ``::`` blocks) as plain text for ``--help``."""
+    if not text:
+        return text
+    text = _ROLE.sub(lambda m: m.group(1).rsplit(".", 1)[-1] if "~" in m.group(0) else m.group(1), text)
+    text = _LITERAL.sub(r"\1", text)
+    text = re.sub(r"(\S)::$", r"\1:", text, flags=re.MULTILINE)
+    return re.sub(r"^\s*::\s*$\n?", "", text, flags=re.MULTILINE)
+
+
+def field_help(cls: type, f: dataclasses.Field, tp: Any) -> str:
+    """The ``--help`` line of one field: its help text, then choices, range and default in parentheses."""
+    meta = dict(f.metadata)
+    inner, _ = _unwrap_optional(tp)
+    help_text = meta.get("help", "")
+    default = _default_text(f)
+    stated = _STATED_DEFAULT.search(help_text)
+    if stated and not meta.get("default_text"):  # "folder (default: the shipped ones)": say it once
+        help_text, default = help_text[: stated.start()].rstrip(), stated.group(1).strip()
+    if meta.get("template"):
+        help_text, default = _fill(help_text, cls), _fill(default, cls)
+    extras = []
+    if meta.get("choices"):
+        extras.append("choices: " + ", ".join(map(str, meta["choices"])))
+    elif get_origin(inner) is Literal:
+        extras.append("choices: " + ", ".join(map(str, get_args(inner))))
+    if meta.get("low") is not None or meta.get("high") is not None:
+        extras.append("range " + _range_text(meta))
+    extras.append(f"default: {default}")
+    return f"{plain_text(help_text)} ({'; '.join(extras)})"
 
 
 def build_parser(cls: type, *, prog: str, description: str | None = None) -> argparse.ArgumentParser:
     """An argparse parser with one flag per config field plus ``--config``."""
-    parser = _Parser(prog=prog, description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = _Parser(
+        prog=prog, description=plain_text(description), formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument(
         "--config", metavar="FILE.toml", default=None, help="read settings from a TOML file (flags override it)"
     )
     for name, f, tp in _flag_fields(cls):
-        meta = dict(f.metadata)
         inner, _ = _unwrap_optional(tp)
-        help_text = meta.get("help", "")
-        extras = []
-        if meta.get("choices"):
-            extras.append("choices: " + ", ".join(map(str, meta["choices"])))
-        elif get_origin(inner) is Literal:
-            extras.append("choices: " + ", ".join(map(str, get_args(inner))))
-        if meta.get("low") is not None or meta.get("high") is not None:
-            extras.append("range " + _range_text(meta))
-        extras.append(f"default: {_default_text(f)}")
-        full_help = f"{help_text} ({'; '.join(extras)})".replace("%", "%%")
+        owner = _owner(cls, name)
+        full_help = field_help(owner, f, tp).replace("%", "%%")
         flag = "--" + name.replace("_", "-")
         dest = name.replace(".", "__")
         if inner is bool:
             parser.add_argument(flag, dest=dest, action=argparse.BooleanOptionalAction, default=None, help=full_help)
         else:
-            metavar = "A,B,..." if get_origin(inner) in (list, tuple) else name.split(".")[-1].upper()
-            parser.add_argument(flag, dest=dest, default=None, metavar=metavar, help=full_help)
+            parser.add_argument(flag, dest=dest, default=None, metavar=_metavar(name, inner), help=full_help)
     return parser
+
+
+def _owner(cls: type, dotted: str) -> type:
+    """The config class that declares the (possibly nested) field ``dotted``."""
+    for part in dotted.split(".")[:-1]:
+        cls = _unwrap_optional(_hints(cls)[part])[0]
+    return cls
+
+
+def _metavar(name: str, inner: Any) -> str:
+    if get_origin(inner) in (list, tuple):
+        return "A,B,..."
+    if inner is dict or get_origin(inner) is dict:
+        return "JSON"
+    return name.split(".")[-1].upper()
 
 
 def parse_args(
@@ -458,6 +558,128 @@ def _join_negative_values(cls: type, argv: list[str]) -> list[str]:
         out.append(argv[i])
         i += 1
     return out
+
+
+# ---------------------------------------------------------- run options
+BACKENDS = ("local", "ray")
+"""Where a run's independent tasks go: a process pool on this machine's cores, or a Ray cluster."""
+
+
+@dataclasses.dataclass
+class RunOptions:
+    """The options every run shares, declared once; a run's settings class extends it.
+
+    Class attributes a subclass may set (they shape ``--help`` and the checks,
+    not the recorded config):
+
+    * ``RUN_NAME``: the default run folder is ``runs/RUN_NAME/<timestamp>``;
+    * ``DEVICE_NOTE``: what ``--device`` moves in this run;
+    * ``DEVICES``: the devices this run supports (``None``: every device);
+    * ``DEFAULT_THREADS``: the thread count when ``--threads`` is not given
+      (``None``: numba's and torch's own default, every core).
+    """
+
+    RUN_NAME: ClassVar[str] = "run"
+    DEVICE_NOTE: ClassVar[str] = "the agents are simulated"
+    DEVICES: ClassVar[tuple[str, ...] | None] = None
+    DEFAULT_THREADS: ClassVar[int | None] = None
+
+    seed: int = option(0, help="first seed (the run uses seeds S..S+N-1)", low=0)
+    out: str | None = option(
+        None,
+        help="run folder (created; refused if it exists, unless --resume)",
+        default_text="runs/{RUN_NAME}/<time>",
+        template=True,
+    )
+    resume: bool = option(False, help="continue the interrupted run folder <out>.partial, skipping what is finished")
+    backend: str = option(
+        "local", help="where tasks run: local (a process pool on this machine's cores) or ray", choices=BACKENDS
+    )
+    threads: int | None = option(
+        None,
+        help="numba and torch threads of this process; each task of a pool or Ray worker uses one",
+        low=1,
+        default_text="{DEFAULT_THREADS}",
+        template=True,
+    )
+    device: str = option(
+        "cpu",
+        help="where {DEVICE_NOTE}: cpu (numba), cuda[:N] (a GPU), torch-cpu, or auto (a GPU when there is one); "
+        "the same seed gives the same choices on every device",
+        template=True,
+    )
+    progress: bool = option(True, help="show progress bars")
+
+    def check(self) -> None:
+        """The device exists on this machine and this run supports it (errors name the field)."""
+        from simulator.model import check_device_option, resolve_device
+
+        check_device_option(self.device)
+        if self.DEVICES is not None and resolve_device(self.device).split(":")[0] not in self.DEVICES:
+            raise ValueError(
+                f"device: in this run {self.DEVICE_NOTE} on {' or '.join(self.DEVICES)} only, got {self.device!r}"
+            )
+
+    @property
+    def thread_count(self) -> int | None:
+        """Threads of this process: ``--threads``, else the class default (``None``: leave them)."""
+        return self.threads or self.DEFAULT_THREADS
+
+
+@dataclasses.dataclass
+class ScenarioOptions(RunOptions):
+    """The run options of a scenario: several seeds, and the adaptation budgets K of learned principals."""
+
+    seeds: int = option(5, help="number of seeds", low=1, high=1000)
+    shots: list[int] = option(
+        default_factory=lambda: [0, 1], help="adaptation episodes K evaluated (learned principals)", low=0, high=20
+    )
+
+    @property
+    def seed_list(self) -> list[int]:
+        """The seeds of the run: ``seed .. seed + seeds - 1``."""
+        return list(range(self.seed, self.seed + self.seeds))
+
+
+def set_threads(threads: int) -> tuple[int, int | None]:
+    """Set numba's and torch's thread counts (numba's capped at its maximum); returns the previous ones.
+
+    Results never depend on the thread count (the kernels reduce in a fixed
+    order); only the speed does. Torch's count is returned as None (and left
+    alone) where torch is not installed.
+    """
+    import numba
+
+    if threads < 1:
+        raise ValueError(f"threads: must be >= 1, got {threads}")
+    old_numba = numba.get_num_threads()
+    numba.set_num_threads(min(int(threads), numba.config.NUMBA_NUM_THREADS))
+    try:
+        import torch
+    except ImportError:
+        return old_numba, None
+    old_torch = torch.get_num_threads()
+    torch.set_num_threads(int(threads))
+    return old_numba, old_torch
+
+
+@contextlib.contextmanager
+def thread_limit(threads: int | None) -> Iterator[None]:
+    """Set numba and torch threads to ``threads`` inside the block (``None``: leave them), then restore them."""
+    if not threads:
+        yield
+        return
+    old_numba, old_torch = set_threads(threads)
+    try:
+        yield
+    finally:
+        import numba
+
+        numba.set_num_threads(old_numba)
+        if old_torch is not None:
+            import torch
+
+            torch.set_num_threads(old_torch)
 
 
 def run_cli(fn: Callable[[], int | None]) -> int:

@@ -29,6 +29,7 @@ from typing import Any
 import mesa
 import numpy as np
 
+from ._device_memory import check_model_fits
 from ._rng import seed_key_from
 from ._validate import check_int
 from .game import IncentiveGame, play_round
@@ -129,7 +130,7 @@ class ConsumerAgent(mesa.Agent):
     @property
     def group(self) -> str:
         """The learner group (type) label."""
-        return self.model.population.labels[int(self.model.population.group_of[self.index])]
+        return self.model.population.labels[self.model.population.locate(self.index)[0]]
 
     @property
     def state(self) -> dict[str, Any]:
@@ -260,7 +261,7 @@ class IncentiveModel(mesa.Model):
         if self.device != "cpu":
             from . import _torch_backend as TB  # torch only off the numba path (DESIGN.md section 8)
 
-            TB.check_model_fits(n, k, learner, learner_params, game, groups, track_households, self.device)
+            check_model_fits(n, k, learner, learner_params, game, groups, track_households, self.device)
         game = game if game is not None else default_game(n, k, self.rng)
         if not isinstance(game, IncentiveGame):
             raise ValueError(f"game must be an IncentiveGame, got {type(game).__name__}")
@@ -288,8 +289,8 @@ class IncentiveModel(mesa.Model):
             self.observation = ObservationModel(observation, observation_noise, seed_key=seed_key_from(self.rng))
 
         if groups is None:
-            self.groups = self.population.group_of.astype(np.int32)
             names = list(self.population.labels)
+            self.groups = self.population.group_of.astype(np.int32) if len(names) > 1 else np.zeros(1, np.int32)
         else:
             g = np.asarray(groups)
             if g.shape != (n,) or not np.issubdtype(g.dtype, np.integer) or (g.min() < 0):

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from ._validate import check_int, check_offsets
+from ._validate import check_actions, check_int, check_offsets
 from .learners import Learner, learner_class
 
 __all__ = [
@@ -384,6 +384,7 @@ class TypeDistribution:
         n_agents = check_int("n_agents", n_agents, low=1)
         counts = split_counts(n_agents, [c.weight for c in self.components])
         groups = []
+        sizes = []
         start = 0
         for comp, m in zip(self.components, counts, strict=True):
             if m == 0:
@@ -395,8 +396,9 @@ class TypeDistribution:
                     raise ValueError(f"{comp.label}: this learner needs payoff means (pass means= or a game)")
                 params["means"] = payoff_means[start : start + m]
             groups.append((comp.label, cls(int(m), n_actions, rng=rng, **params)))
+            sizes.append(int(m))
             start += m
-        return Population(groups)
+        return Population(groups, sizes=sizes, n_actions=n_actions)
 
     def to_list(self) -> list[dict[str, Any]]:
         """Plain description for configs and reports."""
@@ -407,31 +409,73 @@ class TypeDistribution:
 
 
 # -------------------------------------------------------------- population
+def _learner_attr(label: str, learner: Any, name: str) -> int:
+    value = getattr(learner, name, None)
+    if value is None:
+        raise ValueError(
+            f"learner group {label!r}: its learner has no {name} attribute; pass sizes= and n_actions= to Population"
+        )
+    return int(value)
+
+
+def _plugin_actions(label: str, actions: Any, m: int, k: int) -> np.ndarray:
+    """A user learner's actions, checked: shape (m,), integers in [0, K)."""
+    try:
+        return check_actions(actions, m, k)
+    except ValueError as exc:
+        raise ValueError(f"learner group {label!r}: act(): {exc}") from None
+
+
 class Population:
     """Learner groups stacked into one population over contiguous agent ranges.
 
+    A learner only needs the contract's shape (``__init__``, ``act``, ``update``): the
+    sizes of groups built by :class:`TypeDistribution` and :meth:`from_types` are passed
+    in; for learners built by hand, ``sizes`` and ``n_actions`` may be given, or else are
+    read from each learner's ``n_agents`` and ``n_actions`` attributes.
+
     Args:
         groups: ``(label, learner)`` pairs; agents are numbered group after group.
+        sizes: agents in each group (default: each learner's ``n_agents``).
+        n_actions: K (default: the learners' common ``n_actions``).
 
     Attributes:
-        group_of: int16 array (n,), the group index of each agent.
         labels: the group labels.
+        sizes: agents per group.
+        slices: each group's range of agents.
     """
 
-    def __init__(self, groups: Sequence[tuple[str, Any]]) -> None:
+    def __init__(
+        self,
+        groups: Sequence[tuple[str, Any]],
+        *,
+        sizes: Sequence[int] | None = None,
+        n_actions: int | None = None,
+    ) -> None:
         if not groups:
             raise ValueError("a population needs at least one learner group")
-        ks = {int(lr.n_actions) for _, lr in groups}
-        if len(ks) != 1:
-            raise ValueError(f"all learner groups must have the same number of actions, got {sorted(ks)}")
-        self.n_actions = ks.pop()
         self.labels = [label for label, _ in groups]
         self.learners = [lr for _, lr in groups]
-        sizes = [int(lr.n_agents) for lr in self.learners]
+        if sizes is None:
+            sizes = [_learner_attr(label, lr, "n_agents") for label, lr in groups]
+        elif len(sizes) != len(groups):
+            raise ValueError(f"sizes: expected one size per learner group ({len(groups)}), got {len(sizes)}")
+        sizes = [check_int(f"group {label!r} size", m, low=1) for label, m in zip(self.labels, sizes, strict=True)]
+        if n_actions is None:
+            ks = {_learner_attr(label, lr, "n_actions") for label, lr in groups}
+            if len(ks) != 1:
+                raise ValueError(f"all learner groups must have the same number of actions, got {sorted(ks)}")
+            n_actions = ks.pop()
+        self.n_actions = check_int("n_actions", n_actions, low=2)
+        self.sizes = sizes
         self.n_agents = int(sum(sizes))
         bounds = np.concatenate([[0], np.cumsum(sizes)])
         self.slices = [slice(int(a), int(b)) for a, b in itertools.pairwise(bounds)]
-        self.group_of = np.repeat(np.arange(len(sizes), dtype=np.int16), sizes)
+
+    @property
+    def group_of(self) -> np.ndarray:
+        """int16 (n,): the learner group index of each agent (built when read; the model keeps none)."""
+        return np.repeat(np.arange(len(self.sizes), dtype=np.int16), self.sizes)
 
     @classmethod
     def from_types(
@@ -459,6 +503,7 @@ class Population:
         if not types:
             raise ValueError("from_types needs at least one agent type")
         groups = []
+        sizes: list[int] = []
         start = 0
         run: list[AgentType] = []
 
@@ -489,6 +534,7 @@ class Population:
                 params["means"] = payoff_means[start : start + n_run]
             label = run[0].family if len(run) > 1 else (run[0].label or run[0].family)
             groups.append((label, cls_(n_run, n_actions, rng=rng, **params)))
+            sizes.append(n_run)
             start += n_run
             run.clear()
 
@@ -497,7 +543,7 @@ class Population:
                 flush()
             run.append(t)
         flush()
-        return cls(groups)
+        return cls(groups, sizes=sizes, n_actions=n_actions)
 
     def __len__(self) -> int:
         return self.n_agents
@@ -519,12 +565,12 @@ class Population:
 
     def _act(self, off: np.ndarray, per: bool) -> np.ndarray:
         out = np.empty(self.n_agents, dtype=np.int32)
-        for s, lr in zip(self.slices, self.learners, strict=True):
+        for s, lr, label in zip(self.slices, self.learners, self.labels, strict=True):
             o = off[s] if per else off
             if isinstance(lr, Learner):
                 lr._act_unchecked(o, per, out[s])
             else:
-                out[s] = np.asarray(lr.act(o if per else o[0]), dtype=np.int32)
+                out[s] = _plugin_actions(label, lr.act(o if per else o[0]), s.stop - s.start, self.n_actions)
         return out
 
     def update(self, actions: np.ndarray, rewards: np.ndarray) -> None:
@@ -557,13 +603,16 @@ class Population:
         return out
 
     def estimates(self) -> np.ndarray:
-        """(n, K) current scores of every agent (a copy)."""
+        """(n, K) current scores of every agent (a copy); groups whose learner has no ``estimates`` raise."""
+        for lr, label in zip(self.learners, self.labels, strict=True):
+            if not hasattr(lr, "estimates"):
+                raise ValueError(f"learner group {label!r} does not provide estimates")
         return np.concatenate([np.asarray(lr.estimates) for lr in self.learners], axis=0)
 
     def locate(self, i: int) -> tuple[int, int]:
         """(group index, index within the group) of agent ``i``."""
         i = check_int("agent index", i, low=0, high=self.n_agents - 1)
-        g = int(self.group_of[i])
+        g = int(np.searchsorted([s.stop for s in self.slices], i, side="right"))
         return g, i - self.slices[g].start
 
     def agent_state(self, i: int) -> dict[str, Any]:

@@ -63,10 +63,18 @@ def test_unknown_backend_is_a_config_error():
         run_tasks(_square, [1], backend="dask")
 
 
-def test_thread_limit_restores_the_settings():
-    before = torch.get_num_threads()
-    run_tasks(lambda t: torch.get_num_threads(), [0], threads_per_task=1)
-    assert torch.get_num_threads() == before
+def test_thread_limit_sets_the_threads_inside_and_restores_them():
+    import numba
+
+    before = (numba.get_num_threads(), torch.get_num_threads())
+    torch.set_num_threads(2)
+    try:
+        inside = run_tasks(lambda t: (numba.get_num_threads(), torch.get_num_threads()), [0], threads_per_task=1)
+        assert inside == [(1, 1)]  # the task ran with the threads it was given
+        assert torch.get_num_threads() == 2  # and the process got its own back
+        assert numba.get_num_threads() == before[0]
+    finally:
+        torch.set_num_threads(before[1])
 
 
 @pytest.mark.slow
@@ -171,6 +179,32 @@ def test_bandit_alignment_resume_equals_an_uninterrupted_run(tmp_path, monkeypat
     monkeypatch.setattr(bandit_alignment, "evaluate_task", lambda task: (calls.append(task.key), real(task))[1])
     assert bandit_alignment.main([*BANDIT, "--out", str(out), "--resume"]) == 0
     assert calls == [("full", 0, "explorative")]
+    for name in ("results.csv", "rounds.csv"):
+        assert (out / name).read_bytes() == (clean / name).read_bytes()
+
+
+def test_stackelberg_resume_equals_an_uninterrupted_run(tmp_path, monkeypatch):
+    argv = [*STACK, "--principals", "stackelberg,nash", "--noise-principals", ""]
+    clean = tmp_path / "clean"
+    assert stackelberg.main([*argv, "--out", str(clean)]) == 0
+    real = stackelberg._run_task
+    calls: list[tuple] = []
+
+    def crash_on_second(task):
+        calls.append(task.key)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(task)
+
+    monkeypatch.setattr(stackelberg, "_run_task", crash_on_second)
+    out = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        stackelberg.main([*argv, "--out", str(out)])
+    first = calls[0]
+    calls.clear()
+    monkeypatch.setattr(stackelberg, "_run_task", lambda task: (calls.append(task.key), real(task))[1])
+    assert stackelberg.main([*argv, "--out", str(out), "--resume"]) == 0
+    assert first not in calls and len(calls) == 1  # only the unfinished task ran again
     for name in ("results.csv", "rounds.csv"):
         assert (out / name).read_bytes() == (clean / name).read_bytes()
 

@@ -119,3 +119,32 @@ class RandomPrincipal:
 
     def observe(self, obs: Any) -> None:
         self.seen += 1
+
+
+class ReadmeLearner:
+    """Exactly the README's "Your own learner" shape: ``__init__``, ``act`` and ``update``, nothing else.
+
+    It keeps its sizes under its own names (no ``n_agents`` / ``n_actions`` attributes, no
+    ``params``, no ``estimates``): plays action ``(agent + round) % K`` and counts the rewards.
+    """
+
+    def __init__(self, n_agents, n_actions, *, rng, **params):
+        self._n, self._k = n_agents, n_actions
+        self._round = 0
+        self.total_reward = 0.0
+        # parameters arrive as one value or one per agent (drawn by the model): broadcast either
+        self.shift = np.broadcast_to(np.asarray(params.get("shift", 0)).astype(np.int64), (n_agents,))
+
+    def act(self, offsets=None):
+        return (np.arange(self._n) + self._round + self.shift) % self._k
+
+    def update(self, actions, rewards):
+        self._round += 1
+        self.total_reward += float(np.sum(rewards))
+
+
+class BadShapeLearner(ReadmeLearner):
+    """Returns one action too few."""
+
+    def act(self, offsets=None):
+        return super().act(offsets)[1:]

@@ -30,6 +30,7 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
 from simulator import IncentiveGame, IncentiveModel, make_learner
+from simulator._device_memory import estimate_device_bytes
 from simulator._rng import (
     PURPOSE_ACT,
     agent_base_np,
@@ -368,7 +369,7 @@ def test_population_too_large_for_the_gpu_is_refused_up_front(monkeypatch: pytes
     with pytest.raises(ValueError, match=r"needs about \d+ bytes .* but only 2147483648 bytes") as err:
         IncentiveModel(n_agents=10**9, n_actions=5, device="cuda")  # would take minutes to build if not refused
     assert "\n" not in str(err.value)
-    est = TB.estimate_device_bytes(10**6, 5, [("epsilon_greedy", 10**6, 0)])
+    est = estimate_device_bytes(10**6, 5, [("epsilon_greedy", 10**6, 0)])
     assert est["state"] == 40 * 10**6 and est["total"] > est["state"] + est["game"]
 
 
