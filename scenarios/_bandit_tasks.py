@@ -43,6 +43,7 @@ from typing import Any
 
 import numpy as np
 
+from policies.mermaide import MermaideConfig
 from policies.problem import NetSpec, StepResult
 from simulator import AgentType, IncentiveGame, IncentiveModel, Population
 from simulator.config import option
@@ -55,11 +56,15 @@ __all__ = [
     "BanditProblem",
     "BanditSetup",
     "BanditTask",
+    "OBSERVATIONS",
     "PassThrough",
+    "checkpoint_name",
     "draw_types",
     "make_model",
     "sample_test_tasks",
+    "train_config",
     "training_pool",
+    "training_problem",
     "validation_pool",
 ]
 
@@ -384,7 +389,7 @@ class BanditProblem:
     setup: BanditSetup
     name: str = "bandit_alignment"
     device: str = "cpu"  # where the training agents step (IncentiveModel's device): "cuda" keeps them on a GPU
-    validation_rows: int = 4
+    validation_rows: int = 8
     pool: list[BanditTask] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -407,3 +412,33 @@ class BanditProblem:
     def make_env(self, tasks: list[BanditTask], rows_per_task: int, seed: int) -> BanditEnv:
         """A fresh batch of agents (on ``device``)."""
         return BanditEnv(self.setup, tasks, rows_per_task, seed, self.device)
+
+
+# ------------------------------------------------------------ training (python -m policies.train)
+OBSERVATIONS = ("full", "actions", "noisy")
+"""The observation settings learned principals are trained for (the default run evaluates full and actions)."""
+
+TRAIN_CONFIGS: dict[str, dict[str, Any]] = {
+    "mermaide": {},
+    "wm_only": {},
+    "meta_only": {},
+    "model_free": {},
+}
+"""Each variant's settings beyond :class:`~policies.mermaide.MermaideConfig`'s defaults, chosen on the
+validation pool by ``python -m policies.tune --scenario bandit_alignment`` (same search budget for every
+variant; the search's table is shipped beside the checkpoints, ``tuning.json``)."""
+
+
+def training_problem(observation: str, device: str = "cpu") -> BanditProblem:
+    """The training problem for one observation setting (default game)."""
+    return BanditProblem(BanditSetup(observation=observation), device=device)
+
+
+def train_config(variant: str, observation: str) -> MermaideConfig:
+    """A variant's tuned training settings (the same for every observation setting)."""
+    return MermaideConfig(variant=variant, **TRAIN_CONFIGS[variant])  # type: ignore[arg-type]
+
+
+def checkpoint_name(variant: str, observation: str) -> str:
+    """File stem of a shipped checkpoint."""
+    return f"{variant}-{observation}"
