@@ -160,7 +160,14 @@ class MermaideConfig:
 
 # ------------------------------------------------------------ functional layers
 def _linear(params: Params, name: str, x: torch.Tensor) -> torch.Tensor:
-    return F.linear(x, params[f"{name}.weight"], params[f"{name}.bias"])
+    """A linear layer; with per-task parameters (a leading task dim B on weight and bias) the activations'
+    leading dim is the task: x (B, ..., in) -> (B, ..., out), one batched matrix product for all tasks."""
+    w, b = params[f"{name}.weight"], params[f"{name}.bias"]
+    if w.dim() == 2:
+        return F.linear(x, w, b)
+    flat = x.reshape(x.shape[0], -1, x.shape[-1])
+    out = torch.baddbmm(b.unsqueeze(1), flat, w.transpose(1, 2))
+    return out.reshape(*x.shape[:-1], w.shape[1])
 
 
 def _mlp(params: Params, prefix: str, layers: int, x: torch.Tensor) -> torch.Tensor:

@@ -72,33 +72,35 @@ def plan_actions(
 
     Args:
         net: the network (the world model's structure).
-        params: its parameters (one set for all rows).
+        params: its parameters: one set for all rows, or one per task (a leading task dim B, rows (B, m)).
         cfg: the planner's settings (``lookahead``, ``samples``, ``tails``).
-        h: beliefs (R, H).
-        feats: running observation statistics of the rows (R, K).
+        h: beliefs (R, H), or (B, m, H) with per-task parameters.
+        feats: running observation statistics of the rows (R, K) or (B, m, K).
         t: the round about to be played.
-        noise: standard Gumbel noise (samples, lookahead, R, K) for the imagined actions, or None
+        noise: standard Gumbel noise (R, samples, lookahead, K) for the imagined actions, or None
             (observation of choice shares: imagined rounds feed the predicted shares).
-        context: per-row context (R, C) or None.
+        context: per-row context (R, C) / (B, m, C), or None.
         table: the plan table (default :func:`plan_table` for this problem and ``cfg``).
 
     Returns:
-        ``(actions (R,) long, best score (R,))``.
+        ``(actions, best score)``, one per row.
     """
     spec = net.spec
     if table is None:
         table = plan_table(spec.n_choices, spec.null_action, cfg.tails, cfg.lookahead)
     steps = max(1, min(table.shape[1], spec.horizon - t))
     q = table.shape[0]
-    s = 1 if noise is None else noise.shape[0]
-    r = h.shape[0]
-    hh = h.expand(q, s, r, h.shape[-1])
-    ff = feats.expand(q, s)
-    ctx = None if context is None else context.expand(q, s, r, context.shape[-1])
-    total = torch.zeros(q, s, r)
+    s = 1 if noise is None else noise.shape[-3]
+    rows = h.shape[:-1]  # (R,), or (B, m) with per-task parameters: the rows' dims lead, plans and samples follow
+    lead = (*rows, q, s)
+    one = (1,) * len(rows)
+    hh = h[..., None, None, :].expand(*lead, h.shape[-1])
+    ff = Features(*(v[..., None, None, :].expand(*lead, v.shape[-1]) for v in (feats.counts, feats.private, feats.paid)))
+    ctx = None if context is None else context[..., None, None, :].expand(*lead, context.shape[-1])
+    total = torch.zeros(lead)
     shares = spec.observation == "shares"
     for tau in range(steps):
-        x = net.actions_of(table[:, tau]).view(q, 1, 1, -1).expand(q, s, r, spec.action_dim)
+        x = net.actions_of(table[:, tau]).view(*one, q, 1, spec.action_dim).expand(*lead, spec.action_dim)
         p = net.response_probs(params, hh, x)
         total = total + expected_reward(net, params, hh, x, p, ctx)
         last = tau == steps - 1
@@ -108,7 +110,7 @@ def plan_actions(
             choice, reward = p, None
         else:
             p_obs = (1.0 - spec.obs_noise) * p + spec.obs_noise / spec.n_actions
-            a = (torch.log(p_obs.clamp_min(1e-8)) + noise[:, tau].unsqueeze(0)).argmax(-1)
+            a = (torch.log(p_obs.clamp_min(1e-8)) + noise[..., tau, :].unsqueeze(-3)).argmax(-1)
             choice = torch.nn.functional.one_hot(a, spec.n_actions).to(p.dtype)
             reward = None
             if spec.observation == "full":
@@ -120,9 +122,9 @@ def plan_actions(
         if last:  # the learned value of the belief the plan reaches: the rounds beyond the lookahead
             tf = torch.full((*hh.shape[:-1], 1), (t + steps) / spec.horizon)
             total = total + net.state_value(params, hh, tf) * net.value_scale
-    score = total.mean(1)  # (Q, R)
-    best = score.argmax(0)
-    return table[best, 0], score.gather(0, best.unsqueeze(0)).squeeze(0)
+    score = total.mean(-1)  # (*rows, Q)
+    best = score.argmax(-1)
+    return table[best, 0], score.gather(-1, best.unsqueeze(-1)).squeeze(-1)
 
 
 # ------------------------------------------------------------ the decision rule
@@ -132,7 +134,7 @@ def draw_randomness(
     """Every random number one round of decisions needs, drawn up front (so ``vmap`` over tasks can use them).
 
     Shapes carry the leading dims ``lead`` (e.g. ``(tasks,)``) before the rows:
-    ``gumbel`` (samples, lookahead, rows, K) for the planner's imagined actions,
+    ``gumbel`` (rows, samples, lookahead, K) for the planner's imagined actions,
     ``explore`` (rows,) uniform and ``random_action`` (rows,) for the exploring
     rounds, ``policy`` (rows, P) Gumbel noise for sampling a policy's action.
     """
@@ -143,7 +145,7 @@ def draw_randomness(
     }
     if cfg.uses_world_model:
         if spec.observation != "shares":
-            u = torch.rand((*lead, cfg.samples, cfg.lookahead, rows, spec.n_actions), generator=gen)
+            u = torch.rand((*lead, rows, cfg.samples, cfg.lookahead, spec.n_actions), generator=gen)
             out["gumbel"] = -torch.log(-torch.log(u.clamp(1e-10, 1.0 - 1e-7)))
     else:
         u = torch.rand((*lead, rows, spec.n_choices), generator=gen)

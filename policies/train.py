@@ -47,6 +47,20 @@ from .training import meta_train
 __all__ = ["TrainArgs", "main"]
 
 
+SCENARIO_MODULES = {
+    "bandit_alignment": "scenarios._bandit_tasks",
+    "stackelberg": "scenarios._stackelberg_games",
+    "green_tax": "scenarios._green_learning",
+}
+
+
+def scenario_module(scenario: str) -> Any:
+    """The training module of a scenario (its problem, tuned configs and checkpoint names)."""
+    import importlib
+
+    return importlib.import_module(SCENARIO_MODULES[scenario])
+
+
 @dataclass
 class TrainArgs(RunOptions):
     """Settings of a training run (the shared run options: RunOptions)."""
@@ -85,20 +99,6 @@ class TrainArgs(RunOptions):
         unknown = sorted(set(self.overrides) - fields)
         if unknown:
             raise ValueError(f"overrides: unknown method setting {unknown[0]!r}")
-
-
-SCENARIO_MODULES = {
-    "bandit_alignment": "scenarios._bandit_tasks",
-    "stackelberg": "scenarios._stackelberg_games",
-    "green_tax": "scenarios._green_learning",
-}
-
-
-def scenario_module(scenario: str) -> Any:
-    """The training module of a scenario (its problem, tuned configs and checkpoint names)."""
-    import importlib
-
-    return importlib.import_module(SCENARIO_MODULES[scenario])
 
 
 def _jobs(args: TrainArgs) -> list[tuple[str, str, Any, MermaideConfig]]:

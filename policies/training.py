@@ -103,20 +103,15 @@ def rollout(
     table = plan_table(spec.n_choices, spec.null_action, cfg.tails, cfg.lookahead) if cfg.uses_world_model else None
     obs_l, act_l, choice_l, ar_l, seen_l, rew_l = [], [], [], [], [], []
 
-    def decide(p, hh, c, pr, pd, t_, rnd, ctx):
-        return choose_actions(net, p, cfg, hh, Features(c, pr, pd), t_, rnd, explore, ctx, table)
-
     for t in range(horizon):
-        if batched_params:
+        if batched_params:  # per-task parameters: rows stay (B, m), every layer one batched product
             rand = draw_randomness(net, cfg, (b,), m, generator)
-            idx = vmap(decide, in_dims=(0, 0, 0, 0, 0, None, 0, 0 if context is not None else None))(
-                params, h, feats.counts, feats.private, feats.paid, t, rand, context
-            )
+            idx = choose_actions(net, params, cfg, h, feats, t, rand, explore, context, table)
         else:
             rand = draw_randomness(net, cfg, (), n, generator)
             flat = Features(feats.counts.reshape(n, k), feats.private.reshape(n, k), feats.paid.reshape(n, k))
             ctx = None if context is None else context.reshape(n, -1)
-            idx = decide(params, h.reshape(n, -1), flat.counts, flat.private, flat.paid, t, rand, ctx).reshape(b, m)
+            idx = choose_actions(net, params, cfg, h.reshape(n, -1), flat, t, rand, explore, ctx, table).reshape(b, m)
         x = net.actions_of(idx)
         res = env.step(x.reshape(n, -1).to(torch.float64).numpy())
         _check_observed(res, t)
@@ -126,10 +121,7 @@ def rollout(
             torch.from_numpy(np.asarray(res.rewards, dtype=np.float32)).reshape(b, m) if seen else torch.zeros(b, m)
         )
         obs, feats = feats.encode(spec, x, choice, agent_r if seen else None, t, context)
-        if batched_params:
-            h = vmap(net.update_belief)(params, obs, h)
-        else:
-            h = net.update_belief(params, obs, h)
+        h = net.update_belief(params, obs, h)
         obs_l.append(obs)
         act_l.append(idx)
         choice_l.append(choice)

@@ -76,7 +76,9 @@ def paired_table(results: pd.DataFrame) -> pd.DataFrame:
 
 def _wins(table: pd.DataFrame) -> list[str]:
     """One sentence per observation: on how many held-out settings MERMAIDE 1-shot beats every comparator."""
-    lines = []
+    lines: list[str] = []
+    if table.empty:
+        return lines
     held = table[table.setting.isin(HELD_OUT)]
     for obs, grp in held.groupby("observation", sort=False):
         won = [s for s, g in grp.groupby("setting", sort=False) if (g.verdict == "MERMAIDE better").all()]

@@ -1,36 +1,23 @@
-"""Learned principals for green_tax: the training distribution of populations, the batch environment, evaluation.
+"""Learned governments for green_tax: the training distribution of populations, the batch environment, evaluation.
 
 The government is a principal acting on a whole population (one row = one
-population): each year it sets the clean technology's rate, from the Pigouvian
-tax down to a $5,000 subsidy below it, and the other technologies' rates,
-within $1,000 of their Pigouvian tax (a surcharge or a rebate); it observes the
-choice shares. A surcharge on the dirty technologies moves relative prices like
-a clean subsidy but without subsidy outlays (which cost lambda - 1 per dollar);
-it also moves the informed households, who were choosing right. The untrained
-policy plays a $250 clean subsidy and the Pigouvian tax on the others. Earlier
-versions failed or fell short in instructive ways: one that set all three rates
-freely in both directions exploited its critic with large subsidies on every
-technology; one that could also tax the clean technology up to $2,000 above the
-Pigouvian rate drifted to that corner (the world-model variants) or to the
-largest subsidy after one fine-tuning step (the model-free ones, whose value
-loss was then in dollars); one limited to the clean rate (the others at the
-Pigouvian tax) reached 24,382 to 24,591 $/household on the headline
-population over three training seeds, against 24,733 to 24,795 for this box
-(a training-distribution population; the held-out ones were not consulted).
-Its objective is welfare (in training: the welfare gain over a twin population
-under the Pigouvian tax, with common random numbers), a *dynamic* objective (a
-subsidy today changes what households believe tomorrow). Every variant's
-policy is trained by policy gradient (REINFORCE with a value baseline) on those
-realised gains, in simulation. The world-model variants (``mermaide``,
-``wm_only``) add the world model's likelihood of the observed choice shares as
-a loss on the shared belief (``policy_loss = "reinforce"``), and their K-shot
-adaptation fits only the world model (``encoder.h0``, ``head.``) to the choice
-shares of the adaptation episodes: what a government observes under its own
-taxes, never welfare. The meta variants are trained with MAML through that
-adaptation. Two earlier designs for the world-model variants failed and are
-kept as options of :class:`policies.mermaide.MermaideConfig`: a critic of the
-return that the policy ascends (``policy_loss = "model"``: the policy drifted
-to no subsidy at all), and adapting the policy too (training diverged).
+population). Each year it picks one of a discrete set of policies
+(:func:`green_net_spec`): a subsidy on the clean technology below its Pigouvian
+tax (0 to $5,000) combined with a common surcharge or rebate on the other
+technologies (within $1,000 of their Pigouvian tax); it observes the choice
+shares. A surcharge on the dirty technologies moves relative prices like a
+clean subsidy but without subsidy outlays (which cost lambda - 1 per dollar).
+Its objective is welfare, a *dynamic* objective (a subsidy today changes what
+households believe tomorrow); in training, each round's reward is the welfare
+gain over a twin population under the Pigouvian tax, with common random
+numbers, so that the differences between populations, which dwarf the effect
+of one year's subsidy, cancel.
+
+The learned governments run on the one core of :mod:`policies.mermaide`
+(``python -m policies.train --scenario green_tax``): the world-model variants
+plan through a world model of the choice shares and of the welfare gain of a
+year (a learned reward), the policy-gradient variants sample from their
+policy over the same set.
 
 Training distribution of populations (documented ranges; held-out settings lie
 outside them): pessimistic share U(0.2, 0.6), pessimism depth U($1,000,
@@ -38,10 +25,7 @@ $3,000), rational share U(0.1, 0.3), learning families epsilon-greedy (epsilon
 U(0.02, 0.1)) and softmax (temperature U($150, $350)) in equal weights; the
 idiosyncratic value sd is the economy's ($400) in every training population;
 1,000 households per training population (shares are scale-free; evaluation
-uses the full population). (A value sd U($300, $500) is also drawn per task but
-not applied; the draw stays so that the task stream, and with it the shipped
-checkpoints, reproduce; applying it, with wider pessimism ranges, was tried and
-is reported in the issue notes.)
+uses the full population).
 """
 
 from __future__ import annotations
@@ -54,75 +38,89 @@ from typing import Any
 import numpy as np
 
 from policies import make_principal, principal_class
+from policies.checkpoints import CheckpointError, save_checkpoint
 from policies.learned import LearnedPrincipal
-from policies.mermaide import MermaideConfig, NetSpec
-from policies.training import CheckpointError, StepResult, meta_train, save_checkpoint
+from policies.mermaide import MermaideConfig
+from policies.problem import NetSpec, StepResult
+from policies.training import meta_train
 from simulator.config import ConfigError
 
 from ._green_economy import Economy, HouseholdMix, build_model, pigouvian_tax, welfare_of
 
-__all__ = ["GreenEnv", "GreenProblem", "evaluate_learned", "green_net_spec", "load_or_train", "train_green"]
+__all__ = [
+    "OBSERVATIONS",
+    "GreenEnv",
+    "GreenProblem",
+    "checkpoint_name",
+    "evaluate_learned",
+    "green_net_spec",
+    "load_or_train",
+    "train_config",
+    "train_green",
+    "training_problem",
+]
 
 TRAIN_HOUSEHOLDS = 1000
-SUBSIDY_ROOM = 5000.0
-OTHER_ROOM = 1000.0
-INIT_SUBSIDY = 250.0
+CLEAN_SUBSIDIES = (0.0, 250.0, 500.0, 1000.0, 2000.0, 3500.0, 5000.0)
+"""The clean technology's subsidy below its Pigouvian tax, $/yr (the government's choices)."""
+OTHER_OFFSETS = (-1000.0, -500.0, 0.0, 500.0, 1000.0)
+"""A common surcharge (positive) or rebate on the other technologies relative to their Pigouvian tax, $/yr."""
 
 
 def green_net_spec(econ: Economy) -> NetSpec:
-    """What the learned government is built for.
+    """What the learned government is built for: its action set, observation and reward.
 
-    It sets the clean technology's rate (from the Pigouvian tax down to a $5,000
-    subsidy below it) and the other technologies' rates (within $1,000 of their
-    Pigouvian tax). Incentives are negative taxes. Values and costs as the
-    government sees them.
+    Actions: every combination of a clean subsidy in :data:`CLEAN_SUBSIDIES` and
+    an offset of the other technologies' taxes in :data:`OTHER_OFFSETS`, as
+    incentives (negative taxes), cheapest first; "no intervention" is the
+    Pigouvian tax on every technology. Its reward, welfare, is learned from
+    the simulation (``reward = "learned"``).
     """
     pig = pigouvian_tax(econ)
-    low = -pig - OTHER_ROOM
-    high = -pig + OTHER_ROOM
-    low[econ.clean] = -pig[econ.clean]
-    high[econ.clean] = -pig[econ.clean] + SUBSIDY_ROOM
-    init = -pig.copy()
-    init[econ.clean] += INIT_SUBSIDY
+    actions = []
+    for sub in CLEAN_SUBSIDIES:
+        for off in OTHER_OFFSETS:
+            x = -pig - off
+            x[econ.clean] = -pig[econ.clean] + sub
+            actions.append(list(x))
+    null = CLEAN_SUBSIDIES.index(0.0) * len(OTHER_OFFSETS) + OTHER_OFFSETS.index(0.0)
     return NetSpec(
         n_actions=econ.k,
-        low=list(low),
-        high=list(high),
-        mask=[True] * econ.k,
-        base=list(-pig),
-        values=list(-econ.scc * np.asarray(econ.emissions)),
+        actions=actions,
+        null_action=null,
+        values=[0.0] * econ.k,
         cost=econ.mcpf - 1.0,
         horizon=econ.horizon,
         observation="shares",
-        obs_noise=0.0,
+        reward="learned",
         x_scale=1000.0,
         reward_scale=1000.0,
-        init_incentive=list(init),
+        posted=True,
     )
+
+
+OBSERVATIONS = ("shares",)
+"""The learned governments observe choice shares."""
+
+_POPULATIONS = {"tasks_per_batch": 8, "agents_per_task": 1, "iterations": 100}
+TRAIN_CONFIGS: dict[str, dict[str, Any]] = {v: dict(_POPULATIONS) for v in ("mermaide", "wm_only", "meta_only", "model_free")}
+"""Each variant's settings beyond :class:`~policies.mermaide.MermaideConfig`'s defaults (one population per task;
+an interim budget until the governments are tuned on validation populations)."""
+
+
+def train_config(variant: str, observation: str = "shares") -> MermaideConfig:
+    """A variant's training settings for the population task."""
+    return MermaideConfig(variant=variant, **TRAIN_CONFIGS[variant])  # type: ignore[arg-type]
 
 
 def default_train_config(variant: str = "mermaide") -> MermaideConfig:
-    """Method settings of a variant for the population task (policy gradient on welfare gains, small batches)."""
-    cfg = MermaideConfig(
-        variant=variant,  # type: ignore[arg-type]
-        objective="return",
-        iterations=300,
-        tasks_per_batch=8,
-        agents_per_task=1,
-        candidates=16,
-        policy_samples=2,
-        explore_std=0.6,
-        explore_uniform=0.15,
-        gamma=1.0 / 1.03,
-        adapt=["encoder.h0", "head.", "policy."],
-        # K-shot fine-tuning of the non-meta variants: REINFORCE on one exploring episode of one population is
-        # noise; on the headline population (3 seeds) steps of 0.1 / 0.03 cost $504 / $86 of welfare, 0.01 is harmless
-        finetune_lr=0.01,
-    )
-    if cfg.uses_world_model:
-        # the policy learns from realised returns, the world model shapes its belief and is what adaptation fits
-        cfg = dataclasses.replace(cfg, policy_loss="reinforce", explore_uniform=0.0, adapt=["encoder.h0", "head."])
-    return cfg
+    """The training settings of a variant (alias of :func:`train_config`)."""
+    return train_config(variant)
+
+
+def checkpoint_name(variant: str, observation: str = "shares") -> str:
+    """File stem of a shipped checkpoint."""
+    return variant
 
 
 @dataclass
@@ -233,6 +231,11 @@ class GreenProblem:
         return GreenEnv(self.econ, tasks, rows_per_task, seed, self.n, device=self.device)
 
 
+def training_problem(observation: str = "shares", device: str = "cpu") -> GreenProblem:
+    """The training problem of the default economy and household mix."""
+    return GreenProblem(Economy(), HouseholdMix(), device=device)
+
+
 def train_green(
     variant: str,
     econ: Economy,
@@ -246,7 +249,7 @@ def train_green(
     """Meta-train a learned government on the training distribution and save it."""
     from tqdm import tqdm
 
-    cfg = default_train_config(variant)
+    cfg = train_config(variant)
     if iterations is not None:
         cfg = dataclasses.replace(cfg, iterations=iterations)
     problem = GreenProblem(econ, mix)
@@ -259,8 +262,8 @@ def train_green(
     net, logs = meta_train(problem, cfg, seed, progress=report)
     bar.close()
     if path is not None:
-        save_checkpoint(path, net, cfg, problem="green_tax", extra={"seed": int(seed), "final": logs[-1]})
-    return principal_class(variant)(net=net, config=cfg, seed=seed)
+        save_checkpoint(path, net, cfg, problem="green_tax", extra={"seed": int(seed)})
+    return principal_class(variant)(net=net, config=cfg, seed=seed, training_logs=logs)
 
 
 def load_or_train(names: list[str], args: Any) -> dict[str, LearnedPrincipal]:
@@ -283,7 +286,7 @@ def load_or_train(names: list[str], args: Any) -> dict[str, LearnedPrincipal]:
                 f"--out {folder}"
             ) from None
         want = green_net_spec(args.economy)
-        for field in ("n_actions", "horizon", "low", "high", "values", "cost"):
+        for field in ("n_actions", "horizon", "actions", "cost"):
             if not np.allclose(np.asarray(getattr(principal.net.spec, field)), np.asarray(getattr(want, field))):
                 raise ConfigError(
                     f"{name}: the checkpoint {path} was trained for another economy ({field} differs); use --retrain"

@@ -127,7 +127,7 @@ def principal_spec(name: str, econ: Economy, ev_subsidy: float) -> tuple[str, di
     if name in ("none", "pigouvian"):
         return name, None
     if name == "mermaide":  # the shipped checkpoint; it refuses an economy it was not trained for
-        from policies.training import load_checkpoint
+        from policies.checkpoints import load_checkpoint
 
         path = Path(__file__).parent / "checkpoints" / "green_tax" / "mermaide.pt"
         trained = load_checkpoint(path)["net_spec"]["horizon"]

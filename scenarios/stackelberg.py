@@ -78,7 +78,7 @@ from policies.stackelberg_principals import (
     save_leader,
     train_leader,
 )
-from policies.training import CheckpointError
+from policies.checkpoints import CheckpointError
 from simulator.config import ConfigError, ScenarioOptions, option, to_dict
 
 from ._backend import TaskStore, check_backend, open_run_folder, run_tasks

@@ -185,7 +185,7 @@ def test_planner_picks_the_cheapest_action_when_incentives_cannot_matter(problem
     rows = 5
     h = torch.zeros(rows, net.hidden)
     feats = Features.zeros((rows,), net.spec.n_actions)
-    noise = torch.zeros(cfg.samples, cfg.lookahead, rows, net.spec.n_actions)
+    noise = torch.zeros(rows, cfg.samples, cfg.lookahead, net.spec.n_actions)
     idx, score = plan_actions(net, params, cfg, h, feats, 0, noise)
     assert idx.tolist() == [net.spec.null_action] * rows
     # the agent plays uniformly (zero logits, floor irrelevant): 1/3 of each round's value 1 is the target's

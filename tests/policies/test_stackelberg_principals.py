@@ -39,7 +39,7 @@ from policies.stackelberg_principals import (
     strict_commitment,
     train_leader,
 )
-from policies.training import CheckpointError
+from policies.checkpoints import CheckpointError
 from simulator import PrincipalSpec
 
 TEXTBOOK_L = np.array([[2.0, 4.0], [1.0, 3.0]])

@@ -259,12 +259,13 @@ def test_stackelberg_ray_equals_local(tmp_path, ray_local):
 # ------------------------------------------------------------ meta-training
 @pytest.mark.slow
 def test_meta_train_ray_rollouts_give_the_same_checkpoint(tmp_path, ray_local):
+    from policies.checkpoints import load_checkpoint
     from policies.mermaide import MermaideConfig
-    from policies.training import load_checkpoint, meta_train
+    from policies.training import meta_train
     from scenarios._bandit_tasks import BanditProblem, BanditSetup
 
-    problem = BanditProblem(BanditSetup(horizon=6))
-    cfg = MermaideConfig(iterations=2, tasks_per_batch=3, agents_per_task=2, hidden=8, policy_hidden=8)
+    problem = BanditProblem(BanditSetup(horizon=6, validation_types=2), validation_rows=2)
+    cfg = MermaideConfig(iterations=2, tasks_per_batch=3, agents_per_task=2, hidden=8, width=8, samples=1)
     meta_train(problem, cfg, 3, task_envs=True, checkpoint_path=tmp_path / "local.pt")
     meta_train(problem, cfg, 3, backend="ray", workers=2, checkpoint_path=tmp_path / "ray.pt")
     a = load_checkpoint(tmp_path / "local.pt")["state_dict"]
