@@ -210,7 +210,7 @@ def meta_train(
         logs = list(state.get("logs", []))
         rng.bit_generator.state = rng_state_from(state["numpy_rng"])
         gen.set_state(state["torch_rng"])
-    validate = validate and hasattr(problem, "validation_tasks")
+    validate = validate and callable(getattr(problem, "validation_tasks", None))
     b, m = cfg.tasks_per_batch, cfg.agents_per_task
     source = None  # per-task environments (policies.ray_rollouts); Ray actors end with their handles
     if backend != "local" or task_envs:

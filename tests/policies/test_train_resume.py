@@ -236,6 +236,8 @@ def _problem_of(**setup) -> BanditProblem:
 class _InfProblem(BanditProblem):
     """From update ``bad_from`` on, the environment's ``field`` becomes ``value`` (inf, or overflowing float32)."""
 
+    validation_tasks = None  # no validation episodes: every environment built is a training one
+
     def __init__(self, bad_from: int, field: str, value: float) -> None:
         super().__init__(BanditSetup(horizon=6, validation_types=2), validation_rows=2)
         self.bad_from, self.field, self.value, self.env_calls = bad_from, field, value, 0
