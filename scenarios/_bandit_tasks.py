@@ -418,15 +418,9 @@ class BanditProblem:
 OBSERVATIONS = ("full", "actions", "noisy")
 """The observation settings learned principals are trained for (the default run evaluates full and actions)."""
 
-TRAIN_CONFIGS: dict[str, dict[str, Any]] = {
-    "mermaide": {},
-    "wm_only": {},
-    "meta_only": {},
-    "model_free": {},
-}
-"""Each variant's settings beyond :class:`~policies.mermaide.MermaideConfig`'s defaults, chosen on the
-validation pool by ``python -m policies.tune --scenario bandit_alignment`` (same search budget for every
-variant; the search's table is shipped beside the checkpoints, ``tuning.json``)."""
+TRAIN_CONFIGS: dict[str, dict[str, Any]] = {v: {"iterations": 100} for v in ("mermaide", "wm_only", "meta_only", "model_free")}
+"""Each variant's settings beyond :class:`~policies.mermaide.MermaideConfig`'s defaults. Interim: a short budget
+until the validation search (``python -m policies.tune --scenario bandit_alignment``) has chosen them."""
 
 
 def training_problem(observation: str, device: str = "cpu") -> BanditProblem:
