@@ -8,7 +8,7 @@ is ``python -m analysis.compare``.
 
 from __future__ import annotations
 
-from .report import Report, format_summary, format_value
+from .report import Report, format_number, format_summary, format_value, terminal_table
 from .runs import (
     NON_RESULT_KEYS,
     IncomparableRunsError,
@@ -38,6 +38,8 @@ from .stats import (
     normalized_score,
     numeric_metrics,
     paired_difference,
+    paired_differences,
+    share_of_gap,
     shots_curve,
     summarize,
     unpaired_difference,
@@ -61,6 +63,7 @@ __all__ = [
     "environment_info",
     "environment_warnings",
     "find_runs",
+    "format_number",
     "format_summary",
     "format_value",
     "git_info",
@@ -72,8 +75,11 @@ __all__ = [
     "normalized_score",
     "numeric_metrics",
     "paired_difference",
+    "paired_differences",
+    "share_of_gap",
     "shots_curve",
     "summarize",
+    "terminal_table",
     "toml_config",
     "unpaired_difference",
 ]

@@ -36,7 +36,7 @@ import pandas as pd
 import tomli_w
 
 from ._io import atomic_write_text, sha256_file
-from .report import Report, format_summary, format_value
+from .report import Report, format_number, format_summary
 from .runs import (
     IncomparableRunsError,
     Run,
@@ -125,7 +125,7 @@ def _split(text: str | None) -> list[str]:
 
 
 def _fmt(x: float) -> str:
-    return format_value(float(x), "{:.4g}")
+    return format_number(x)
 
 
 def _pick_metrics(df: pd.DataFrame, requested: list[str]) -> tuple[list[str], str]:
@@ -221,7 +221,7 @@ def _compare_cell(
         if p == ref or not len(s):
             continue
         shared = s.index.intersection(values[ref].index) if paired_ok else []
-        if paired_ok and len(shared) >= 2:
+        if len(shared):  # shared seeds are pairs, even one (then: no interval, no test), never Welch
             d = paired_difference(s.loc[shared], values[ref].loc[shared], _LEVEL, np.random.default_rng(0))
         else:
             d = unpaired_difference(s.to_numpy(), values[ref].to_numpy(), _LEVEL)
@@ -230,9 +230,15 @@ def _compare_cell(
 
 
 def _describe(p: str, ref: str, d: Difference, higher_better: bool, level: float) -> str:
-    if d.mean == 0 and d.ci.low == d.ci.high == 0:
+    if d.mean == 0 and (d.ci.low == d.ci.high == 0 or (d.test == "paired t" and not d.ci.has_interval)):
         return f"{p} is identical to {ref} on every shared seed"
     word = "better" if (d.mean > 0) == higher_better else "worse"
+    if not d.ci.has_interval:  # one seed (or one value in a sample): no interval, no test
+        what = "on the one shared seed" if d.test == "paired t" else f"from {d.n_a} and {d.n_b} value(s)"
+        return (
+            f"{p} is {word} than {ref} {what}: difference {_fmt(d.mean)} "
+            f"(n={d.n}: too few seeds for an interval or a test)"
+        )
     if not np.isfinite(d.p_value):
         ptext = f"{d.test}: too few seeds for a test"
     elif d.p_value < 0.001:
@@ -268,9 +274,11 @@ def _summary_paragraph(
         if len(values) == 1:
             sentences.append(f"Only one principal ({best}) was evaluated{where}; there is nothing to compare.")
             continue
-        if not rows.empty:
+        if not rows.empty and np.isfinite(float(rows.iloc[0]["low"])):
             r = rows.iloc[0]
             ci_text = f"mean {_fmt(r['mean'])}, {_LEVEL:.0%} CI [{_fmt(r['low'])}, {_fmt(r['high'])}], n={int(r['n'])}"
+        elif not rows.empty:
+            ci_text = f"mean {_fmt(rows.iloc[0]['mean'])}, n={int(rows.iloc[0]['n'])}: no interval"
         else:
             ci_text = f"mean {_fmt(values[best].mean())}"
         sentences.append(f"Best{where}: {best} ({ci_text}).")
@@ -282,10 +290,15 @@ def _summary_paragraph(
             sentences.append(f"The baseline {baseline} has no values{where}.")
     if len(cells) > _MAX_SUMMARY_CELLS:
         sentences.append(f"{len(cells) - _MAX_SUMMARY_CELLS} more settings are in the comparison table.")
-    sentences.append(
-        "Tests are paired t-tests over shared seeds (Welch t-tests where seeds differ), two-sided, "
-        "not adjusted for multiple comparisons."
-    )
+    used = {d.test for *_, diffs in cells for _, d in diffs if np.isfinite(d.p_value)}
+    if used:
+        kinds = {"paired t": "paired t-tests over shared seeds", "Welch t": "Welch t-tests (runs on different seeds)"}
+        sentences.append(
+            "Tests are " + " and ".join(kinds[t] for t in sorted(used, reverse=True)) + ", two-sided, "
+            "not adjusted for multiple comparisons."
+        )
+    elif any(diffs for *_, diffs in cells):
+        sentences.append("With one seed there is no interval and no test: run more seeds to compare.")
     return " ".join(sentences)
 
 

@@ -3,33 +3,60 @@
 Every function returns a :class:`matplotlib.figure.Figure` built directly (not through ``pyplot``), so
 figures are never registered globally and need no display. Colours come from the Okabe-Ito palette
 (Okabe & Ito 2008, "Color Universal Design"), which stays distinguishable under the common forms of
-colour blindness; lines also cycle through markers. Axis labels carry the unit strings callers pass
-(``"$ per household-year"``, ``"t CO2"``...). Error bars and bands are the confidence intervals of
-:func:`analysis.stats.summarize` (bars, frontier) or t-intervals over seeds (curves; Student 1908).
+colour blindness. Axis labels carry the unit strings callers pass (``"$ per household-year"``,
+``"t CO2"``...). Error bars and bands are the confidence intervals of :func:`analysis.stats.summarize`
+(bars, frontier), of :func:`analysis.stats.paired_differences` (differences) or t-intervals over seeds
+(curves; Student 1908).
+
+Principals are drawn in one colour per *family* (:data:`PRINCIPAL_FAMILIES`: no policy, fixed rules,
+references, theory algorithms, learned principals), told apart within a family by marker and line
+style, and named by :func:`principal_label` ("World model only", not ``wm_only``); metrics are named
+by :func:`axis_label`. The figures reports should use:
+
+* :func:`differences_ci`: each principal's paired difference from a baseline, with its interval, in
+  small multiples (one panel per setting): differences of 23.5k-24.8k welfare are visible, bars
+  from 0 would hide them;
+* :func:`curves_panels`: mean and band over seeds per principal, one panel per setting, integer ticks
+  for rounds and years, the legend outside the data;
+* :func:`bar_ci`, :func:`curves_ci`, :func:`frontier`, :func:`incentive_paths`, :func:`by_group`: single
+  panels, with the same colours and labels.
 """
 
 from __future__ import annotations
 
 import io
+import math
 import sys
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 from scipy import stats as _st
 
 __all__ = [
+    "FAMILY_COLORS",
+    "METRIC_LABELS",
     "OKABE_ITO",
+    "PRINCIPAL_FAMILIES",
+    "PRINCIPAL_LABELS",
+    "Style",
+    "axis_label",
     "bar_ci",
     "by_group",
     "curves_ci",
+    "curves_panels",
+    "differences_ci",
     "figure_to_png",
     "frontier",
     "incentive_paths",
     "palette",
+    "principal_label",
+    "principal_styles",
 ]
 
 OKABE_ITO: tuple[str, ...] = (
@@ -45,8 +72,154 @@ OKABE_ITO: tuple[str, ...] = (
 """Okabe-Ito colour-blind-safe palette, in the order used for series."""
 
 _MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+_LINESTYLES = ("-", "--", "-.", ":", (0, (5, 1, 1, 1, 1, 1)), (0, (1, 1)))
 _STAT_COLUMNS = frozenset({"metric", "mean", "low", "high", "n", "std", "method", "level"})
 DEFAULT_DPI = 120
+
+PRINCIPAL_FAMILIES: dict[str, tuple[str, ...]] = {
+    "no policy": ("none",),
+    "fixed rules": ("constant", "pigouvian", "best_constant", "reform", "stackelberg", "nash"),
+    "references": ("first_best", "oracle", "oracle_clean", "oracle_myopic"),
+    "theory": ("ipa", "probing"),
+    "learned": ("mermaide", "wm_only", "meta_only", "model_free"),
+}
+"""Families of principals, each drawn in one colour; names not listed form the family ``"other"``."""
+
+FAMILY_COLORS: dict[str, str] = {
+    "no policy": "#000000",  # black
+    "fixed rules": "#0072B2",  # blue
+    "references": "#009E73",  # bluish green
+    "theory": "#CC79A7",  # reddish purple
+    "learned": "#D55E00",  # vermillion
+    "other": "#E69F00",  # orange
+}
+"""One Okabe-Ito colour per family."""
+
+PRINCIPAL_LABELS: dict[str, str] = {
+    "none": "No policy",
+    "constant": "Constant",
+    "pigouvian": "Pigouvian tax",
+    "best_constant": "Best constant",
+    "reform": "Reform",
+    "stackelberg": "Stackelberg (LP)",
+    "nash": "Nash",
+    "first_best": "First best (informed)",
+    "oracle": "Oracle",
+    "oracle_clean": "Oracle, clean subsidy",
+    "oracle_myopic": "Myopic oracle",
+    "ipa": "IPA",
+    "probing": "Probing",
+    "mermaide": "MERMAIDE",
+    "wm_only": "World model only",
+    "meta_only": "Meta-learning only",
+    "model_free": "Model-free RL",
+}
+"""How principals are named in figures (unknown names are shown as given)."""
+
+METRIC_LABELS: dict[str, str] = {
+    "welfare": "Welfare",
+    "principal_return": "Principal's return",
+    "intervention_cost": "Intervention cost",
+    "adaptation_cost": "Adaptation cost",
+    "target_rate": "Target rate",
+    "normalized_score": "Normalized score",
+    "clean_share": "Clean share",
+    "emissions": "Emissions",
+    "tax_revenue": "Tax revenue",
+    "subsidy_cost": "Subsidy outlay",
+    "gap_share": "Share of the Nash-to-SE gap",
+    "round": "Round",
+    "year": "Year",
+    "shots": "Adaptation episodes (K)",
+    "setting": "Setting",
+    "principal": "Principal",
+}
+"""Axis names of the common columns (scenarios pass their own for the rest)."""
+
+
+@dataclass(frozen=True)
+class Style:
+    """How one principal is drawn.
+
+    Attributes:
+        color: its family's colour.
+        marker: marker, distinct within the family.
+        linestyle: line style, distinct within the family.
+        family: the family's name.
+        label: the display name.
+    """
+
+    color: str
+    marker: str
+    linestyle: Any
+    family: str
+    label: str
+
+
+def principal_label(name: Any, labels: Mapping[str, str] | None = None) -> str:
+    """The display name of a principal: ``labels``, then :data:`PRINCIPAL_LABELS`, else the name itself."""
+    key = str(name)
+    return (labels or {}).get(key) or PRINCIPAL_LABELS.get(key, key)
+
+
+def axis_label(name: str, unit: str = "", labels: Mapping[str, str] | None = None) -> str:
+    """``"Clean share (%)"`` for ``("clean_share", "%")``: a human name and the unit in parentheses."""
+    text = (labels or {}).get(name) or METRIC_LABELS.get(name) or name.replace("_", " ").capitalize()
+    return f"{text} ({unit})" if unit else text
+
+
+def principal_styles(
+    names: Iterable[Any],
+    *,
+    families: Mapping[str, Sequence[str]] | None = None,
+    labels: Mapping[str, str] | None = None,
+) -> dict[Any, Style]:
+    """A :class:`Style` for every principal: one colour per family, marker and line style per member.
+
+    Args:
+        names: the principals (order of first appearance decides the markers within a family).
+        families: family -> member names, replacing :data:`PRINCIPAL_FAMILIES` where given.
+        labels: display names, on top of :data:`PRINCIPAL_LABELS`.
+
+    Returns:
+        name -> Style.
+    """
+    fams = {**PRINCIPAL_FAMILIES, **dict(families or {})}
+    member_of = {m: f for f, members in fams.items() for m in members}
+    out: dict[Any, Style] = {}
+    used: dict[str, int] = {}
+    for name in dict.fromkeys(names):
+        family = member_of.get(str(name), "other")
+        k = used.get(family, 0)
+        used[family] = k + 1
+        out[name] = Style(
+            color=FAMILY_COLORS.get(family, FAMILY_COLORS["other"]),
+            marker=_MARKERS[k % len(_MARKERS)],
+            linestyle=_LINESTYLES[k % len(_LINESTYLES)],
+            family=family,
+            label=principal_label(name, labels),
+        )
+    return out
+
+
+def _in_sentence(label: str) -> str:
+    """A display name inside a sentence: "no policy", but "MERMAIDE" and "IPA" as they are."""
+    return label if label[:2].isupper() else label[:1].lower() + label[1:]
+
+
+def _integer_ticks(ax: Axes, values: Iterable[Any], axis: str = "x") -> None:
+    """Whole-number ticks for an axis of rounds, years or episodes (no tick at 2.5)."""
+    vals = np.asarray(list(values), dtype=float)
+    vals = vals[np.isfinite(vals)]
+    if vals.size and np.all(vals == np.round(vals)):
+        target = ax.xaxis if axis == "x" else ax.yaxis
+        target.set_major_locator(MaxNLocator(integer=True))
+
+
+def _thousands(ax: Axes, axis: str = "y") -> None:
+    """Tick labels with thousands separators, never an offset or scientific notation."""
+    fmt = FuncFormatter(lambda v, _pos: f"{v:,.0f}" if abs(v) >= 1000 else f"{v:g}")
+    (ax.yaxis if axis == "y" else ax.xaxis).set_major_formatter(fmt)
 
 
 def palette(labels: Iterable[Hashable]) -> dict[Hashable, str]:
@@ -83,8 +256,11 @@ def _new_figure(figsize: tuple[float, float]) -> Figure:
     return Figure(figsize=figsize, layout="constrained")
 
 
-def _label(name: str, unit: str) -> str:
-    return f"{name} ({unit})" if unit else name
+def _legend_outside(fig: Figure, ax: Axes, title: str | None = None) -> None:
+    """The axes' legend beside the plot, outside the data."""
+    handles, names = ax.get_legend_handles_labels()
+    if handles:
+        fig.legend(handles, names, loc="outside right upper", frameon=False, fontsize="small", title=title)
 
 
 def _unique(values: Iterable[Any]) -> list[Any]:
@@ -131,7 +307,8 @@ def bar_ci(
     rows = _metric_rows(summary, metric)
     cats = _unique(rows[x])
     hues = _unique(rows[hue]) if hue else [None]
-    colors = palette(hues if hue else cats)
+    styles = _styles_for(hue if hue else x, hues if hue else cats)
+    colors = {k: st.color for k, st in styles.items()}
     fig = _new_figure(figsize)
     ax = fig.add_subplot()
     width = 0.8 / len(hues)
@@ -151,20 +328,22 @@ def bar_ci(
             label=None if h is None else str(h),
         )
         ax.errorbar(pos, mean, yerr=_errors(mean, low, high), fmt="none", ecolor="black", capsize=3, linewidth=1)
+    names = [principal_label(c) if x == "principal" else str(c) for c in cats]
     ax.set_xticks(
         np.arange(len(cats)),
-        [str(c) for c in cats],
+        names,
         rotation=30 if len(cats) > 4 else 0,
         ha="right" if len(cats) > 4 else "center",
     )
-    ax.set_xlabel(x)
-    ax.set_ylabel(_label(metric, unit))
+    ax.set_xlabel(axis_label(x))
+    ax.set_ylabel(axis_label(metric, unit))
     ax.axhline(0, color="0.6", linewidth=0.6)
     level = rows["level"].iloc[0] if "level" in rows.columns else 0.95
-    ax.set_title(title or f"{metric}: mean and {level:.0%} CI over seeds")
+    ax.set_title(title or f"{axis_label(metric)}: mean and {level:.0%} CI over seeds")
     if hue:
-        ax.legend(frameon=False, title=hue, fontsize="small")
+        _legend_outside(fig, ax, axis_label(hue))
     ax.grid(axis="y", alpha=0.3)
+    _thousands(ax, "y")
     return fig
 
 
@@ -219,7 +398,8 @@ def frontier(
     fig = _new_figure(figsize)
     ax = fig.add_subplot()
     label_pos = group_cols.index(label)
-    colors = palette(k[label_pos] if isinstance(k, tuple) else k for k in keys)
+    point_names = _unique(k[label_pos] if isinstance(k, tuple) else k for k in keys)
+    styles = _styles_for(label, point_names)
     xs, ys = [], []
     for i, key in enumerate(keys):
         kt = key if isinstance(key, tuple) else (key,)
@@ -231,14 +411,16 @@ def frontier(
         mx, my = float(rx["mean"]), float(ry["mean"])
         xerr = _errors(np.array([mx]), np.array([rx["low"]], float), np.array([rx["high"]], float))
         yerr = _errors(np.array([my]), np.array([ry["low"]], float), np.array([ry["high"]], float))
-        name = " ".join(str(v) if c == label else f"{c}={v}" for c, v in zip(group_cols, kt, strict=True))
+        st = styles[kt[label_pos]]
+        others = [str(v).replace("_", " ") for c, v in zip(group_cols, kt, strict=True) if c != label]
+        name = st.label + (f", {', '.join(others)}" if others else "")
         ax.errorbar(
             mx,
             my,
             xerr=xerr,
             yerr=yerr,
-            fmt=_MARKERS[i % len(_MARKERS)],
-            color=colors[kt[label_pos]],
+            fmt=st.marker if label == "principal" else _MARKERS[i % len(_MARKERS)],
+            color=st.color,
             markeredgecolor="black",
             markersize=7,
             capsize=3,
@@ -251,11 +433,13 @@ def frontier(
         ax.plot(
             np.asarray(xs)[idx], np.asarray(ys)[idx], linestyle="--", color="0.4", linewidth=1, label="non-dominated"
         )
-    ax.set_xlabel(_label(x, x_unit))
-    ax.set_ylabel(_label(y, y_unit))
-    ax.set_title(title or f"{x} vs {y} (mean and CI over seeds)")
+    ax.set_xlabel(axis_label(x, x_unit))
+    ax.set_ylabel(axis_label(y, y_unit))
+    ax.set_title(title or f"{axis_label(x)} and {axis_label(y).lower()} (mean and CI over seeds)")
     ax.grid(alpha=0.3)
-    ax.legend(frameon=False, fontsize="small")
+    _thousands(ax, "x")
+    _thousands(ax, "y")
+    _legend_outside(fig, ax)
     return fig
 
 
@@ -271,22 +455,25 @@ def _curve_stats(df: pd.DataFrame, x: str, y: str, hue: str | None, level: float
     return out
 
 
-def _draw_curves(
-    ax: Axes, df: pd.DataFrame, x: str, y: str, hue: str | None, level: float, colors: dict[Hashable, str]
-) -> None:
+def _draw_curves(ax: Axes, df: pd.DataFrame, x: str, y: str, hue: str | None, level: float) -> None:
     stats = _curve_stats(df, x, y, hue, level)
     groups = _unique(df[hue]) if hue else [None]
-    for i, h in enumerate(groups):
+    styles = _styles_for(hue, groups) if hue else {}
+    for h in groups:
         sub = stats if h is None else stats[stats[hue] == h]
         if sub.empty:
             continue
         xs = sub[x].to_numpy()
-        color = colors.get(h, OKABE_ITO[0])
-        marker = _MARKERS[i % len(_MARKERS)] if len(xs) <= 12 else None
-        ax.plot(xs, sub["mean"], color=color, marker=marker, linewidth=1.5, label=None if h is None else str(h))
+        st = styles.get(h, Style(OKABE_ITO[0], "o", "-", "", ""))
+        marker = st.marker if len(xs) <= 12 else None
+        ax.plot(
+            xs, sub["mean"], color=st.color, marker=marker, linestyle=st.linestyle, linewidth=1.5,
+            label=None if h is None else st.label,
+        )  # fmt: skip
         ax.fill_between(
-            xs, sub["low"].to_numpy(float), sub["high"].to_numpy(float), color=color, alpha=0.2, linewidth=0
+            xs, sub["low"].to_numpy(float), sub["high"].to_numpy(float), color=st.color, alpha=0.2, linewidth=0
         )
+    _integer_ticks(ax, df[x])
 
 
 def curves_ci(
@@ -325,14 +512,208 @@ def curves_ci(
             raise ValueError(f"column {c!r} not in the table")
     fig = _new_figure(figsize)
     ax = fig.add_subplot()
-    colors = palette(_unique(df[hue])) if hue else {None: OKABE_ITO[0]}
-    _draw_curves(ax, df, x, y, hue, level, colors)
-    ax.set_xlabel(_label(x, x_unit))
-    ax.set_ylabel(_label(y, y_unit))
-    ax.set_title(title or f"{y}: mean and {level:.0%} CI over seeds")
+    _draw_curves(ax, df, x, y, hue, level)
+    ax.set_xlabel(axis_label(x, x_unit))
+    ax.set_ylabel(axis_label(y, y_unit))
+    ax.set_title(title or f"{axis_label(y)}: mean and {level:.0%} CI over seeds")
     ax.grid(alpha=0.3)
+    _thousands(ax, "y")
     if hue:
-        ax.legend(frameon=False, fontsize="small", title=hue)
+        _legend_outside(fig, ax, axis_label(hue))
+    return fig
+
+
+def _styles_for(hue: str | None, values: Sequence[Any], families: Any = None, labels: Any = None) -> dict[Any, Style]:
+    """Principal styles for a ``principal`` column, else one Okabe-Ito colour and marker per value."""
+    if hue == "principal":
+        return principal_styles(values, families=families, labels=labels)
+    colors = palette(values)
+    return {
+        v: Style(colors[v], _MARKERS[i % len(_MARKERS)], "-", "", str(v)) for i, v in enumerate(dict.fromkeys(values))
+    }
+
+
+def _panel_title(panel: str, value: Any, panel_labels: Mapping[Any, str] | None) -> str:
+    if panel_labels and value in panel_labels:
+        return panel_labels[value]
+    return f"{axis_label(panel)}: {str(value).replace('_', ' ')}"
+
+
+def _grid(n: int, ncols: int, size: tuple[float, float], **kw: Any) -> tuple[Figure, list[Axes]]:
+    ncols = max(1, min(ncols, n))
+    nrows = -(-n // ncols)
+    fig = _new_figure((size[0] * ncols, size[1] * nrows))
+    axes = fig.subplots(nrows, ncols, squeeze=False, **kw)
+    flat = [ax for row in axes for ax in row]
+    for ax in flat[n:]:
+        ax.set_visible(False)
+    return fig, flat[:n]
+
+
+def differences_ci(
+    diffs: pd.DataFrame,
+    *,
+    metric: str,
+    unit: str = "",
+    panel: str | None = None,
+    name: str = "principal",
+    labels: Mapping[str, str] | None = None,
+    principal_labels: Mapping[str, str] | None = None,
+    panel_labels: Mapping[Any, str] | None = None,
+    families: Mapping[str, Sequence[str]] | None = None,
+    title: str | None = None,
+    ncols: int = 3,
+) -> Figure:
+    """Each principal's paired difference from a reference, with its interval, in small multiples.
+
+    One row per principal (grouped by family, the same order in every panel), a
+    point at the mean difference and a whisker for its interval; a dashed line at 0
+    is the reference itself. Panels (one per value of ``panel``, e.g. the
+    setting) share the x axis, so they can be compared. A difference without an
+    interval (one seed) is drawn as a hollow marker.
+
+    Args:
+        diffs: a table from :func:`analysis.stats.paired_differences`.
+        metric: the metric the differences are of (for the axis label).
+        unit: its unit.
+        panel: the column that splits the panels (``None``: one panel).
+        name: the column naming principals.
+        labels: metric display names, on top of :data:`METRIC_LABELS`.
+        principal_labels: principal display names, on top of :data:`PRINCIPAL_LABELS`.
+        panel_labels: panel value -> panel title (default ``"Setting: headline"``).
+        families: principal families, on top of :data:`PRINCIPAL_FAMILIES`.
+        title: figure title (default: the metric, the reference and the interval level).
+        ncols: panels per row.
+
+    Returns:
+        The figure.
+
+    Raises:
+        ValueError: an empty table or a missing column.
+    """
+    for col in [name, "reference", "mean", "low", "high", *([panel] if panel else [])]:
+        if col not in diffs.columns:
+            raise ValueError(f"column {col!r} not in the table of differences")
+    if diffs.empty:
+        raise ValueError("no differences to draw")
+    styles = principal_styles(diffs[name], families=families, labels=principal_labels)
+    fam_order = list(FAMILY_COLORS)
+    order = sorted(dict.fromkeys(diffs[name]), key=lambda p: fam_order.index(styles[p].family))
+    panels = _unique(diffs[panel]) if panel else [None]
+    fig, axes = _grid(len(panels), ncols, (4.4, 0.45 * len(order) + 1.4), sharex=True, sharey=True)
+    ref = principal_label(diffs["reference"].iloc[0], principal_labels)
+    for ax, value in zip(axes, panels, strict=True):
+        sub = diffs if value is None else diffs[diffs[panel] == value]
+        for i, p in enumerate(order):
+            row = sub[sub[name] == p]
+            if row.empty:
+                continue
+            r = row.iloc[0]
+            st = styles[p]
+            mean, low, high = float(r["mean"]), float(r["low"]), float(r["high"])
+            has_ci = math.isfinite(low) and math.isfinite(high)
+            if has_ci:
+                ax.errorbar(
+                    mean, i, xerr=_errors(np.array([mean]), np.array([low]), np.array([high])), fmt="none",
+                    ecolor=st.color, capsize=3, linewidth=1.2,
+                )  # fmt: skip
+            ax.plot(
+                mean, i, marker=st.marker, color=st.color, markersize=7, linestyle="none",
+                markerfacecolor=st.color if has_ci else "white", markeredgecolor=st.color,
+            )  # fmt: skip
+        ax.axvline(0, color="0.4", linestyle="--", linewidth=0.9)
+        ax.set_yticks(range(len(order)), [styles[p].label for p in order])
+        ax.set_ylim(len(order) - 0.5, -0.5)  # the first principal on top
+        ax.grid(axis="x", alpha=0.3)
+        if value is not None:
+            ax.set_title(_panel_title(panel, value, panel_labels), fontsize="medium")
+        _thousands(ax, "x")
+    fig.supxlabel(f"{axis_label(metric, unit, labels)}, difference from {_in_sentence(ref)}", fontsize="medium")
+    level = float(diffs["level"].iloc[0]) if "level" in diffs.columns else 0.95
+    what = axis_label(metric, "", labels)
+    fig.suptitle(title or f"{what}: difference from {_in_sentence(ref)}, mean and {level:.0%} CI over seeds")
+    return fig
+
+
+def curves_panels(
+    df: pd.DataFrame,
+    x: str,
+    y: str,
+    *,
+    hue: str | None = "principal",
+    panel: str | None = None,
+    level: float = 0.95,
+    x_unit: str = "",
+    y_unit: str = "",
+    labels: Mapping[str, str] | None = None,
+    principal_labels: Mapping[str, str] | None = None,
+    panel_labels: Mapping[Any, str] | None = None,
+    families: Mapping[str, Sequence[str]] | None = None,
+    title: str | None = None,
+    ncols: int = 3,
+    sharey: bool = True,
+) -> Figure:
+    """Mean and confidence band over seeds per ``hue``, one panel per value of ``panel``.
+
+    Principals keep one colour per family and a line style per member; x ticks are
+    whole numbers when ``x`` holds whole numbers (rounds, years, episodes); the
+    legend sits below the panels, outside the data.
+
+    Args:
+        df: long table with columns ``x``, ``y``, ``hue`` and ``panel`` (one row per seed and x).
+        x: x column.
+        y: value column.
+        hue: line grouping (``"principal"`` gets the family styles).
+        panel: the column that splits the panels (``None``: one panel).
+        level: confidence level of the bands.
+        x_unit: unit of ``x``.
+        y_unit: unit of ``y``.
+        labels: axis display names, on top of :data:`METRIC_LABELS`.
+        principal_labels: principal display names.
+        panel_labels: panel value -> panel title.
+        families: principal families.
+        title: figure title (default: ``y`` and the interval level).
+        ncols: panels per row.
+        sharey: one y scale for every panel.
+
+    Returns:
+        The figure.
+    """
+    for c in [x, y, *([hue] if hue else []), *([panel] if panel else [])]:
+        if c not in df.columns:
+            raise ValueError(f"column {c!r} not in the table")
+    hues = _unique(df[hue]) if hue else [None]
+    styles = _styles_for(hue, hues, families, principal_labels) if hue else {}
+    panels = _unique(df[panel]) if panel else [None]
+    fig, axes = _grid(len(panels), ncols, (4.2, 3.2), sharex=True, sharey=sharey)
+    handles: dict[str, Any] = {}
+    for ax, value in zip(axes, panels, strict=True):
+        sub = df if value is None else df[df[panel] == value]
+        stats = _curve_stats(sub, x, y, hue, level)
+        for h in hues:
+            part = stats if h is None else stats[stats[hue] == h]
+            if part.empty:
+                continue
+            st = styles.get(h, Style(OKABE_ITO[0], "o", "-", "", y))
+            xs = part[x].to_numpy()
+            (line,) = ax.plot(
+                xs, part["mean"], color=st.color, linestyle=st.linestyle, linewidth=1.5,
+                marker=st.marker if len(xs) <= 12 else None, markersize=4,
+            )  # fmt: skip
+            ax.fill_between(xs, part["low"].to_numpy(float), part["high"].to_numpy(float), color=st.color, alpha=0.15)
+            handles.setdefault(st.label, line)
+        _integer_ticks(ax, sub[x])
+        _thousands(ax, "y")
+        ax.grid(alpha=0.3)
+        if value is not None:
+            ax.set_title(_panel_title(panel, value, panel_labels), fontsize="medium")
+        ax.set_xlabel(axis_label(x, x_unit, labels))
+    axes[0].set_ylabel(axis_label(y, y_unit, labels))
+    if hue and len(handles) > 1:
+        fig.legend(
+            list(handles.values()), list(handles), loc="outside lower center", ncols=min(4, len(handles)), frameon=False
+        )
+    fig.suptitle(title or f"{axis_label(y, '', labels)}: mean and {level:.0%} CI over seeds")
     return fig
 
 
@@ -386,19 +767,20 @@ def incentive_paths(
     nrows = -(-len(columns) // ncols)
     fig = _new_figure((4.2 * ncols, 3.2 * nrows))
     axes = fig.subplots(nrows, ncols, squeeze=False, sharex=True)
-    colors = palette(_unique(rounds_df[hue])) if hue else {None: OKABE_ITO[0]}
     for k, col in enumerate(columns):
         ax = axes[k // ncols][k % ncols]
-        _draw_curves(ax, rounds_df, round_col, col, hue, level, colors)
-        ax.set_title(col)
-        ax.set_xlabel(round_col)
-        ax.set_ylabel(_label(col, unit))
+        _draw_curves(ax, rounds_df, round_col, col, hue, level)
+        ax.set_title(axis_label(col))
+        ax.set_xlabel(axis_label(round_col))
+        ax.set_ylabel(unit)
         ax.grid(alpha=0.3)
+        _thousands(ax, "y")
     for k in range(len(columns), nrows * ncols):
         axes[k // ncols][k % ncols].set_visible(False)
     if hue:
-        axes[0][0].legend(frameon=False, fontsize="small", title=hue)
-    fig.suptitle(title or f"intervention paths: mean and {level:.0%} CI over seeds")
+        handles, names = axes[0][0].get_legend_handles_labels()
+        fig.legend(handles, names, loc="outside lower center", ncols=min(4, len(names)), frameon=False)
+    fig.suptitle(title or f"Intervention paths: mean and {level:.0%} CI over seeds")
     return fig
 
 
@@ -434,7 +816,7 @@ def by_group(
     hue = hue if hue and hue in df.columns else None
     groups = _unique(df[group])
     hues = _unique(df[hue]) if hue else [None]
-    colors = palette(hues)
+    styles = _styles_for(hue, hues) if hue else {None: Style(OKABE_ITO[0], "s", "-", "", "")}
     fig = _new_figure(figsize or (max(6.4, 1.1 * len(groups) * max(1, len(hues) / 2)), 3.8))
     ax = fig.add_subplot()
     width = 0.8 / len(hues)
@@ -459,17 +841,18 @@ def by_group(
             data, positions=pos, widths=width * 0.8, patch_artist=True, showfliers=False, manage_ticks=False
         )
         for patch in bp["boxes"]:
-            patch.set_facecolor(colors[h])
+            patch.set_facecolor(styles[h].color)
             patch.set_alpha(0.7)
         for med in bp["medians"]:
             med.set_color("black")
         if h is not None:
-            ax.plot([], [], "s", color=colors[h], label=str(h))
+            ax.plot([], [], styles[h].marker, color=styles[h].color, label=styles[h].label)
     ax.set_xticks(np.arange(len(groups)), [str(g) for g in groups], rotation=30 if len(groups) > 4 else 0)
-    ax.set_xlabel(group)
-    ax.set_ylabel(_label(metric, unit))
-    ax.set_title(title or f"{metric} by {group}")
+    ax.set_xlabel(axis_label(group))
+    ax.set_ylabel(axis_label(metric, unit))
+    ax.set_title(title or f"{axis_label(metric)} by {axis_label(group).lower()}")
     ax.grid(axis="y", alpha=0.3)
+    _thousands(ax, "y")
     if hue:
-        ax.legend(frameon=False, fontsize="small", title=hue)
+        _legend_outside(fig, ax, axis_label(hue))
     return fig

@@ -25,7 +25,7 @@ import pandas as pd
 
 from ._io import atomic_write_bytes, atomic_write_text
 
-__all__ = ["Report", "format_summary", "format_value"]
+__all__ = ["Report", "format_number", "format_summary", "format_value", "terminal_table"]
 
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -46,6 +46,75 @@ pre{background:#f6f8fa;padding:.7rem;overflow-x:auto;font-size:.85rem}
 dl.kv{display:grid;grid-template-columns:max-content auto;gap:.1rem 1rem}dl.kv dt{font-weight:600}
 dl.kv dd{margin:0}footer{margin-top:3rem;border-top:1px solid #ddd;font-size:.8rem;color:#555}
 """.strip()
+
+
+def format_number(value: Any, digits: int = 3, *, signed: bool = False) -> str:
+    """A number as people read it: thousands separators, never scientific notation.
+
+    About ``digits`` significant digits, but never fewer than the integer part:
+    ``24813.4`` -> ``"24,813"``, ``5.234`` -> ``"5.23"``, ``0.01234`` -> ``"0.0123"``.
+    Below 1e-9 in magnitude a number shows as 0.
+
+    Args:
+        value: the number (NaN and None give ``""``).
+        digits: significant digits of numbers below 10**digits.
+        signed: always show the sign (``"+1,200"``), e.g. for differences.
+
+    Returns:
+        The text.
+    """
+    if value is None:
+        return ""
+    x = float(value)
+    if not math.isfinite(x):
+        return "" if math.isnan(x) else ("+inf" if x > 0 else "-inf")
+    sign = "+" if signed else ""
+    if abs(x) < 1e-9:
+        return f"{sign}0" if signed else "0"
+    decimals = min(9, max(0, digits - 1 - math.floor(math.log10(abs(x)))))
+    return f"{x:{sign},.{decimals}f}"
+
+
+def terminal_table(
+    df: pd.DataFrame,
+    *,
+    units: Mapping[str, str] | None = None,
+    labels: Mapping[str, str] | None = None,
+    digits: int = 3,
+    signed: Sequence[str] = (),
+) -> str:
+    """A table for the terminal: a header with each column's label and unit, numbers right-aligned.
+
+    Args:
+        df: the table (its index is not shown).
+        units: column -> unit, shown in the header as ``label (unit)``.
+        labels: column -> header text (default: the column name).
+        digits: significant digits (see :func:`format_number`).
+        signed: columns shown with an explicit sign (differences).
+
+    Returns:
+        The text, one line per row plus the header and a rule.
+    """
+    units, labels = dict(units or {}), dict(labels or {})
+    heads = []
+    for c in df.columns:
+        head = labels.get(str(c), str(c))
+        heads.append(f"{head} ({units[str(c)]})" if units.get(str(c)) else head)
+    numeric = [pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c]) for c in df.columns]
+    cells = [
+        [
+            format_number(v, digits, signed=str(c) in signed) if num and v is not None else format_value(v)
+            for c, v, num in zip(df.columns, row, numeric, strict=True)
+        ]
+        for row in df.itertuples(index=False, name=None)
+    ]
+    widths = [max([len(h), *(len(r[j]) for r in cells)]) for j, h in enumerate(heads)]
+
+    def line(values: Sequence[str]) -> str:
+        parts = [v.rjust(w) if num else v.ljust(w) for v, w, num in zip(values, widths, numeric, strict=True)]
+        return "  ".join(parts).rstrip()
+
+    return "\n".join([line(heads), "  ".join("-" * w for w in widths), *(line(r) for r in cells)]) + "\n"
 
 
 def format_value(value: Any, float_format: FloatFormat = "{:.4g}") -> str:
@@ -71,14 +140,17 @@ def format_value(value: Any, float_format: FloatFormat = "{:.4g}") -> str:
     return str(value)
 
 
-def format_summary(summary: pd.DataFrame, float_format: FloatFormat = "{:.4g}", *, show_n: bool = True) -> pd.DataFrame:
+def format_summary(
+    summary: pd.DataFrame, float_format: FloatFormat = format_number, *, show_n: bool = True
+) -> pd.DataFrame:
     """Wide display table of a :func:`analysis.stats.summarize` result.
 
-    One row per group, one column per metric, cells ``"mean [low, high]"`` (plus ``" n=10"``).
+    One row per group, one column per metric, cells ``"mean [low, high]"`` (plus ``" n=10"``);
+    a mean without an interval (one seed) is shown alone, never with a zero-width interval.
 
     Args:
         summary: the long summary.
-        float_format: number format.
+        float_format: number format (default :func:`format_number`: no scientific notation).
         show_n: append the number of seeds to each cell.
 
     Returns:
@@ -89,7 +161,7 @@ def format_summary(summary: pd.DataFrame, float_format: FloatFormat = "{:.4g}", 
 
     def cell(r: pd.Series) -> str:
         mean, low, high = (format_value(float(r[k]), float_format) for k in ("mean", "low", "high"))
-        text = f"{mean} [{low}, {high}]"
+        text = f"{mean} [{low}, {high}]" if low and high else mean
         return f"{text} n={int(r['n'])}" if show_n else text
 
     if summary.empty:
@@ -176,7 +248,7 @@ class Report:
         self,
         df: pd.DataFrame,
         caption: str | None = None,
-        float_format: FloatFormat = "{:.4g}",
+        float_format: FloatFormat = format_number,
         *,
         index: bool = False,
     ) -> Report:

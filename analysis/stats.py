@@ -41,6 +41,8 @@ __all__ = [
     "normalized_score",
     "numeric_metrics",
     "paired_difference",
+    "paired_differences",
+    "share_of_gap",
     "shots_curve",
     "summarize",
     "unpaired_difference",
@@ -63,8 +65,8 @@ class CI:
         low: lower bound.
         high: upper bound.
         n: number of (finite) values.
-        method: ``"t"``, ``"bca"``, ``"percentile"``, ``"welch"`` or ``"single"`` (n = 1: no interval,
-            ``low == high == mean``).
+        method: ``"t"``, ``"bca"``, ``"percentile"``, ``"welch"`` or ``"single"`` (one value, or one in
+            either sample: no interval, ``low`` and ``high`` are NaN).
         level: confidence level.
     """
 
@@ -80,11 +82,18 @@ class CI:
         """Half the interval's width."""
         return (self.high - self.low) / 2
 
+    @property
+    def has_interval(self) -> bool:
+        """Whether there is an interval at all (not for one value)."""
+        return bool(np.isfinite(self.low) and np.isfinite(self.high))
+
     def contains(self, value: float) -> bool:
-        """Whether ``value`` lies in the closed interval."""
-        return self.low <= value <= self.high
+        """Whether ``value`` lies in the closed interval (never, without an interval)."""
+        return self.has_interval and self.low <= value <= self.high
 
     def __str__(self) -> str:
+        if not self.has_interval:
+            return f"{self.mean:.4g} (n={self.n}, no interval)"
         return f"{self.mean:.4g} [{self.low:.4g}, {self.high:.4g}] (n={self.n}, {self.method})"
 
 
@@ -180,8 +189,8 @@ def mean_ci(
     if x.size == 0:
         raise ValueError("mean_ci needs at least one finite value")
     m = float(np.mean(x))
-    if x.size == 1:
-        return CI(m, m, m, 1, "single", level)
+    if x.size == 1:  # one value: no interval (a zero-width one would claim certainty)
+        return CI(m, math.nan, math.nan, 1, "single", level)
     if method == "auto":
         method = "t" if x.size < BOOTSTRAP_MIN_N else "bca"
     if method == "t":
@@ -282,6 +291,106 @@ def paired_difference(
     return Difference(float(d.mean()), ci, p, significant, "paired t", int(d.size), int(d.size), level, boot)
 
 
+def paired_differences(
+    df: pd.DataFrame,
+    metric: str,
+    reference: str,
+    *,
+    by: str | Sequence[str] | None = None,
+    name: str = "principal",
+    unit: str = "seed",
+    level: float = 0.95,
+    rng: np.random.Generator | int | None = None,
+) -> pd.DataFrame:
+    """Each principal's difference from ``reference`` in ``metric``, paired by seed, per group of ``by``.
+
+    Rows are first averaged within each (group, principal, seed), so ``n`` counts seeds.
+    Only seeds where both values are finite are paired; a principal with no such
+    seed in a group gets no row (e.g. a normalized score is undefined where the run
+    has no oracle to normalize by), and so does ``reference`` itself.
+
+    Args:
+        df: results, one row per principal x seed x setting (and more).
+        metric: the value column.
+        reference: the principal every other one is compared with (``a - reference``).
+        by: grouping column(s), e.g. ``"setting"`` or ``["setting", "shots"]``.
+        name: the column naming principals.
+        unit: the pairing unit.
+        level: confidence level.
+        rng: generator for the bootstrap intervals (n >= 10).
+
+    Returns:
+        Columns ``[*by, name, "reference", "mean", "low", "high", "p_value", "significant", "n",
+        "test", "level"]``, groups and principals in order of first appearance. With one seed the
+        difference has no interval (``low``, ``high`` NaN) and no test.
+    """
+    by_cols = _as_list(by)
+    for col in [*by_cols, name, unit, metric]:
+        if col not in df.columns:
+            raise KeyError(f"column {col!r} not in the table")
+    gen = _as_rng(rng)
+    keys = [*by_cols, name, unit]
+    per = df.groupby(keys, sort=False, dropna=False)[metric].mean().reset_index()
+    rows: list[dict[str, Any]] = []
+    grouped = per.groupby(by_cols, sort=False, dropna=False) if by_cols else [((), per)]
+    for key, g in grouped:
+        key_t = key if isinstance(key, tuple) else (key,)
+        ref = g[g[name] == reference].set_index(unit)[metric]
+        if ref.empty:
+            continue
+        for other in dict.fromkeys(g[name]):
+            if other == reference:
+                continue
+            vals = g[g[name] == other].set_index(unit)[metric]
+            joined = pd.concat([vals.rename("a"), ref.rename("b")], axis=1, join="inner")
+            joined = joined[np.isfinite(joined["a"].to_numpy(float)) & np.isfinite(joined["b"].to_numpy(float))]
+            if joined.empty:
+                continue
+            d = paired_difference(joined["a"], joined["b"], level, gen)
+            row = dict(zip(by_cols, key_t, strict=True))
+            row.update(
+                {
+                    name: other,
+                    "reference": reference,
+                    "mean": d.mean,
+                    "low": d.ci.low,
+                    "high": d.ci.high,
+                    "p_value": d.p_value,
+                    "significant": d.significant,
+                    "n": d.n,
+                    "test": d.test,
+                    "level": level,
+                }
+            )
+            rows.append(row)
+    columns = [*by_cols, name, "reference", "mean", "low", "high", "p_value", "significant", "n", "test", "level"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def share_of_gap(value: float, low: float, high: float, *, noise: float) -> float | None:
+    """How far ``value`` lies from ``low`` towards ``high``, as a share; None when the gap is within noise.
+
+    A share of a gap no larger than the noise in the values (say, the half-width of
+    their confidence interval) says nothing: "-286% of the way" from a $164 gap. Such
+    a gap is reported in absolute terms instead.
+
+    Args:
+        value: the principal's value.
+        low: the lower reference (e.g. no policy).
+        high: the upper reference (e.g. the oracle).
+        noise: the smallest gap that counts (>= 0), in the values' units.
+
+    Returns:
+        ``(value - low) / (high - low)``, or None when ``|high - low| <= noise`` or a value is not finite.
+    """
+    if noise < 0:
+        raise ValueError(f"noise must be >= 0, got {noise}")
+    gap = high - low
+    if not (np.isfinite(value) and np.isfinite(gap)) or abs(gap) <= noise or gap == 0:
+        return None
+    return float((value - low) / gap)
+
+
 def unpaired_difference(a: Any, b: Any, level: float = 0.95) -> Difference:
     """Welch comparison of two independent samples (``mean(a) - mean(b)``), for runs without shared seeds.
 
@@ -302,7 +411,7 @@ def unpaired_difference(a: Any, b: Any, level: float = 0.95) -> Difference:
         raise ValueError("unpaired_difference needs at least one finite value in each sample")
     diff = float(xa.mean() - xb.mean())
     if xa.size < 2 or xb.size < 2:
-        ci = CI(diff, diff, diff, int(xa.size + xb.size), "single", level)
+        ci = CI(diff, math.nan, math.nan, int(xa.size + xb.size), "single", level)
         return Difference(diff, ci, float("nan"), False, "Welch t", int(xa.size), int(xb.size), level)
     va, vb = xa.var(ddof=1) / xa.size, xb.var(ddof=1) / xb.size
     se = math.sqrt(va + vb)

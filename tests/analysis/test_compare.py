@@ -141,3 +141,16 @@ def test_module_entry_point_has_no_traceback(tmp_path):
     assert proc.stderr.strip().splitlines() == [f"error: no such run folder: {tmp_path / 'missing'}"]
     usage = subprocess.run([sys.executable, "-m", "analysis"], capture_output=True, text=True, check=False)
     assert usage.returncode == 0 and "compare" in usage.stdout
+
+
+def test_two_runs_on_the_same_one_seed_are_paired_not_welch(tmp_path, capsys):
+    a = make_run(tmp_path / "runs", "a", seeds=[0], rounds=False)
+    b = make_run(tmp_path / "runs", "b", seeds=[0], rounds=False)
+    assert main([str(a), str(b), "--out", str(tmp_path / "o"), "--baseline", "none"]) == 0
+    out = capsys.readouterr().out
+    comp = pd.read_csv(tmp_path / "o" / "comparisons.csv")
+    assert set(comp["test"]) == {"paired t"} and set(comp["n"]) == {1}  # one shared seed: a pair, not n=2 Welch
+    assert comp["low"].isna().all() and comp["p_value"].isna().all()
+    assert "Welch" not in out and "too few seeds for an interval or a test" in out
+    assert "CI [" not in out.split("Against")[0]  # the best principal's mean has no zero-width interval
+    assert not re.search(r"\de[+-]\d", out)  # no scientific notation

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from analysis.report import Report, format_summary
+from analysis.report import Report, format_number, format_summary, terminal_table
 from analysis.stats import summarize
 
 
@@ -83,3 +83,44 @@ def test_format_summary_wide():
     assert list(wide.columns) == ["principal", "m"]
     assert wide.loc[0, "m"].startswith("2.00 [") and wide.loc[0, "m"].endswith("n=3")
     assert wide.loc[1, "m"] == "2.00 [2.00, 2.00] n=3"
+
+
+# ---------------------------------------------------------------- numbers and tables
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (24813.4, "24,813"),
+        (-1234567.8, "-1,234,568"),
+        (5.234, "5.23"),
+        (0.01234, "0.0123"),
+        (0.0, "0"),
+        (float("nan"), ""),
+        (2.5e7, "25,000,000"),
+    ],
+)
+def test_format_number_never_uses_scientific_notation(value, text):
+    assert format_number(value) == text
+
+
+def test_format_number_signed():
+    assert format_number(164.0, signed=True) == "+164" and format_number(-0.5, signed=True) == "-0.500"
+
+
+def test_format_summary_shows_no_interval_for_one_seed():
+    df = pd.DataFrame({"principal": ["a", "b"], "seed": [0, 0], "welfare": [24813.4, 23000.0]})
+    wide = format_summary(summarize(df, "principal", "welfare"))
+    assert list(wide.welfare) == ["24,813 n=1", "23,000 n=1"]  # no zero-width "[24,813, 24,813]"
+    two = pd.DataFrame({"principal": ["a", "a"], "seed": [0, 1], "welfare": [24000.0, 25000.0]})
+    assert re.fullmatch(r"24,500 \[[-\d,]+, [\d,]+\] n=2", format_summary(summarize(two, "principal"))["welfare"][0])
+
+
+def test_terminal_table_has_units_in_the_header_and_aligned_numbers():
+    df = pd.DataFrame({"policy": ["none", "pigouvian"], "welfare": [23800.5, 24813.4], "diff": [0.0, 1012.9]})
+    text = terminal_table(
+        df, units={"welfare": "$ per household", "diff": "$"}, labels={"diff": "vs none"}, signed=["diff"]
+    )
+    lines = text.splitlines()
+    assert lines[0].split() == ["policy", "welfare", "($", "per", "household)", "vs", "none", "($)"]
+    assert lines[2].split() == ["none", "23,800", "+0"] and lines[3].split() == ["pigouvian", "24,813", "+1,013"]
+    assert len({len(line) for line in lines[1:]}) == 1  # every row as wide as the rule: right-aligned numbers
+    assert "e+" not in text

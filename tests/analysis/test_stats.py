@@ -12,6 +12,8 @@ from analysis.stats import (
     mean_ci,
     normalized_score,
     paired_difference,
+    paired_differences,
+    share_of_gap,
     shots_curve,
     summarize,
     unpaired_difference,
@@ -65,7 +67,9 @@ def test_t_interval_closed_form():
 
 def test_mean_ci_edge_cases():
     single = mean_ci([4.2])
-    assert (single.mean, single.low, single.high, single.n, single.method) == (4.2, 4.2, 4.2, 1, "single")
+    assert (single.mean, single.n, single.method) == (4.2, 1, "single")
+    assert np.isnan(single.low) and np.isnan(single.high)  # one value: no interval, not a zero-width one
+    assert not single.has_interval and not single.contains(4.2) and "no interval" in str(single)
     with pytest.raises(ValueError):
         mean_ci([])
     with pytest.raises(ValueError):
@@ -192,3 +196,45 @@ def test_adaptation_speed_hand_computed():
     assert list(half["rounds_to_target"]) == [2.0, 1.0]  # q: target 0 = baseline -> reached at once
     smooth = adaptation_speed(df[df.principal == "p"], "w", smooth=2)
     assert smooth.loc[0, "target"] == pytest.approx(9.75)
+
+
+# ------------------------------------------------------------ tables of differences
+def _table(rows):
+    return pd.DataFrame(rows, columns=["setting", "principal", "seed", "score"])
+
+
+def test_paired_differences_pairs_by_seed_and_matches_paired_difference():
+    rows = []
+    for seed in range(5):
+        for p, mu in (("none", 0.0), ("mermaide", 1.0), ("constant", 0.4)):
+            wobble = 0.01 * seed**2 * (p == "mermaide") + 0.05 * (seed % 2) * (p == "constant")
+            rows.append(("a", p, seed, mu + 0.1 * seed + wobble))
+    df = _table(rows)
+    out = paired_differences(df, "score", "none", by="setting")
+    assert list(out.principal) == ["mermaide", "constant"] and set(out.reference) == {"none"}
+    ref = paired_difference(
+        df[df.principal == "mermaide"].set_index("seed").score, df[df.principal == "none"].set_index("seed").score
+    )
+    row = out[out.principal == "mermaide"].iloc[0]
+    assert (row["mean"], row["low"], row["high"], row["n"]) == (ref.mean, ref.ci.low, ref.ci.high, 5)
+
+
+def test_paired_differences_skips_what_has_no_finite_pair():
+    """Normalized scores without the oracle are NaN: no pairs, no row, no error (the former traceback)."""
+    nan = float("nan")
+    rows = [("a", p, s, nan) for s in range(3) for p in ("none", "constant", "mermaide")]
+    rows += [("b", "mermaide", s, 1.0 + s) for s in range(3)] + [("b", "none", s, 0.5 * s) for s in range(3)]
+    rows += [("b", "constant", 0, nan), ("b", "constant", 1, 2.0)]  # one finite pair only: n = 1, no interval
+    out = paired_differences(_table(rows), "score", "none", by="setting")
+    assert list(zip(out.setting, out.principal, strict=True)) == [("b", "mermaide"), ("b", "constant")]
+    one = out[out.principal == "constant"].iloc[0]
+    assert one["n"] == 1 and one["mean"] == 1.5 and np.isnan(one["low"]) and np.isnan(one["p_value"])
+    assert paired_differences(_table(rows), "score", "oracle", by="setting").empty  # no reference at all
+
+
+def test_share_of_gap_is_none_within_the_noise():
+    assert share_of_gap(23_900.0, 23_800.0, 24_800.0, noise=200.0) == pytest.approx(0.1)
+    assert share_of_gap(23_400.0, 23_800.0, 23_964.0, noise=200.0) is None  # a $164 gap: no "-286%"
+    assert share_of_gap(1.0, 0.0, float("nan"), noise=0.0) is None
+    with pytest.raises(ValueError, match="noise"):
+        share_of_gap(1.0, 0.0, 2.0, noise=-1.0)
