@@ -49,7 +49,6 @@ its own initial parameters (``finetune_lr`` for the non-meta variants).
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -160,8 +159,12 @@ class MermaideConfig:
 
 # ------------------------------------------------------------ functional layers
 def _linear(params: Params, name: str, x: torch.Tensor) -> torch.Tensor:
-    """A linear layer; with per-task parameters (a leading task dim B on weight and bias) the activations'
-    leading dim is the task: x (B, ..., in) -> (B, ..., out), one batched matrix product for all tasks."""
+    """A linear layer, also with per-task parameters.
+
+    Per-task parameters carry a leading task dim B (weight (B, out, in)); the
+    activations' leading dim is then the task: x (B, ..., in) -> (B, ..., out),
+    one batched matrix product for all tasks.
+    """
     w, b = params[f"{name}.weight"], params[f"{name}.bias"]
     if w.dim() == 2:
         return F.linear(x, w, b)

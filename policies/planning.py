@@ -95,7 +95,9 @@ def plan_actions(
     lead = (*rows, q, s)
     one = (1,) * len(rows)
     hh = h[..., None, None, :].expand(*lead, h.shape[-1])
-    ff = Features(*(v[..., None, None, :].expand(*lead, v.shape[-1]) for v in (feats.counts, feats.private, feats.paid)))
+    ff = Features(
+        *(v[..., None, None, :].expand(*lead, v.shape[-1]) for v in (feats.counts, feats.private, feats.paid))
+    )
     ctx = None if context is None else context[..., None, None, :].expand(*lead, context.shape[-1])
     total = torch.zeros(lead)
     shares = spec.observation == "shares"

@@ -123,7 +123,11 @@ def _jobs(args: TrainArgs) -> list[tuple[str, str, Any, MermaideConfig]]:
 def curve_points(logs: list[dict[str, float]]) -> list[dict[str, float]]:
     """The learning-curve entries of a training log (kept in the shipped checkpoint, for reports)."""
     keep = ("update", "env_steps", "val/return", "val/return_final", "return/query", "seconds")
-    return [{k: float(v) for k, v in log.items() if k in keep} for log in logs if "val/return" in log or "val/return_final" in log]
+    return [
+        {k: float(v) for k, v in log.items() if k in keep}
+        for log in logs
+        if "val/return" in log or "val/return_final" in log
+    ]
 
 
 def _keep_log_before(path: Path, update: int) -> None:

@@ -55,9 +55,7 @@ class TuneArgs(RunOptions):
     observation: str | None = option(None, help="observation setting searched (default: the scenario's first)")
     variants: list[str] = option(default_factory=lambda: list(VARIANTS), help="variants to tune", choices=VARIANTS)
     lrs: list[float] = option(default_factory=lambda: [1e-3, 3e-3], help="outer learning rates tried", low=0)
-    steps: list[float] = option(
-        default_factory=lambda: [0.03, 0.1, 0.3], help="K-shot adaptation steps tried", low=0
-    )
+    steps: list[float] = option(default_factory=lambda: [0.03, 0.1, 0.3], help="K-shot adaptation steps tried", low=0)
     eval_seeds: int = option(2, help="validation episodes (fresh agents) per configuration", low=1)
     select_shots: int = option(1, help="K whose validation return chooses the configuration", low=0, high=5)
     iterations: int | None = option(None, help="training updates (default: the scenario's)", low=1)

@@ -49,6 +49,7 @@ from simulator import AgentType, IncentiveGame, IncentiveModel, Population
 from simulator.config import option
 
 __all__ = [
+    "OBSERVATIONS",
     "TEST_SETTINGS",
     "TRAIN_MIX",
     "VALIDATION_SETTINGS",
@@ -56,7 +57,6 @@ __all__ = [
     "BanditProblem",
     "BanditSetup",
     "BanditTask",
-    "OBSERVATIONS",
     "PassThrough",
     "checkpoint_name",
     "draw_types",
@@ -418,7 +418,9 @@ class BanditProblem:
 OBSERVATIONS = ("full", "actions", "noisy")
 """The observation settings learned principals are trained for (the default run evaluates full and actions)."""
 
-TRAIN_CONFIGS: dict[str, dict[str, Any]] = {v: {"iterations": 100} for v in ("mermaide", "wm_only", "meta_only", "model_free")}
+TRAIN_CONFIGS: dict[str, dict[str, Any]] = {
+    v: {"iterations": 100} for v in ("mermaide", "wm_only", "meta_only", "model_free")
+}
 """Each variant's settings beyond :class:`~policies.mermaide.MermaideConfig`'s defaults. Interim: a short budget
 until the validation search (``python -m policies.tune --scenario bandit_alignment``) has chosen them."""
 

@@ -579,28 +579,33 @@ def _ordered_columns(df: pd.DataFrame) -> list[str]:
 
 
 def _print_table(results: pd.DataFrame, args: Args) -> None:
+    from analysis.report import terminal_table
     from analysis.stats import summarize
 
     pooled = pooled_scores(results, args.score_threshold)
     held = pooled[pooled.setting.isin(HELD_OUT)]
     if held.empty:
-        per_seed = results.groupby(["principal", "observation", "shots", "seed"])[["principal_return"]].mean()
-        table = summarize(per_seed.reset_index(), by=["principal", "observation", "shots"], metrics=["principal_return"])
-        print("return per agent and episode (mean over seeds):", file=sys.stdout)
+        data = results.groupby(["principal", "observation", "shots", "seed"])[["principal_return"]].mean().reset_index()
+        table = summarize(data, by=["principal", "observation", "shots"], metrics=["principal_return"])
+        title, unit = "Return per agent and episode, mean and 95% CI over seeds", "per agent and episode"
     else:
         table = summarize(held, by=["principal", "observation", "shots"], metrics=["normalized_score"])
-        print(
-            f"normalised score on held-out types (share of the oracle's gain over no intervention; types with a gap "
-            f">= {args.score_threshold:g}):",
-            file=sys.stdout,
+        title = (
+            "Normalised score on held-out types (share of the oracle's gain over no intervention; types with a gap "
+            f">= {args.score_threshold:g}), mean and 95% CI over seeds"
         )
-    print(table.to_string(index=False), file=sys.stdout)
+        unit = "share"
+    shown = table[["principal", "observation", "shots", "mean", "low", "high", "n"]]
+    print(title, file=sys.stdout)
+    print(
+        terminal_table(shown, units={"mean": unit, "low": unit, "high": unit}, labels={"n": "seeds"}), file=sys.stdout
+    )
 
 
 def _report(rf: Any, results: pd.DataFrame, rounds: pd.DataFrame, args: Args, seconds: float, tasks: list) -> None:
     from ._bandit_report import write_report
 
-    learned = tasks[0].learned if tasks else {}
+    learned = {t.observation: t.learned for t in tasks}
     write_report(rf, results, rounds, args, seconds, learned)
 
 

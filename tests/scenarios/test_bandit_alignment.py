@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from policies import make_principal
-from policies.baselines import PlanningOracle, oracle_plans
+from policies.baselines import oracle_plans
 from policies.mermaide import MermaideConfig, PrincipalNet
 from scenarios._bandit_tasks import (
     TEST_SETTINGS,
@@ -111,7 +111,11 @@ def test_planning_oracle_beats_every_other_principal_on_average():
     setup = BanditSetup(horizon=20)
     tasks = sample_test_tasks(setup, "in_distribution", 4, 1)
     returns = {}
-    for name, kw in [("none", {}), ("constant", {"incentives": [0.5, 0, 0]}), ("oracle", {"levels": setup.action_set()})]:
+    for name, kw in [
+        ("none", {}),
+        ("constant", {"incentives": [0.5, 0, 0]}),
+        ("oracle", {"levels": setup.action_set()}),
+    ]:
         model = make_model(setup, tasks, 8, 0, make_principal(name, **kw)).run(20)
         returns[name] = model.ledger.to_frame().principal_return.sum()
     assert returns["oracle"] > max(returns["none"], returns["constant"])
