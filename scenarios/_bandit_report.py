@@ -14,7 +14,7 @@ from analysis.stats import paired_difference, paired_differences, summarize
 
 from ._bandit_tasks import HELD_OUT
 
-__all__ = ["COMPARATORS", "paired_table", "write_report"]
+__all__ = ["COMPARATORS", "normalize", "paired_table", "pooled_scores", "write_report"]
 
 METRICS = ["principal_return", "intervention_cost", "adaptation_cost", "target_rate"]
 COMPARATORS = (
@@ -28,6 +28,36 @@ COMPARATORS = (
 """What MERMAIDE 1-shot is compared with, paired by seed (the issue's acceptance list)."""
 
 LEARNED = ("mermaide", "wm_only", "meta_only", "model_free")
+
+
+def normalize(results: pd.DataFrame, threshold: float) -> pd.DataFrame:
+    """Add ``gap`` (oracle - none of the type) and ``normalized_score`` (NaN where the gap is below ``threshold``)."""
+    keys = ["seed", "setting", "observation", "type_index"]
+    ref = results[results.principal.isin(["none", "oracle"]) & (results.shots == 0)]
+    ref = ref.pivot_table(index=keys, columns="principal", values="principal_return")
+    out = results.drop(columns=["gap", "normalized_score", "none_return"], errors="ignore")
+    if not {"none", "oracle"} <= set(ref.columns):
+        return out.assign(gap=np.nan, normalized_score=np.nan, none_return=np.nan)
+    ref = ref.rename(columns={"none": "none_return"})
+    ref["gap"] = ref["oracle"] - ref["none_return"]
+    out = out.join(ref[["none_return", "gap"]], on=keys)
+    scored = out["gap"] >= threshold
+    out["normalized_score"] = np.where(scored, (out.principal_return - out.none_return) / out.gap, np.nan)
+    return out
+
+
+def pooled_scores(results: pd.DataFrame, threshold: float) -> pd.DataFrame:
+    """Normalised score per seed, pooled over the types with a gap of at least ``threshold``.
+
+    ``sum(return - none) / sum(oracle - none)`` over those types, per
+    (principal, observation, setting, shots, seed); the unit of the confidence intervals is the seed.
+    """
+    ok = results[results.gap >= threshold].copy()
+    ok["lift"] = ok.principal_return - ok.none_return
+    grp = ok.groupby(["principal", "observation", "setting", "shots", "seed"], sort=False)
+    out = grp[["lift", "gap"]].sum().reset_index()
+    out["normalized_score"] = out.lift / out.gap
+    return out.drop(columns=["lift"])
 
 
 def _per_seed(results: pd.DataFrame, by: list[str], metrics: list[str]) -> pd.DataFrame:
@@ -112,8 +142,6 @@ def write_report(
     rf: Any, results: pd.DataFrame, rounds: pd.DataFrame, args: Any, seconds: float, learned: dict[str, dict[str, Any]]
 ) -> None:
     """Render report.html / report.md and the PNG figures into the run folder."""
-    from .bandit_alignment import pooled_scores
-
     rep = Report("bandit_alignment: steering learning agents to a target arm", records=rf.record)
     n_seeds = results.seed.nunique()
     game = (

@@ -75,6 +75,7 @@ from policies.training import evaluate_kshot, meta_train
 from simulator import AgentType
 from simulator.config import ConfigError, ScenarioOptions, option, to_dict
 
+from ._bandit_report import normalize, pooled_scores
 from ._bandit_tasks import (
     HELD_OUT,
     TEST_SETTINGS,
@@ -479,36 +480,6 @@ def _make_fixed(name: str, setup: BanditSetup, args: Args, best_level: float) ->
     if name == "ipa":
         return make_principal("ipa", margin=args.ipa_margin, repeats=args.ipa_repeats)
     return make_principal(name)
-
-
-def normalize(results: pd.DataFrame, threshold: float) -> pd.DataFrame:
-    """Add ``gap`` (oracle - none of the type) and ``normalized_score`` (NaN where the gap is below ``threshold``)."""
-    keys = ["seed", "setting", "observation", "type_index"]
-    ref = results[results.principal.isin(["none", "oracle"]) & (results.shots == 0)]
-    ref = ref.pivot_table(index=keys, columns="principal", values="principal_return")
-    out = results.drop(columns=["gap", "normalized_score", "none_return"], errors="ignore")
-    if not {"none", "oracle"} <= set(ref.columns):
-        return out.assign(gap=np.nan, normalized_score=np.nan, none_return=np.nan)
-    ref = ref.rename(columns={"none": "none_return"})
-    ref["gap"] = ref["oracle"] - ref["none_return"]
-    out = out.join(ref[["none_return", "gap"]], on=keys)
-    scored = out["gap"] >= threshold
-    out["normalized_score"] = np.where(scored, (out.principal_return - out.none_return) / out.gap, np.nan)
-    return out
-
-
-def pooled_scores(results: pd.DataFrame, threshold: float) -> pd.DataFrame:
-    """Normalised score per seed, pooled over the types with a gap of at least ``threshold``.
-
-    ``sum(return - none) / sum(oracle - none)`` over those types, per
-    (principal, observation, setting, shots, seed); the unit of the confidence intervals is the seed.
-    """
-    ok = results[results.gap >= threshold].copy()
-    ok["lift"] = ok.principal_return - ok.none_return
-    grp = ok.groupby(["principal", "observation", "setting", "shots", "seed"], sort=False)
-    out = grp[["lift", "gap"]].sum().reset_index()
-    out["normalized_score"] = out.lift / out.gap
-    return out.drop(columns=["lift"])
 
 
 def run(args: Args) -> Path:
