@@ -23,7 +23,7 @@ from scenarios._bandit_tasks import (
     training_pool,
     validation_pool,
 )
-from scenarios.bandit_alignment import ALL_PRINCIPALS, CHECKPOINT_DIR, Args, EvalTask, evaluate_task, main
+from scenarios.bandit_alignment import ALL_PRINCIPALS, Args, EvalTask, evaluate_task, main
 from simulator import AgentType
 
 MEANS = np.array([0.2, 0.7, 0.6])
@@ -189,14 +189,27 @@ def test_oracle_myopic_needs_posted_incentives(tmp_path, capsys):
     assert main(argv) == 0
 
 
-def test_same_seed_same_results(tmp_path):
-    # evaluation with the shipped checkpoints (training's determinism: tests/policies/test_mermaide.py)
-    argv = ["--quick", "--principals", "none,oracle,mermaide", "--no-progress"]
+@pytest.fixture(scope="module")
+def tiny_checkpoints(tmp_path_factory):
+    """A folder of small trained checkpoints (two updates each) for the full observation setting."""
+    folder = tmp_path_factory.mktemp("ckpt")
+    from policies import train as train_cli
+
+    argv = ["--scenario", "bandit_alignment", "--variant", "all", "--observations", "full", "--quick"]
+    assert train_cli.main([*argv, "--threads", "1", "--no-progress", "--out", str(folder)]) == 0
+    return folder
+
+
+def test_same_seed_same_results(tmp_path, tiny_checkpoints):
+    # evaluation from checkpoints (training's determinism: tests/policies/test_mermaide.py)
+    argv = ["--quick", "--principals", "none,oracle,mermaide,model_free", "--no-progress"]
+    argv += ["--checkpoints", str(tiny_checkpoints)]
     assert main([*argv, "--out", str(tmp_path / "a")]) == 0
     assert main([*argv, "--out", str(tmp_path / "b")]) == 0
     a = pd.read_csv(tmp_path / "a" / "results.csv")
     b = pd.read_csv(tmp_path / "b" / "results.csv")
     pd.testing.assert_frame_equal(a, b)
+    assert (tmp_path / "a" / "learning-curves.png").exists()  # the checkpoints keep their validation curves
 
 
 @pytest.mark.parametrize(
@@ -217,16 +230,19 @@ def test_bad_input_is_one_line_exit_2(tmp_path, capsys, argv, needle):
     assert not (tmp_path / "run").exists()
 
 
-def test_checkpoint_for_another_game_is_refused(tmp_path, capsys):
+def test_checkpoint_for_another_game_is_refused(tmp_path, capsys, tiny_checkpoints):
     """A checkpoint trained for 11 incentive levels cannot drive a game with 5."""
-    folder = tmp_path / "ckpt"
-    folder.mkdir()
-    src = CHECKPOINT_DIR / "mermaide-full.pt"  # the shipped one
-    (folder / src.name).write_bytes(src.read_bytes())
-    argv = ["--quick", "--principals", "mermaide", "--checkpoints", str(folder), "--setup.levels", "5"]
+    argv = ["--quick", "--principals", "mermaide", "--checkpoints", str(tiny_checkpoints), "--setup.levels", "5"]
     code = main([*argv, "--out", str(tmp_path / "r2"), "--no-progress"])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "actions" in err[0], err
+
+
+def test_missing_checkpoints_say_how_to_train_them(tmp_path, capsys):
+    argv = ["--quick", "--principals", "mermaide", "--checkpoints", str(tmp_path / "empty")]
+    code = main([*argv, "--out", str(tmp_path / "r3"), "--no-progress"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "does not exist" in err[0] and "python -m policies.train" in err[0], err
 
 
 def test_brute_force_reference_is_not_trivial():
