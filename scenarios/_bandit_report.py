@@ -105,16 +105,18 @@ def paired_table(results: pd.DataFrame) -> pd.DataFrame:
 
 
 def _wins(table: pd.DataFrame) -> list[str]:
-    """One sentence per observation: on how many held-out settings MERMAIDE 1-shot beats every comparator."""
+    """One sentence per observation: on how many held-out settings MERMAIDE 1-shot beats every comparator run."""
     lines: list[str] = []
     if table.empty:
         return lines
     held = table[table.setting.isin(HELD_OUT)]
     for obs, grp in held.groupby("observation", sort=False):
         won = [s for s, g in grp.groupby("setting", sort=False) if (g.verdict == "MERMAIDE better").all()]
+        present = grp.comparator.nunique()
         lines.append(
-            f"{obs} observation: MERMAIDE 1-shot beats all {len(COMPARATORS)} comparators (95% paired interval "
-            f"above zero) on {len(won)} of {grp.setting.nunique()} held-out settings"
+            f"{obs} observation: MERMAIDE 1-shot beats all {present} comparators in the run"
+            f"{'' if present == len(COMPARATORS) else f' (of the {len(COMPARATORS)} the comparison needs)'} "
+            f"(95% paired interval above zero) on {len(won)} of {grp.setting.nunique()} held-out settings"
             + (f" ({', '.join(won)})." if won else ".")
         )
     return lines
@@ -193,6 +195,8 @@ def write_report(
             rep.figure(fig, caption=f"Each comparator minus MERMAIDE 1-shot, {obs} observation", name=f"paired_{obs}")
 
     pooled = pooled_scores(results, args.score_threshold)
+    if not {"none", "oracle"} <= set(results.principal):
+        rep.paragraph("Normalized scores need both the 'none' and the 'oracle' principals in the run.")
     if not pooled.empty:
         rep.heading("Normalised score (share of the oracle's gain)", 2)
         s = summarize(pooled, by=["setting", "observation", "principal", "shots"], metrics=["normalized_score"])

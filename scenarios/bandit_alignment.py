@@ -31,7 +31,7 @@ parameters and state; the upper bound); ``oracle_myopic`` (posted game only);
 and the learned ``mermaide``, ``wm_only``, ``meta_only``, ``model_free``
 (:mod:`policies.mermaide`).
 
-Evaluation protocol, per observation x seed x setting: every principal meets
+Evaluation protocol, per seed x setting and observation setting: every principal meets
 the same ``agents_per_type`` fresh agents of each test type (common random
 numbers) in its scored episode. A learned principal's K-shot score comes after
 K adaptation episodes with other fresh agents of the type, played exploring,
@@ -368,8 +368,8 @@ def _evaluate_learned(
     return rows, pd.concat(rounds, ignore_index=True)
 
 
-TASK_KEYS = ("observation", "seed", "setting")
-"""The result columns that identify an evaluation task (one per observation x seed x setting)."""
+TASK_KEYS = ("seed", "setting")
+"""The result columns that identify an evaluation task (one per seed x setting, all observation settings)."""
 
 
 def resolve(args: Args) -> Args:
@@ -391,79 +391,89 @@ def resolve(args: Args) -> Args:
 
 @dataclass
 class EvalTask:
-    """One evaluation task: every principal on the test types of one observation x seed x setting.
+    """One evaluation task: every principal on the test types of one seed x setting, in every observation setting.
 
     The test types come from ``(seed, setting)`` and every episode's seed from
-    them, so the task gives the same rows in any process.
+    them, so the task gives the same rows in any process. Principals that do not
+    observe (``observes = False``: none, constant, best_constant, the oracle) play
+    once, and their rows are the same for every observation setting.
     """
 
     args: Args
-    observation: str
     seed: int
     setting: str
-    learned: dict[str, LearnedPrincipal] = dataclasses.field(default_factory=dict)
+    learned: dict[str, dict[str, LearnedPrincipal]] = dataclasses.field(default_factory=dict)
     best_level: float = 0.0
 
     @property
-    def key(self) -> tuple[str, int, str]:
+    def key(self) -> tuple[int, str]:
         """Values of :data:`TASK_KEYS`."""
-        return (self.observation, self.seed, self.setting)
+        return (self.seed, self.setting)
 
 
 def eval_tasks(args: Args, rf: Any = None) -> list[EvalTask]:
-    """The tasks of a run (observation-major, then seed, then setting), learned principals loaded or trained once.
+    """The tasks of a run (seed-major, then setting), learned principals loaded or trained once.
 
     With ``--retrain`` the principals are trained here and saved under
     ``checkpoints/`` of the run folder ``rf``; a resumed run reloads them from there.
     """
     settings = ["custom"] if args.learner else list(args.settings)
-    tasks = []
     best_level = _best_constant_level(args.setup, args) if "best_constant" in args.principals else 0.0
+    learned: dict[str, dict[str, LearnedPrincipal]] = {}
     for observation in args.observations:
         setup = dataclasses.replace(args.setup, observation=observation)
-        learned: dict[str, LearnedPrincipal] = {}
+        learned[observation] = {}
         for name in args.principals:
             if name not in VARIANTS:
                 continue
             if not args.retrain:
-                learned[name] = _learned(name, setup, args)
+                learned[observation][name] = _learned(name, setup, args)
                 continue
             ckpt = rf.path(f"checkpoints/{name}-{observation}.pt") if rf is not None else None
             if args.resume and ckpt is not None and ckpt.exists():
-                learned[name] = make_principal(name, checkpoint=ckpt, seed=args.seed)
+                learned[observation][name] = make_principal(name, checkpoint=ckpt, seed=args.seed)
             else:
                 cfg = dataclasses.replace(args.train, variant=name)
-                learned[name] = train_variant(setup, cfg, args.seed, ckpt, progress=args.progress)
-        for seed in range(args.seed, args.seed + args.seeds):
-            tasks.extend(EvalTask(args, observation, seed, setting, learned, best_level) for setting in settings)
-    return tasks
+                learned[observation][name] = train_variant(setup, cfg, args.seed, ckpt, progress=args.progress)
+    return [
+        EvalTask(args, seed, setting, learned, best_level)
+        for seed in range(args.seed, args.seed + args.seeds)
+        for setting in settings
+    ]
 
 
 def evaluate_task(task: EvalTask) -> tuple[list[dict[str, Any]], pd.DataFrame]:
-    """Run one task: every principal on the task's test types; returns (rows, per-round table)."""
-    args, observation, seed, setting = task.args, task.observation, task.seed, task.setting
-    setup = dataclasses.replace(args.setup, observation=observation)
+    """Run one task: every principal on the task's test types, per observation setting; (rows, per-round table)."""
+    args, seed, setting = task.args, task.seed, task.setting
     tasks = (
-        _custom_tasks(setup, args.learner, args.test_types, seed)
+        _custom_tasks(args.setup, args.learner, args.test_types, seed)
         if setting == "custom"
-        else sample_test_tasks(setup, setting, args.test_types, seed)
+        else sample_test_tasks(args.setup, setting, args.test_types, seed)
     )
     pseed = seed if args.principal_seed is None else args.principal_seed
     seeds = {"score": _seed_of(seed, setting, "score"), "adapt": _seed_of(seed, setting, "adapt")}
     m = args.agents_per_type
     all_rows: list[dict[str, Any]] = []
     all_rounds: list[pd.DataFrame] = []
-    for name in args.principals:
-        if name in task.learned:
-            pseeds = {**seeds, "principal": _seed_of(pseed, setting, observation, name)}
-            rows, rounds = _evaluate_learned(name, task.learned[name], setup, tasks, args, pseeds)
-        else:
-            principal = _make_fixed(name, setup, args, task.best_level)
-            rows, rounds = _evaluate_fixed(name, principal, setup, tasks, m, seeds["score"], args.device)
-        for r in rows:
-            r.update(scenario=SCENARIO, seed=seed, setting=setting, observation=observation)
-        all_rows.extend(rows)
-        all_rounds.append(rounds.assign(seed=seed, setting=setting, observation=observation))
+    blind: dict[str, tuple[list[dict[str, Any]], pd.DataFrame]] = {}  # principals that do not observe, played once
+    for observation in args.observations:
+        setup = dataclasses.replace(args.setup, observation=observation)
+        for name in args.principals:
+            if name in task.learned.get(observation, {}):
+                pseeds = {**seeds, "principal": _seed_of(pseed, setting, observation, name)}
+                rows, rounds = _evaluate_learned(name, task.learned[observation][name], setup, tasks, args, pseeds)
+            elif name in blind:
+                rows, rounds = blind[name]
+            else:
+                principal = _make_fixed(name, setup, args, task.best_level)
+                rows, rounds = _evaluate_fixed(name, principal, setup, tasks, m, seeds["score"], args.device)
+                if not getattr(principal, "observes", True):
+                    blind[name] = (rows, rounds)
+            rows = [
+                {**r, "scenario": SCENARIO, "seed": seed, "setting": setting, "observation": observation} for r in rows
+            ]
+            all_rows.extend(rows)
+            all_rounds.append(rounds.assign(seed=seed, setting=setting, observation=observation))
     return all_rows, pd.concat(all_rounds, ignore_index=True)
 
 
@@ -485,8 +495,8 @@ def _make_fixed(name: str, setup: BanditSetup, args: Args, best_level: float) ->
 def run(args: Args) -> Path:
     """Run the whole comparison and write the run folder; returns its path.
 
-    The evaluation runs as independent tasks, one per observation x seed x
-    setting, on ``args.backend`` (this process or Ray); each task's rows are
+    The evaluation runs as independent tasks, one per seed x setting (every
+    observation setting inside), on ``args.backend`` (this process or Ray); each task's rows are
     appended to ``results.csv`` as it finishes, and ``--resume`` continues an
     interrupted run folder by skipping the tasks already there. The final tables
     are sorted in task order, so they do not depend on the backend.
@@ -576,7 +586,7 @@ def _print_table(results: pd.DataFrame, args: Args) -> None:
 def _report(rf: Any, results: pd.DataFrame, rounds: pd.DataFrame, args: Args, seconds: float, tasks: list) -> None:
     from ._bandit_report import write_report
 
-    learned = {t.observation: t.learned for t in tasks}
+    learned = tasks[0].learned if tasks else {}
     write_report(rf, results, rounds, args, seconds, learned)
 
 

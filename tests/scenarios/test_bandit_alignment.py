@@ -142,10 +142,12 @@ def _tiny_learned(setup: BanditSetup, variant: str):
 def test_an_evaluation_changes_when_only_the_principal_s_seed_changes(variant):
     setup = BanditSetup(horizon=10)
     args = Args(principals=["none", variant], shots=[0, 1], test_types=2, agents_per_type=3, setup=setup)
-    learned = {variant: _tiny_learned(setup, variant)}
+    learned = {"full": {variant: _tiny_learned(setup, variant)}}
 
     def rows(principal_seed):
-        task = EvalTask(dataclasses.replace(args, principal_seed=principal_seed), "full", 0, "explorative", learned)
+        task = EvalTask(
+            dataclasses.replace(args, principal_seed=principal_seed, observations=["full"]), 0, "explorative", learned
+        )
         return pd.DataFrame(evaluate_task(task)[0]).set_index(["principal", "shots", "type_index"])
 
     a, b, c = rows(1), rows(1), rows(2)
@@ -250,3 +252,14 @@ def test_brute_force_reference_is_not_trivial():
     setup = BanditSetup(horizon=3, levels=3, reward_noise=0.0, posted=False)
     values = {_reference_return(setup, [0.6, 0.5, 0.4], 1.0, s) for s in itertools.product((0.0, 0.5, 1.0), repeat=3)}
     assert len(values) > 3
+
+
+def test_principals_that_do_not_observe_play_once_for_every_observation_setting():
+    setup = BanditSetup(horizon=8)
+    args = Args(principals=["none", "oracle", "ipa"], test_types=2, agents_per_type=3, setup=setup, oracle_samples=2)
+    args = dataclasses.replace(args, observations=["full", "noisy"])
+    rows = pd.DataFrame(evaluate_task(EvalTask(args, 0, "in_distribution"))[0])
+    by = rows.set_index(["principal", "observation", "type_index"]).principal_return
+    for p in ("none", "oracle"):
+        assert by.loc[p, "full"].equals(by.loc[p, "noisy"])
+    assert set(rows.observation) == {"full", "noisy"} and len(rows) == 3 * 2 * 2
