@@ -103,8 +103,9 @@ class MermaideConfig:
     first_order: bool = option(False, help="first-order MAML (drop second derivatives)")
     adapt: list[str] | None = option(
         None,
-        help="parameter-name prefixes adapted in the inner loop (default: the world model for the world-model "
-        "variants, the policy and value heads and the initial belief for the others)",
+        help="parameter-name prefixes adapted in the inner loop",
+        default_text="the world model and value head (world-model variants); the policy, value head and initial "
+        "belief (the others)",
     )
     zero_shot_weight: float = option(1.0, help="weight of the unadapted (0-shot) loss in the meta loss", low=0.0)
     explore: float = option(

@@ -74,10 +74,11 @@ class TrainArgs(RunOptions):
     variant: str = option("mermaide", help="method, or 'all'", choices=(*VARIANTS, "all"))
     observations: list[str] | None = option(
         None,
-        help="observation settings to train for (default: every one the scenario trains for)",
+        help="observation settings to train for",
+        default_text="every one the scenario trains for",
         choices=("full", "actions", "noisy", "shares"),
     )
-    iterations: int | None = option(None, help="outer updates (default: the method config's)", low=1)
+    iterations: int | None = option(None, help="outer updates", low=1, default_text="the scenario's tuned setting")
     quick: bool = option(False, help="a few updates only (smoke test)")
     task_envs: bool = option(
         False, help="one environment per task, seeded per task (the random stream of the ray backend, in-process)"

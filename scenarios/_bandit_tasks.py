@@ -133,7 +133,7 @@ class BanditSetup:
     levels: int = option(11, help="incentive levels on the target, evenly from 0 to max_incentive", low=2, high=101)
     posted: bool = option(
         False,
-        help="agents see the incentives before choosing (announced bonuses, a second game); default: incentives "
+        help="agents see the incentives before choosing (announced bonuses, a second game); otherwise incentives "
         "are felt only, added to the reward the agent experiences and learns from (the paper's game)",
     )
     observation: str = option("full", help="what the principal sees", choices=("full", "actions", "noisy"))

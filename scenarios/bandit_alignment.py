@@ -127,10 +127,6 @@ class Args(ScenarioOptions):
     RUN_NAME: ClassVar[str] = SCENARIO
     DEVICE_NOTE: ClassVar[str] = "the agents of the non-learned principals are simulated (training stays on the CPU)"
 
-    seeds: int = option(10, help="number of seeds", low=1, high=1000)
-    shots: list[int] = option(
-        default_factory=lambda: [0, 1, 2, 3, 4, 5], help="adaptation episodes K evaluated", low=0, high=20
-    )
     quick: bool = option(False, help="tiny budget for smoke tests (2 types, 4 agents, 1 seed, shots 0 and 1)")
     principals: list[str] = option(default_factory=lambda: list(DEFAULT_PRINCIPALS), help="principals to compare")
     learner: str | None = option(
@@ -154,9 +150,11 @@ class Args(ScenarioOptions):
         1.0, help="types whose oracle - none gap is below this (per agent and episode) get no normalised score", low=0
     )
     principal_seed: int | None = option(
-        None, help="seed of the learned principals' own random numbers (default: the evaluation seed)", low=0
+        None, help="seed of the learned principals' own random numbers", low=0, default_text="the evaluation seed"
     )
-    checkpoints: str | None = option(None, help="folder of trained principals (default: the shipped ones)")
+    checkpoints: str | None = option(
+        None, help="folder of trained principals", default_text="scenarios/checkpoints/bandit_alignment"
+    )
     retrain: bool = option(False, help="train the learned principals from scratch (progress bar)")
     setup: BanditSetup = option(default_factory=BanditSetup, help="the game and the agent-type pools")
     train: MermaideConfig = option(default_factory=MermaideConfig, help="training settings (with --retrain)")
@@ -335,8 +333,8 @@ def _evaluate_fixed(name: str, principal: Any, setup: BanditSetup, tasks: list[B
     rec = _Recorder(principal)
     model = make_model(setup, tasks, m, seed, rec, collect_every=10**9, device=device)
     actions = []
-    for _ in range(setup.horizon):
-        model.step()
+    for _ in range(setup.horizon):  # round by round: the true actions of every agent are kept
+        model.run(1)
         actions.append(np.asarray(model.last_actions).copy())
     offered = np.stack([np.broadcast_to(x, (len(tasks) * m, setup.n_actions))[:, setup.target] for x in rec.offered])
     return _rows(name, 0, _stats(setup, np.stack(actions), offered, m), tasks, np.zeros(len(tasks)))

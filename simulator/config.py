@@ -599,6 +599,7 @@ class RunOptions:
         None,
         help="numba and torch threads of this process; each task of a pool or Ray worker uses one",
         low=1,
+        high=4096,
         default_text="{DEFAULT_THREADS}",
         template=True,
     )
