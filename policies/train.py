@@ -67,6 +67,12 @@ class TrainArgs(RunOptions):
 
     RUN_NAME: ClassVar[str] = "train"
     DEVICE_NOTE: ClassVar[str] = "the training agents step (the network trains on the CPU either way)"
+    THREADS_NOTE: ClassVar[str] = "numba and torch threads (the shipped checkpoints were trained on 1)"
+    THREADS_DEFAULT: ClassVar[str] = "every core"
+    BACKEND_NOTE: ClassVar[str] = (
+        "where the training environments step: local (this process) or ray (Ray actors, one CPU each; the same "
+        "checkpoint)"
+    )
 
     scenario: str = option(
         "bandit_alignment", help="scenario whose training pool is used", choices=tuple(SCENARIO_MODULES)
