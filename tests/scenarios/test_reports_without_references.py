@@ -29,6 +29,9 @@ def test_bandit_run_without_the_oracle_finishes_with_its_report(tmp_path, capsys
         "--observations",
         "full",
         "--no-progress",
+        "--retrain",
+        "--train.iterations",
+        "2",
         "--out",
         str(tmp_path / "run"),
     ]
