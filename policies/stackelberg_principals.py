@@ -153,9 +153,9 @@ from simulator import Observation, PrincipalSpec
 from simulator.config import option
 
 from .base import BasePrincipal, register_principal
+from .checkpoints import CheckpointError, atomic_torch_save, load_checkpoint
 from .nets import MLP, GRUCell, reinit
 from .stackelberg import learn_commitment_by_queries, nash_equilibria, solve_stackelberg
-from .training import CheckpointError, atomic_torch_save, load_checkpoint
 
 __all__ = [
     "CHECKPOINT_FORMAT",

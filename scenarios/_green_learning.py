@@ -1,41 +1,26 @@
-"""Learned principals for green_tax: the training distribution of populations, the batch environment, evaluation.
+"""Learned governments for green_tax: the training distribution of populations, the batch environment, evaluation.
 
 The government is a principal acting on a whole population (one row = one
-population): each year it sets vehicle incentives on top of the Pigouvian carbon
-tax (the economy's default for every vehicle-incentive principal): a subsidy of
-$0 to $2,000 a year per electric vehicle, and a surcharge or rebate of up to
-$500 a year per vehicle of each other technology (none on having no car); it
-observes the choice shares (no car, gasoline, hybrid, electric). (The box was
-chosen for the first economy, per car-year around the Pigouvian tax per car,
-as described next; it is rescaled to the per-vehicle units of the economy with
-a carbon tax and awaits retuning on the validation populations below.) A
-surcharge on the other cars moves relative prices like an electric-car subsidy
-but without outlays (a deficit costs lambda - 1 per dollar); it also moves the
-informed households, who were choosing right. The untrained policy plays a $100
-electric-car subsidy. Earlier
-versions failed or fell short in instructive ways: one that set all three rates
-freely in both directions exploited its critic with large subsidies on every
-technology; one that could also tax the clean technology up to $2,000 above the
-Pigouvian rate drifted to that corner (the world-model variants) or to the
-largest subsidy after one fine-tuning step (the model-free ones, whose value
-loss was then in dollars); one limited to the clean rate (the others at the
-Pigouvian tax) reached 24,382 to 24,591 $/household on the headline
-population over three training seeds, against 24,733 to 24,795 for this box
-(a training-distribution population; the held-out ones were not consulted).
-Its objective is welfare (in training: the welfare gain over a twin population
-under the Pigouvian tax, with common random numbers), a *dynamic* objective (a
-subsidy today changes what households believe tomorrow). Every variant's
-policy is trained by policy gradient (REINFORCE with a value baseline) on those
-realised gains, in simulation. The world-model variants (``mermaide``,
-``wm_only``) add the world model's likelihood of the observed choice shares as
-a loss on the shared belief (``policy_loss = "reinforce"``), and their K-shot
-adaptation fits only the world model (``encoder.h0``, ``head.``) to the choice
-shares of the adaptation episodes: what a government observes under its own
-taxes, never welfare. The meta variants are trained with MAML through that
-adaptation. Two earlier designs for the world-model variants failed and are
-kept as options of :class:`policies.mermaide.MermaideConfig`: a critic of the
-return that the policy ascends (``policy_loss = "model"``: the policy drifted
-to no subsidy at all), and adapting the policy too (training diverged).
+population). Each year it picks one of a discrete set of policies
+(:func:`green_net_spec`) on top of the Pigouvian carbon tax (the economy's
+default for every vehicle-incentive principal): an electric-car subsidy of $0 to
+$2,000 a year per vehicle (:data:`CLEAN_SUBSIDIES`) combined with a common
+surcharge or rebate of up to $500 a year per vehicle of every other car
+(:data:`OTHER_OFFSETS`), none on having no car; it observes the choice shares
+(no car, gasoline, hybrid, electric). A surcharge on the other cars moves
+relative prices like an electric-car subsidy but without outlays (a deficit
+costs lambda - 1 per dollar); it also moves the informed households, who were
+choosing right. Its objective is welfare, a *dynamic* objective (a subsidy today
+changes what households believe tomorrow); in training, each round's reward is
+the welfare gain over a twin population under the Pigouvian carbon tax and no
+vehicle incentive, with common random numbers, so that the differences between
+populations, which dwarf the effect of one year's subsidy, cancel.
+
+The learned governments run on the one core of :mod:`policies.mermaide`
+(``python -m policies.train --scenario green_tax``): the world-model variants
+plan through a world model of the choice shares and of the welfare gain of a
+year (a learned reward), the policy-gradient variants sample from their
+policy over the same set.
 
 Training distribution of populations (documented ranges; held-out settings lie
 outside them): pessimistic share U(0.2, 0.6), pessimism depth U($1,000,
@@ -47,14 +32,15 @@ population's economy has its own); 1,000 households per training population
 keeps the configured households' ownership intercepts (they differ in what
 households know, not in what they value).
 
-Validation populations (:func:`validation_populations`): where every choice of
-the learned governments is made (action box, step sizes, budgets), never
+Validation populations (:func:`validation_populations`, the problem's
+``validation_tasks``): where every choice of the learned governments is made
+(action set, step sizes, budgets) and the learning curves are read, never
 reported: four drawn from the training distribution by their own seeded stream,
 and four outside it (pessimism deeper than training but shallower than the
 reported ``deep_pessimism``; UCB1 and EWA learners, families in neither training
-nor the reported settings), each evaluated on seeds of their own range
-(:data:`VALIDATION_SEEDS`), disjoint from the reported settings' populations and
-seeds (a test checks it).
+nor the reported settings; a mostly informed population), each evaluated on
+seeds of their own range (:data:`VALIDATION_SEEDS`), disjoint from the reported
+settings' populations and seeds (a test checks it).
 """
 
 from __future__ import annotations
@@ -67,94 +53,95 @@ from typing import Any
 import numpy as np
 
 from policies import make_principal, principal_class
+from policies.checkpoints import CheckpointError, save_checkpoint
 from policies.learned import LearnedPrincipal
-from policies.mermaide import MermaideConfig, NetSpec
-from policies.training import CheckpointError, StepResult, meta_train, save_checkpoint
+from policies.mermaide import MermaideConfig
+from policies.problem import NetSpec, StepResult
+from policies.training import meta_train
 from simulator.config import ConfigError
 
-from .green_tax.economy import (
-    Economy,
-    HouseholdMix,
-    build,
-    emissions_per_mile,
-    grid_path,
-    pin_ownership,
-    scc_path,
-)
+from .green_tax.economy import Economy, HouseholdMix, build, pin_ownership
 
 __all__ = [
+    "CLEAN_SUBSIDIES",
+    "OBSERVATIONS",
+    "OTHER_OFFSETS",
     "VALIDATION_SEEDS",
     "GreenEnv",
     "GreenProblem",
+    "checkpoint_name",
     "evaluate_learned",
     "green_net_spec",
     "load_or_train",
+    "train_config",
     "train_green",
+    "training_problem",
     "validation_populations",
 ]
 
 TRAIN_HOUSEHOLDS = 1000
-SUBSIDY_ROOM = 2000.0
-OTHER_ROOM = 500.0
-INIT_SUBSIDY = 100.0
+CLEAN_SUBSIDIES = (0.0, 100.0, 250.0, 500.0, 1000.0, 1500.0, 2000.0)
+"""The electric-car subsidy on top of the Pigouvian carbon tax, $/yr per vehicle (the government's choices)."""
+OTHER_OFFSETS = (-500.0, -250.0, 0.0, 250.0, 500.0)
+"""A common surcharge (positive) or rebate (negative) on every other car, $/yr per vehicle."""
 
 
 def green_net_spec(econ: Economy) -> NetSpec:
-    """What the learned government is built for.
+    """What the learned government is built for: its action set, observation and reward.
 
-    It sets vehicle incentives (subsidy > 0, tax < 0, $/yr per vehicle) on top of the Pigouvian carbon
-    tax: the electric car's from 0 to a $2,000 subsidy, the other cars' within $500 of 0, none on having
-    no car. Values and costs as the government sees them: minus the damages of a vehicle-year at
-    today's SCC and miles, and lambda - 1 per dollar of deficit.
+    Actions: every combination of an electric-car subsidy in :data:`CLEAN_SUBSIDIES`
+    and a surcharge on the other cars in :data:`OTHER_OFFSETS`, as vehicle incentives
+    (subsidy > 0, tax < 0, $/yr per vehicle; none on having no car) on top of the
+    Pigouvian carbon tax; "no intervention" is no vehicle incentive. Its reward,
+    welfare, is learned from the simulation (``reward = "learned"``).
     """
-    k = econ.k
-    low = np.full(k, -OTHER_ROOM)
-    high = np.full(k, OTHER_ROOM)
-    low[0] = high[0] = 0.0  # no car: no incentive
-    low[econ.clean] = 0.0
-    high[econ.clean] = SUBSIDY_ROOM
-    init = np.zeros(k)
-    init[econ.clean] = INIT_SUBSIDY
-    damages = scc_path(econ)[0] * emissions_per_mile(econ, grid_path(econ, 1)[0]) * econ.miles_per_vehicle
+    actions = []
+    for sub in CLEAN_SUBSIDIES:
+        for off in OTHER_OFFSETS:
+            x = np.full(econ.k, -off)
+            x[0] = 0.0  # no car: no incentive
+            x[econ.clean] = sub
+            actions.append([float(v) for v in x])
+    null = CLEAN_SUBSIDIES.index(0.0) * len(OTHER_OFFSETS) + OTHER_OFFSETS.index(0.0)
     return NetSpec(
-        n_actions=k,
-        low=list(low),
-        high=list(high),
-        mask=[True] * k,
-        base=[0.0] * k,
-        values=list(-damages),
+        n_actions=econ.k,
+        actions=actions,
+        null_action=null,
+        values=[0.0] * econ.k,
         cost=econ.mcpf - 1.0,
         horizon=econ.horizon,
         observation="shares",
-        obs_noise=0.0,
+        reward="learned",
         x_scale=1000.0,
         reward_scale=1000.0,
-        init_incentive=list(init),
+        posted=True,
     )
+
+
+OBSERVATIONS = ("shares",)
+"""The learned governments observe choice shares."""
+
+_POPULATIONS = {"tasks_per_batch": 8, "agents_per_task": 1, "iterations": 100}
+TRAIN_CONFIGS: dict[str, dict[str, Any]] = {
+    v: dict(_POPULATIONS) for v in ("mermaide", "wm_only", "meta_only", "model_free")
+}
+"""Each variant's settings beyond :class:`~policies.mermaide.MermaideConfig`'s defaults (one population per task;
+an interim budget until the governments are tuned on validation populations)."""
+
+
+def train_config(variant: str, observation: str = "shares") -> MermaideConfig:
+    """A variant's training settings for the population task."""
+    return MermaideConfig(variant=variant, **TRAIN_CONFIGS[variant])  # type: ignore[arg-type]
 
 
 def default_train_config(variant: str = "mermaide") -> MermaideConfig:
-    """Method settings of a variant for the population task (policy gradient on welfare gains, small batches)."""
-    cfg = MermaideConfig(
-        variant=variant,  # type: ignore[arg-type]
-        objective="return",
-        iterations=300,
-        tasks_per_batch=8,
-        agents_per_task=1,
-        candidates=16,
-        policy_samples=2,
-        explore_std=0.6,
-        explore_uniform=0.15,
-        gamma=1.0 / 1.03,
-        adapt=["encoder.h0", "head.", "policy."],
-        # K-shot fine-tuning of the non-meta variants: REINFORCE on one exploring episode of one population is
-        # noise; on the headline population (3 seeds) steps of 0.1 / 0.03 cost $504 / $86 of welfare, 0.01 is harmless
-        finetune_lr=0.01,
-    )
-    if cfg.uses_world_model:
-        # the policy learns from realised returns, the world model shapes its belief and is what adaptation fits
-        cfg = dataclasses.replace(cfg, policy_loss="reinforce", explore_uniform=0.0, adapt=["encoder.h0", "head."])
-    return cfg
+    """The training settings of a variant (alias of :func:`train_config`)."""
+    return train_config(variant)
+
+
+def checkpoint_name(variant: str, observation: str = "shares") -> str:
+    """File stem of a shipped checkpoint."""
+    return variant
 
 
 @dataclass
@@ -220,10 +207,22 @@ class GreenEnv:
         return StepResult(actions=None, shares=shares, rewards=None, principal_reward=reward)
 
 
+VALIDATION_STREAM = 20_251
+"""Seed of the stream that draws the in-distribution validation populations."""
+
+VALIDATION_SEEDS = range(1_000_000, 1_000_010)
+"""Evaluation seeds of the validation populations (the reported runs use seeds below 1,000,000)."""
+
+
 class GreenProblem:
-    """The training problem: populations drawn from the training distribution."""
+    """The training problem: populations drawn from the training distribution.
+
+    Its validation pool (``validation_tasks``, one population each, seeded from
+    :data:`VALIDATION_SEEDS` by the core) is :func:`validation_populations`.
+    """
 
     name = "green_tax"
+    validation_rows = 1
 
     def __init__(
         self, econ: Economy, base: HouseholdMix, n_households: int = TRAIN_HOUSEHOLDS, device: str = "cpu"
@@ -257,12 +256,12 @@ class GreenProblem:
         """Fresh populations of the given types."""
         return GreenEnv(self.econ, tasks, rows_per_task, seed, self.n, device=self.device)
 
-
-VALIDATION_STREAM = 20_251
-"""Seed of the stream that draws the in-distribution validation populations."""
-
-VALIDATION_SEEDS = range(1_000_000, 1_000_010)
-"""Evaluation seeds of the validation populations (the reported runs use seeds below 1,000,000)."""
+    def validation_tasks(self) -> list[GreenTask]:
+        """The validation pool (never reported): :func:`validation_populations` at the training size."""
+        tasks = validation_populations(self.econ, self.base)
+        for task in tasks:
+            task.mix = dataclasses.replace(task.mix, n_households=self.n)
+        return tasks
 
 
 def validation_populations(econ: Economy, base: HouseholdMix, n_in: int = 4) -> list[GreenTask]:
@@ -270,7 +269,7 @@ def validation_populations(econ: Economy, base: HouseholdMix, n_in: int = 4) -> 
 
     ``n_in`` populations drawn from the training distribution by their own stream
     (``default_rng(VALIDATION_STREAM)``), and four outside it: pessimism deeper than training
-    (60-70% pessimistic by $3,300-3,600, short of the reported ``deep_pessimism``: 80% by $4,000),
+    (65% pessimistic by $3,450, short of the reported ``deep_pessimism``: 80% by $4,000),
     UCB1 households and EWA households (families in neither the training distribution nor the
     reported settings), and a mostly informed population (rational share 0.5). Evaluate each on
     :data:`VALIDATION_SEEDS`.
@@ -299,6 +298,11 @@ def validation_populations(econ: Economy, base: HouseholdMix, n_in: int = 4) -> 
     return tasks + out
 
 
+def training_problem(observation: str = "shares", device: str = "cpu") -> GreenProblem:
+    """The training problem of the default economy and household mix."""
+    return GreenProblem(Economy(), HouseholdMix(), device=device)
+
+
 def train_green(
     variant: str,
     econ: Economy,
@@ -312,7 +316,7 @@ def train_green(
     """Meta-train a learned government on the training distribution and save it."""
     from tqdm import tqdm
 
-    cfg = default_train_config(variant)
+    cfg = train_config(variant)
     if iterations is not None:
         cfg = dataclasses.replace(cfg, iterations=iterations)
     problem = GreenProblem(econ, mix)
@@ -322,11 +326,11 @@ def train_green(
         bar.update(1)
         bar.set_postfix(ret=f"{log['return/query']:.0f}")
 
-    net, logs = meta_train(problem, cfg, seed, progress=report)
+    net, logs = meta_train(problem, cfg, seed, progress=report, validate=False)
     bar.close()
     if path is not None:
-        save_checkpoint(path, net, cfg, problem="green_tax", extra={"seed": int(seed), "final": logs[-1]})
-    return principal_class(variant)(net=net, config=cfg, seed=seed)
+        save_checkpoint(path, net, cfg, problem="green_tax", extra={"seed": int(seed)})
+    return principal_class(variant)(net=net, config=cfg, seed=seed, training_logs=logs)
 
 
 def load_or_train(names: list[str], args: Any) -> dict[str, LearnedPrincipal]:
@@ -349,8 +353,9 @@ def load_or_train(names: list[str], args: Any) -> dict[str, LearnedPrincipal]:
                 f"--out {folder}"
             ) from None
         want = green_net_spec(args.economy)
-        for field in ("n_actions", "horizon", "low", "high", "values", "cost"):
-            if not np.allclose(np.asarray(getattr(principal.net.spec, field)), np.asarray(getattr(want, field))):
+        for field in ("n_actions", "horizon", "actions", "cost"):
+            got, exp = np.asarray(getattr(principal.net.spec, field)), np.asarray(getattr(want, field))
+            if got.shape != exp.shape or not np.allclose(got, exp):
                 raise ConfigError(
                     f"{name}: the checkpoint {path} was trained for another economy ({field} differs); use --retrain"
                 )

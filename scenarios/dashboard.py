@@ -161,7 +161,7 @@ def principal_spec(name: str, econ: Economy, ev_subsidy: float) -> PolicySource:
     if name in ("none", "pigouvian"):
         return principal_policy(make_principal(name))
     if name == "mermaide":  # the shipped checkpoint; it refuses an economy it was not trained for
-        from policies.training import load_checkpoint
+        from policies.checkpoints import load_checkpoint
 
         path = Path(__file__).parent / "checkpoints" / "green_tax" / "mermaide.pt"
         trained = load_checkpoint(path)["net_spec"]["horizon"]

@@ -71,6 +71,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from policies import make_principal
+from policies.checkpoints import CheckpointError
 from policies.stackelberg_principals import (
     LEADER_CLASSES,
     VARIANTS,
@@ -78,7 +79,6 @@ from policies.stackelberg_principals import (
     save_leader,
     train_leader,
 )
-from policies.training import CheckpointError
 from simulator.config import ConfigError, ScenarioOptions, option, to_dict
 
 from ._backend import TaskStore, check_backend, open_run_folder, run_tasks

@@ -636,6 +636,7 @@ class RunOptions(OutputOptions):
         None,
         help="{THREADS_NOTE}",
         low=1,
+        high=4096,
         default_text="{THREADS_DEFAULT}",
         template=True,
     )

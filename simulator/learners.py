@@ -100,9 +100,9 @@ _ESTIMATE_PARAMS: dict[str, ParamSpec] = {
     "prior_weight": ParamSpec(1.0, _NONNEG, "agent", "weight of the prior, in pseudo-observations"),
     "learning_rate": ParamSpec(
         None,
-        Range(0.0, 1.0, low_open=True),
+        Range(0.0, 1.0),
         "optional_agent",
-        "constant step size; None = sample average",
+        "constant step size; None or 0 = sample average (types of one family may mix both)",
     ),
 }
 

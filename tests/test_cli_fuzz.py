@@ -93,9 +93,9 @@ def _bandit_dry_run(args: bandit_alignment.Args) -> Path:
         BanditProblem(setup).sample_tasks(2, rng)
         for setting in ["custom"] if a.learner else a.settings:
             if setting == "custom":
-                tasks = bandit_alignment._custom_tasks(setup, a.learner, 1, rng)
+                tasks = bandit_alignment._custom_tasks(setup, a.learner, 1, 0)
             else:
-                tasks = sample_test_tasks(setup, setting, 1, rng)
+                tasks = sample_test_tasks(setup, setting, 1, 0)
             make_model(setup, tasks, 2, 0, collect_every=10**9)
     return Path("dry-run")
 

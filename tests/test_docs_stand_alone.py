@@ -37,17 +37,12 @@ STILL_CITING: frozenset[str] = frozenset(
         "tests/simulator/test_learners_known.py",
         "tests/simulator/test_model_determinism.py",
         "tests/simulator/test_rng_streams.py",
-        # the lead (policies/, bandit_alignment, stackelberg)
-        "policies/__init__.py",
-        "policies/base.py",
-        "policies/nets.py",
+        # stackelberg
         "policies/stackelberg.py",
         "policies/stackelberg_principals.py",
-        "scenarios/bandit_alignment.py",
         "scenarios/stackelberg.py",
         "tests/policies/test_stackelberg_lp.py",
         "tests/policies/test_stackelberg_principals.py",
-        "tests/policies/test_train_device.py",
     }
 )
 

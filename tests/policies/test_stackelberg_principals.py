@@ -16,6 +16,7 @@ import pytest
 import torch
 from scipy.optimize import linprog
 
+from policies.checkpoints import CheckpointError
 from policies.stackelberg import follower_best_response, learn_commitment_by_queries, solve_stackelberg
 from policies.stackelberg_principals import (
     LEADER_CLASSES,
@@ -39,7 +40,6 @@ from policies.stackelberg_principals import (
     strict_commitment,
     train_leader,
 )
-from policies.training import CheckpointError
 from simulator import PrincipalSpec
 
 TEXTBOOK_L = np.array([[2.0, 4.0], [1.0, 3.0]])
