@@ -536,12 +536,17 @@ def test_fuzz_analysis_compare(tmp_path, monkeypatch):
 
 
 def test_compare_fuzz_reaches_both_outcomes(tmp_path, monkeypatch):
-    """Fixed draws of the compare fuzz give comparisons that succeed and inputs that are refused."""
+    """Fixed draws of the compare fuzz give comparisons that succeed and inputs that are refused.
+
+    About one draw in fifteen succeeds; the draws are fixed by the test's source and by the constants hypothesis
+    collects from the loaded project modules, so any change to the project moves them: 200 draws keep the chance
+    of none succeeding negligible (60 gave none after an unrelated change).
+    """
     monkeypatch.chdir(tmp_path)
     counter = iter(range(10**9))
     outcomes = {"ok": 0, "error": 0}
 
-    @settings(FUZZ, max_examples=60, derandomize=True, database=None)
+    @settings(FUZZ, max_examples=200, derandomize=True, database=None)
     @given(data=st.data())
     def check(data: st.DataObject) -> None:
         argv = _compare_argv(data, tmp_path / f"case{next(counter)}")
