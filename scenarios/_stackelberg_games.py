@@ -633,10 +633,10 @@ OBSERVATIONS = ("actions",)
 """The observation settings learned leaders are trained for (noise-free; the noise study reuses them)."""
 
 TRAIN_CONFIGS: dict[str, dict[str, Any]] = {
-    "mermaide": {"adapt": ["encoder.h0"]},
-    "wm_only": {"adapt": ["encoder.h0"]},
-    "meta_only": {},
-    "model_free": {},
+    "mermaide": {"adapt": ["encoder.h0"], "lr": 0.003, "inner_lr": 1.0},
+    "wm_only": {"adapt": ["encoder.h0"], "lr": 0.003, "finetune_lr": 1.0},
+    "meta_only": {"lr": 0.003, "inner_lr": 0.3},
+    "model_free": {"lr": 0.003, "finetune_lr": 1.0},
 }
 """Each variant's settings beyond :data:`BASE_CONFIG`, chosen on the validation pool by
 ``python -m policies.tune --scenario stackelberg`` (the search's table is shipped beside the

@@ -163,7 +163,9 @@ def test_tuned_settings_are_the_shipped_search_s_choices():
 
 # ------------------------------------------------------------------ the score
 def _df(rows):
-    return pd.DataFrame(rows).assign(gap_game=lambda d: d.se_value - d.nash_value > 0.05)
+    return pd.DataFrame(rows).assign(
+        gap_game=lambda d: d.se_value - d.nash_value > 0.05, loss_vs_se=lambda d: d.se_value - d.principal_return
+    )
 
 
 def test_gap_share_counts_only_gap_games():
