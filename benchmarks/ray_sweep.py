@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     ray = init_ray(ns.cpus)
     init_s = time.perf_counter() - t0
     # warm-up, untimed: one task here, and one real task per Ray worker (imports, numba's cache load)
-    run_tasks(timed_task, tasks[:1], backend="local", threads_per_task=1)
+    run_tasks(timed_task, tasks[:1], backend="local", threads_per_task=1, workers=1)
     t0 = time.perf_counter()
     run_tasks(timed_task, tasks[:1] * (ns.cpus * 2), backend="ray", threads_per_task=1)
     warm_s = time.perf_counter() - t0
@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     for rep in range(ns.repeats):
         print(f"repeat {rep + 1}/{ns.repeats}: local, then ray ...", file=sys.stderr)
         t0 = time.perf_counter()
-        out = run_tasks(timed_task, tasks, backend="local", threads_per_task=1)
+        out = run_tasks(timed_task, tasks, backend="local", threads_per_task=1, workers=1)  # one after another
         local_runs.append((time.perf_counter() - t0, out))
         t0 = time.perf_counter()
         out = run_tasks(timed_task, tasks, backend="ray", threads_per_task=1)

@@ -1,6 +1,6 @@
 """policies: principals that set per-round incentives.
 
-Registered names (DESIGN.md section 8) resolve through :func:`make_principal`;
+Registered names (``docs/design.md``) resolve through :func:`make_principal`;
 any class with ``reset(spec, rng)``, ``act()`` and ``observe(obs)`` works by
 import path (``package.module:ClassName``).
 """

@@ -1,4 +1,4 @@
-"""Baseline principals: the planning oracle, the myopic oracle, the incentivized-bandit algorithm IPA, the best constant.
+"""Baseline principals: the planning oracle, the myopic oracle, the incentive-bandit algorithm IPA, best constant.
 
 * ``oracle`` (:class:`PlanningOracle`): knows each agent's learning rule, its
   parameters and its current state (it is built with explicit access to the
@@ -258,9 +258,7 @@ def replicate_population(population: Population, reps: int, rng: np.random.Gener
         n = int(lr.n_agents)
         twin = copy.deepcopy(lr)
         for name, value in list(vars(twin).items()):
-            if isinstance(value, np.ndarray) and value.ndim >= 1 and value.shape[0] == n and n > 1:
-                setattr(twin, name, np.repeat(value, reps, axis=0))
-            elif isinstance(value, np.ndarray) and value.ndim >= 1 and value.shape[0] == n == 1:
+            if isinstance(value, np.ndarray) and value.ndim >= 1 and value.shape[0] == n:  # per-agent state
                 setattr(twin, name, np.repeat(value, reps, axis=0))
         params = getattr(twin, "p", None)
         if isinstance(params, dict):
@@ -374,7 +372,6 @@ class PlanningOracle(BasePrincipal):
         if self.model is None:
             raise ValueError("the oracle must be attached to a model before it acts")
         model = self.model
-        n = model.n_agents
         t = model.round
         steps = self.spec.horizon - t
         if self.lookahead is not None:

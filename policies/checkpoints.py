@@ -71,6 +71,7 @@ def check_resumable(state: dict[str, Any], cfg: MermaideConfig, seed: int, path:
 
 
 def rng_state_to(state: dict[str, Any]) -> dict[str, Any]:
+    """A numpy generator state as plain data (its 128-bit integers as strings) for a weights-only checkpoint."""
     # numpy's PCG64 state holds Python ints wider than 64 bits: store them as strings
     return {
         "bit_generator": state["bit_generator"],
@@ -82,6 +83,7 @@ def rng_state_to(state: dict[str, Any]) -> dict[str, Any]:
 
 
 def rng_state_from(d: dict[str, Any]) -> dict[str, Any]:
+    """The numpy generator state stored by :func:`rng_state_to`."""
     return {
         "bit_generator": d["bit_generator"],
         "state": {"state": int(d["state"]), "inc": int(d["inc"])},

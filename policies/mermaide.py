@@ -49,7 +49,6 @@ its own initial parameters (``finetune_lr`` for the non-meta variants).
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -106,8 +105,9 @@ class MermaideConfig:
     first_order: bool = option(False, help="first-order MAML (drop second derivatives)")
     adapt: list[str] | None = option(
         None,
-        help="parameter-name prefixes adapted in the inner loop (default: the world model for the world-model "
-        "variants, the policy and value heads and the initial belief for the others)",
+        help="parameter-name prefixes adapted in the inner loop",
+        default_text="the world model and value head (world-model variants); the policy, value head and initial "
+        "belief (the others)",
     )
     zero_shot_weight: float = option(1.0, help="weight of the unadapted (0-shot) loss in the meta loss", low=0.0)
     explore: float = option(
@@ -162,8 +162,12 @@ class MermaideConfig:
 
 # ------------------------------------------------------------ functional layers
 def _linear(params: Params, name: str, x: torch.Tensor) -> torch.Tensor:
-    """A linear layer; with per-task parameters (a leading task dim B on weight and bias) the activations'
-    leading dim is the task: x (B, ..., in) -> (B, ..., out), one batched matrix product for all tasks."""
+    """A linear layer, also with per-task parameters.
+
+    Per-task parameters carry a leading task dim B (weight (B, out, in)); the
+    activations' leading dim is then the task: x (B, ..., in) -> (B, ..., out),
+    one batched matrix product for all tasks.
+    """
     w, b = params[f"{name}.weight"], params[f"{name}.bias"]
     if w.dim() == 2:
         return F.linear(x, w, b)

@@ -67,6 +67,12 @@ class TrainArgs(RunOptions):
 
     RUN_NAME: ClassVar[str] = "train"
     DEVICE_NOTE: ClassVar[str] = "the training agents step (the network trains on the CPU either way)"
+    THREADS_NOTE: ClassVar[str] = "numba and torch threads (the shipped checkpoints were trained on 1)"
+    THREADS_DEFAULT: ClassVar[str] = "every core"
+    BACKEND_NOTE: ClassVar[str] = (
+        "where the training environments step: local (this process) or ray (Ray actors, one CPU each; the same "
+        "checkpoint)"
+    )
 
     scenario: str = option(
         "bandit_alignment", help="scenario whose training pool is used", choices=tuple(SCENARIO_MODULES)
@@ -74,10 +80,11 @@ class TrainArgs(RunOptions):
     variant: str = option("mermaide", help="method, or 'all'", choices=(*VARIANTS, "all"))
     observations: list[str] | None = option(
         None,
-        help="observation settings to train for (default: every one the scenario trains for)",
+        help="observation settings to train for",
+        default_text="every one the scenario trains for",
         choices=("full", "actions", "noisy", "shares"),
     )
-    iterations: int | None = option(None, help="outer updates (default: the method config's)", low=1)
+    iterations: int | None = option(None, help="outer updates", low=1, default_text="the scenario's tuned setting")
     quick: bool = option(False, help="a few updates only (smoke test)")
     task_envs: bool = option(
         False, help="one environment per task, seeded per task (the random stream of the ray backend, in-process)"
@@ -123,7 +130,11 @@ def _jobs(args: TrainArgs) -> list[tuple[str, str, Any, MermaideConfig]]:
 def curve_points(logs: list[dict[str, float]]) -> list[dict[str, float]]:
     """The learning-curve entries of a training log (kept in the shipped checkpoint, for reports)."""
     keep = ("update", "env_steps", "val/return", "val/return_final", "return/query", "seconds")
-    return [{k: float(v) for k, v in log.items() if k in keep} for log in logs if "val/return" in log or "val/return_final" in log]
+    return [
+        {k: float(v) for k, v in log.items() if k in keep}
+        for log in logs
+        if "val/return" in log or "val/return_final" in log
+    ]
 
 
 def _keep_log_before(path: Path, update: int) -> None:

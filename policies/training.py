@@ -317,8 +317,10 @@ def _play(
 def adapt_batched(
     net: PrincipalNet, start: Params, episodes: list[Trajectories], cfg: MermaideConfig, lr: float | None = None
 ) -> Params:
-    """Per-task K-shot adaptation: from per-task parameters ``start`` (leading task dim), ``inner_steps`` steps
-    of the adaptation loss on each episode in order (first order: nothing differentiates through it).
+    """Per-task K-shot adaptation from per-task parameters ``start`` (leading task dim).
+
+    ``inner_steps`` steps of the adaptation loss on each episode in order (first
+    order: nothing differentiates through it).
 
     The same steps :meth:`policies.learned.LearnedPrincipal.adapt` takes for one task.
     """
@@ -374,7 +376,9 @@ def evaluate_kshot(
     for k in range(max(shots) + 1):
         if k > 0:
             env = make_env("adapt", k)
-            episodes.append(rollout(net, params, cfg, env, n_tasks, rows_per_task, generator, explore=True, batched_params=True))
+            episodes.append(
+                rollout(net, params, cfg, env, n_tasks, rows_per_task, generator, explore=True, batched_params=True)
+            )
             adapt_envs.append(env)
             params = adapt_batched(net, start, episodes, cfg)
         if k in shots:

@@ -52,15 +52,13 @@ class TuneArgs(RunOptions):
     DEVICE_NOTE: ClassVar[str] = "the training agents step"
 
     scenario: str = option("bandit_alignment", help="scenario to tune", choices=tuple(SCENARIO_MODULES))
-    observation: str | None = option(None, help="observation setting searched (default: the scenario's first)")
+    observation: str | None = option(None, help="observation setting searched", default_text="the scenario's first")
     variants: list[str] = option(default_factory=lambda: list(VARIANTS), help="variants to tune", choices=VARIANTS)
     lrs: list[float] = option(default_factory=lambda: [1e-3, 3e-3], help="outer learning rates tried", low=0)
-    steps: list[float] = option(
-        default_factory=lambda: [0.03, 0.1, 0.3], help="K-shot adaptation steps tried", low=0
-    )
+    steps: list[float] = option(default_factory=lambda: [0.03, 0.1, 0.3], help="K-shot adaptation steps tried", low=0)
     eval_seeds: int = option(2, help="validation episodes (fresh agents) per configuration", low=1)
     select_shots: int = option(1, help="K whose validation return chooses the configuration", low=0, high=5)
-    iterations: int | None = option(None, help="training updates (default: the scenario's)", low=1)
+    iterations: int | None = option(None, help="training updates", low=1, default_text="the scenario's")
     quick: bool = option(False, help="a few updates only (smoke test)")
 
 

@@ -103,7 +103,9 @@ OBSERVATIONS = ("shares",)
 """The learned governments observe choice shares."""
 
 _POPULATIONS = {"tasks_per_batch": 8, "agents_per_task": 1, "iterations": 100}
-TRAIN_CONFIGS: dict[str, dict[str, Any]] = {v: dict(_POPULATIONS) for v in ("mermaide", "wm_only", "meta_only", "model_free")}
+TRAIN_CONFIGS: dict[str, dict[str, Any]] = {
+    v: dict(_POPULATIONS) for v in ("mermaide", "wm_only", "meta_only", "model_free")
+}
 """Each variant's settings beyond :class:`~policies.mermaide.MermaideConfig`'s defaults (one population per task;
 an interim budget until the governments are tuned on validation populations)."""
 

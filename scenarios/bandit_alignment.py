@@ -31,7 +31,7 @@ parameters and state; the upper bound); ``oracle_myopic`` (posted game only);
 and the learned ``mermaide``, ``wm_only``, ``meta_only``, ``model_free``
 (:mod:`policies.mermaide`).
 
-Evaluation protocol, per observation x seed x setting: every principal meets
+Evaluation protocol, per seed x setting and observation setting: every principal meets
 the same ``agents_per_type`` fresh agents of each test type (common random
 numbers) in its scored episode. A learned principal's K-shot score comes after
 K adaptation episodes with other fresh agents of the type, played exploring,
@@ -75,6 +75,7 @@ from policies.training import evaluate_kshot, meta_train
 from simulator import AgentType
 from simulator.config import ConfigError, ScenarioOptions, option, to_dict
 
+from ._bandit_report import normalize, pooled_scores
 from ._bandit_tasks import (
     HELD_OUT,
     TEST_SETTINGS,
@@ -126,10 +127,6 @@ class Args(ScenarioOptions):
     RUN_NAME: ClassVar[str] = SCENARIO
     DEVICE_NOTE: ClassVar[str] = "the agents of the non-learned principals are simulated (training stays on the CPU)"
 
-    seeds: int = option(10, help="number of seeds", low=1, high=1000)
-    shots: list[int] = option(
-        default_factory=lambda: [0, 1, 2, 3, 4, 5], help="adaptation episodes K evaluated", low=0, high=20
-    )
     quick: bool = option(False, help="tiny budget for smoke tests (2 types, 4 agents, 1 seed, shots 0 and 1)")
     principals: list[str] = option(default_factory=lambda: list(DEFAULT_PRINCIPALS), help="principals to compare")
     learner: str | None = option(
@@ -153,9 +150,11 @@ class Args(ScenarioOptions):
         1.0, help="types whose oracle - none gap is below this (per agent and episode) get no normalised score", low=0
     )
     principal_seed: int | None = option(
-        None, help="seed of the learned principals' own random numbers (default: the evaluation seed)", low=0
+        None, help="seed of the learned principals' own random numbers", low=0, default_text="the evaluation seed"
     )
-    checkpoints: str | None = option(None, help="folder of trained principals (default: the shipped ones)")
+    checkpoints: str | None = option(
+        None, help="folder of trained principals", default_text="scenarios/checkpoints/bandit_alignment"
+    )
     retrain: bool = option(False, help="train the learned principals from scratch (progress bar)")
     setup: BanditSetup = option(default_factory=BanditSetup, help="the game and the agent-type pools")
     train: MermaideConfig = option(default_factory=MermaideConfig, help="training settings (with --retrain)")
@@ -334,8 +333,8 @@ def _evaluate_fixed(name: str, principal: Any, setup: BanditSetup, tasks: list[B
     rec = _Recorder(principal)
     model = make_model(setup, tasks, m, seed, rec, collect_every=10**9, device=device)
     actions = []
-    for _ in range(setup.horizon):
-        model.step()
+    for _ in range(setup.horizon):  # round by round: the true actions of every agent are kept
+        model.run(1)
         actions.append(np.asarray(model.last_actions).copy())
     offered = np.stack([np.broadcast_to(x, (len(tasks) * m, setup.n_actions))[:, setup.target] for x in rec.offered])
     return _rows(name, 0, _stats(setup, np.stack(actions), offered, m), tasks, np.zeros(len(tasks)))
@@ -367,8 +366,8 @@ def _evaluate_learned(
     return rows, pd.concat(rounds, ignore_index=True)
 
 
-TASK_KEYS = ("observation", "seed", "setting")
-"""The result columns that identify an evaluation task (one per observation x seed x setting)."""
+TASK_KEYS = ("seed", "setting")
+"""The result columns that identify an evaluation task (one per seed x setting, all observation settings)."""
 
 
 def resolve(args: Args) -> Args:
@@ -390,79 +389,89 @@ def resolve(args: Args) -> Args:
 
 @dataclass
 class EvalTask:
-    """One evaluation task: every principal on the test types of one observation x seed x setting.
+    """One evaluation task: every principal on the test types of one seed x setting, in every observation setting.
 
     The test types come from ``(seed, setting)`` and every episode's seed from
-    them, so the task gives the same rows in any process.
+    them, so the task gives the same rows in any process. Principals that do not
+    observe (``observes = False``: none, constant, best_constant, the oracle) play
+    once, and their rows are the same for every observation setting.
     """
 
     args: Args
-    observation: str
     seed: int
     setting: str
-    learned: dict[str, LearnedPrincipal] = dataclasses.field(default_factory=dict)
+    learned: dict[str, dict[str, LearnedPrincipal]] = dataclasses.field(default_factory=dict)
     best_level: float = 0.0
 
     @property
-    def key(self) -> tuple[str, int, str]:
+    def key(self) -> tuple[int, str]:
         """Values of :data:`TASK_KEYS`."""
-        return (self.observation, self.seed, self.setting)
+        return (self.seed, self.setting)
 
 
 def eval_tasks(args: Args, rf: Any = None) -> list[EvalTask]:
-    """The tasks of a run (observation-major, then seed, then setting), learned principals loaded or trained once.
+    """The tasks of a run (seed-major, then setting), learned principals loaded or trained once.
 
     With ``--retrain`` the principals are trained here and saved under
     ``checkpoints/`` of the run folder ``rf``; a resumed run reloads them from there.
     """
     settings = ["custom"] if args.learner else list(args.settings)
-    tasks = []
     best_level = _best_constant_level(args.setup, args) if "best_constant" in args.principals else 0.0
+    learned: dict[str, dict[str, LearnedPrincipal]] = {}
     for observation in args.observations:
         setup = dataclasses.replace(args.setup, observation=observation)
-        learned: dict[str, LearnedPrincipal] = {}
+        learned[observation] = {}
         for name in args.principals:
             if name not in VARIANTS:
                 continue
             if not args.retrain:
-                learned[name] = _learned(name, setup, args)
+                learned[observation][name] = _learned(name, setup, args)
                 continue
             ckpt = rf.path(f"checkpoints/{name}-{observation}.pt") if rf is not None else None
             if args.resume and ckpt is not None and ckpt.exists():
-                learned[name] = make_principal(name, checkpoint=ckpt, seed=args.seed)
+                learned[observation][name] = make_principal(name, checkpoint=ckpt, seed=args.seed)
             else:
                 cfg = dataclasses.replace(args.train, variant=name)
-                learned[name] = train_variant(setup, cfg, args.seed, ckpt, progress=args.progress)
-        for seed in range(args.seed, args.seed + args.seeds):
-            tasks.extend(EvalTask(args, observation, seed, setting, learned, best_level) for setting in settings)
-    return tasks
+                learned[observation][name] = train_variant(setup, cfg, args.seed, ckpt, progress=args.progress)
+    return [
+        EvalTask(args, seed, setting, learned, best_level)
+        for seed in range(args.seed, args.seed + args.seeds)
+        for setting in settings
+    ]
 
 
 def evaluate_task(task: EvalTask) -> tuple[list[dict[str, Any]], pd.DataFrame]:
-    """Run one task: every principal on the task's test types; returns (rows, per-round table)."""
-    args, observation, seed, setting = task.args, task.observation, task.seed, task.setting
-    setup = dataclasses.replace(args.setup, observation=observation)
+    """Run one task: every principal on the task's test types, per observation setting; (rows, per-round table)."""
+    args, seed, setting = task.args, task.seed, task.setting
     tasks = (
-        _custom_tasks(setup, args.learner, args.test_types, seed)
+        _custom_tasks(args.setup, args.learner, args.test_types, seed)
         if setting == "custom"
-        else sample_test_tasks(setup, setting, args.test_types, seed)
+        else sample_test_tasks(args.setup, setting, args.test_types, seed)
     )
     pseed = seed if args.principal_seed is None else args.principal_seed
     seeds = {"score": _seed_of(seed, setting, "score"), "adapt": _seed_of(seed, setting, "adapt")}
     m = args.agents_per_type
     all_rows: list[dict[str, Any]] = []
     all_rounds: list[pd.DataFrame] = []
-    for name in args.principals:
-        if name in task.learned:
-            pseeds = {**seeds, "principal": _seed_of(pseed, setting, observation, name)}
-            rows, rounds = _evaluate_learned(name, task.learned[name], setup, tasks, args, pseeds)
-        else:
-            principal = _make_fixed(name, setup, args, task.best_level)
-            rows, rounds = _evaluate_fixed(name, principal, setup, tasks, m, seeds["score"], args.device)
-        for r in rows:
-            r.update(scenario=SCENARIO, seed=seed, setting=setting, observation=observation)
-        all_rows.extend(rows)
-        all_rounds.append(rounds.assign(seed=seed, setting=setting, observation=observation))
+    blind: dict[str, tuple[list[dict[str, Any]], pd.DataFrame]] = {}  # principals that do not observe, played once
+    for observation in args.observations:
+        setup = dataclasses.replace(args.setup, observation=observation)
+        for name in args.principals:
+            if name in task.learned.get(observation, {}):
+                pseeds = {**seeds, "principal": _seed_of(pseed, setting, observation, name)}
+                rows, rounds = _evaluate_learned(name, task.learned[observation][name], setup, tasks, args, pseeds)
+            elif name in blind:
+                rows, rounds = blind[name]
+            else:
+                principal = _make_fixed(name, setup, args, task.best_level)
+                rows, rounds = _evaluate_fixed(name, principal, setup, tasks, m, seeds["score"], args.device)
+                if not getattr(principal, "observes", True):
+                    blind[name] = (rows, rounds)
+            rows = [
+                {**r, "scenario": SCENARIO, "seed": seed, "setting": setting, "observation": observation} for r in rows
+            ]
+            all_rows.extend(rows)
+            all_rounds.append(rounds.assign(seed=seed, setting=setting, observation=observation))
     return all_rows, pd.concat(all_rounds, ignore_index=True)
 
 
@@ -481,41 +490,11 @@ def _make_fixed(name: str, setup: BanditSetup, args: Args, best_level: float) ->
     return make_principal(name)
 
 
-def normalize(results: pd.DataFrame, threshold: float) -> pd.DataFrame:
-    """Add ``gap`` (oracle - none of the type) and ``normalized_score`` (NaN where the gap is below ``threshold``)."""
-    keys = ["seed", "setting", "observation", "type_index"]
-    ref = results[results.principal.isin(["none", "oracle"]) & (results.shots == 0)]
-    ref = ref.pivot_table(index=keys, columns="principal", values="principal_return")
-    out = results.drop(columns=["gap", "normalized_score", "none_return"], errors="ignore")
-    if not {"none", "oracle"} <= set(ref.columns):
-        return out.assign(gap=np.nan, normalized_score=np.nan, none_return=np.nan)
-    ref = ref.rename(columns={"none": "none_return"})
-    ref["gap"] = ref["oracle"] - ref["none_return"]
-    out = out.join(ref[["none_return", "gap"]], on=keys)
-    scored = out["gap"] >= threshold
-    out["normalized_score"] = np.where(scored, (out.principal_return - out.none_return) / out.gap, np.nan)
-    return out
-
-
-def pooled_scores(results: pd.DataFrame, threshold: float) -> pd.DataFrame:
-    """Normalised score per seed, pooled over the types with a gap of at least ``threshold``.
-
-    ``sum(return - none) / sum(oracle - none)`` over those types, per
-    (principal, observation, setting, shots, seed); the unit of the confidence intervals is the seed.
-    """
-    ok = results[results.gap >= threshold].copy()
-    ok["lift"] = ok.principal_return - ok.none_return
-    grp = ok.groupby(["principal", "observation", "setting", "shots", "seed"], sort=False)
-    out = grp[["lift", "gap"]].sum().reset_index()
-    out["normalized_score"] = out.lift / out.gap
-    return out.drop(columns=["lift"])
-
-
 def run(args: Args) -> Path:
     """Run the whole comparison and write the run folder; returns its path.
 
-    The evaluation runs as independent tasks, one per observation x seed x
-    setting, on ``args.backend`` (this process or Ray); each task's rows are
+    The evaluation runs as independent tasks, one per seed x setting (every
+    observation setting inside), on ``args.backend`` (this process or Ray); each task's rows are
     appended to ``results.csv`` as it finishes, and ``--resume`` continues an
     interrupted run folder by skipping the tasks already there. The final tables
     are sorted in task order, so they do not depend on the backend.
@@ -579,22 +558,27 @@ def _ordered_columns(df: pd.DataFrame) -> list[str]:
 
 
 def _print_table(results: pd.DataFrame, args: Args) -> None:
+    from analysis.report import terminal_table
     from analysis.stats import summarize
 
     pooled = pooled_scores(results, args.score_threshold)
     held = pooled[pooled.setting.isin(HELD_OUT)]
     if held.empty:
-        per_seed = results.groupby(["principal", "observation", "shots", "seed"])[["principal_return"]].mean()
-        table = summarize(per_seed.reset_index(), by=["principal", "observation", "shots"], metrics=["principal_return"])
-        print("return per agent and episode (mean over seeds):", file=sys.stdout)
+        data = results.groupby(["principal", "observation", "shots", "seed"])[["principal_return"]].mean().reset_index()
+        table = summarize(data, by=["principal", "observation", "shots"], metrics=["principal_return"])
+        title, unit = "Return per agent and episode, mean and 95% CI over seeds", "per agent and episode"
     else:
         table = summarize(held, by=["principal", "observation", "shots"], metrics=["normalized_score"])
-        print(
-            f"normalised score on held-out types (share of the oracle's gain over no intervention; types with a gap "
-            f">= {args.score_threshold:g}):",
-            file=sys.stdout,
+        title = (
+            "Normalised score on held-out types (share of the oracle's gain over no intervention; types with a gap "
+            f">= {args.score_threshold:g}), mean and 95% CI over seeds"
         )
-    print(table.to_string(index=False), file=sys.stdout)
+        unit = "share"
+    shown = table[["principal", "observation", "shots", "mean", "low", "high", "n"]]
+    print(title, file=sys.stdout)
+    print(
+        terminal_table(shown, units={"mean": unit, "low": unit, "high": unit}, labels={"n": "seeds"}), file=sys.stdout
+    )
 
 
 def _report(rf: Any, results: pd.DataFrame, rounds: pd.DataFrame, args: Args, seconds: float, tasks: list) -> None:

@@ -406,7 +406,7 @@ def run(args: Args) -> Path:
             _reform.run_analysis(rf, args, seeds, policies)
         elif args.response:
             table = response_sweep(args, seeds)
-            rf.write_results(table)
+            rf.write_table("response.csv", table)  # not results: a table of elasticities
             from ._green_report import write_response_report
 
             write_response_report(rf, table, args)

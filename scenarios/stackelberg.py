@@ -137,6 +137,7 @@ class Args(ScenarioOptions):
     DEVICE_NOTE: ClassVar[str] = "the followers are simulated (one agent per game)"
     DEVICES: ClassVar[tuple[str, ...] | None] = ("cpu",)
     DEFAULT_THREADS: ClassVar[int | None] = 1  # the tensors are tiny: extra threads only wait on busy cores
+    THREADS_DEFAULT: ClassVar[str] = "1"
 
     seeds: int = option(10, help="number of seeds", low=1, high=1000)
     shots: list[int] = option(

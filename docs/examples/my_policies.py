@@ -9,7 +9,7 @@ The government phases the Pigouvian tax in: in year t it levies
 technology's emissions (as the Canadian and EU carbon prices were phased in),
 and it never looks at what households do.
 
-A principal has three methods (DESIGN.md section 8): ``reset(spec, rng)`` at the
+A principal has three methods (docs/design.md, "Principals"): ``reset(spec, rng)`` at the
 start of an episode, ``act()`` for this year's incentives (one number per
 technology; negative numbers are taxes, positive ones subsidies), and
 ``observe(obs)`` after the year. ``policies.BasePrincipal`` stores the spec and

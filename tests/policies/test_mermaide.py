@@ -124,7 +124,9 @@ def test_first_order_meta_gradient_matches_a_hand_written_reference(problem):
     for k in params:
         if k not in fast:
             ref_point[k] = ref_start[k].detach().requires_grad_(True)
-    ref = torch.autograd.grad(adaptation_loss(net, ref_point, task_q, cfg), [ref_point[k] for k in params], allow_unused=True)
+    ref = torch.autograd.grad(
+        adaptation_loss(net, ref_point, task_q, cfg), [ref_point[k] for k in params], allow_unused=True
+    )
     for k, a, b in zip(params, got, ref, strict=True):
         a = torch.zeros_like(params[k]) if a is None else a
         b = torch.zeros_like(params[k]) if b is None else b
@@ -246,7 +248,12 @@ def test_evaluation_changes_with_the_principal_s_seed_alone(problem):
 
     def returns(seed: int) -> list[float]:
         res = evaluate_kshot(
-            net, cfg, lambda kind, k: problem.make_env(tasks, 3, 5 if kind == "score" else 6 + k), 2, 3, [0, 1],
+            net,
+            cfg,
+            lambda kind, k: problem.make_env(tasks, 3, 5 if kind == "score" else 6 + k),
+            2,
+            3,
+            [0, 1],
             torch.Generator().manual_seed(seed),
         )
         return [float(res[k][1].reward.sum()) for k in (0, 1)] + res[0][1].act.flatten().tolist()
@@ -257,8 +264,9 @@ def test_evaluation_changes_with_the_principal_s_seed_alone(problem):
 
 # ------------------------------------------------------------------ training, checkpoints
 def test_same_seed_same_training(problem):
-    cfg = MermaideConfig(variant="mermaide", iterations=2, tasks_per_batch=2, agents_per_task=2, eval_every=1,
-                         samples=1, lookahead=2)
+    cfg = MermaideConfig(
+        variant="mermaide", iterations=2, tasks_per_batch=2, agents_per_task=2, eval_every=1, samples=1, lookahead=2
+    )
     a, logs_a = meta_train(problem, cfg, 5)
     b, logs_b = meta_train(problem, cfg, 5)
     for (ka, va), (kb, vb) in zip(a.state_dict().items(), b.state_dict().items(), strict=True):

@@ -1,4 +1,4 @@
-"""Training rollouts on a device backend give the same checkpoint as on the numba path (DESIGN.md section 8).
+"""Training rollouts on a device backend give the same checkpoint as on the numba path (same random streams).
 
 ``torch-cpu`` runs the same torch code as ``cuda``; the counter-based random stream makes the agents'
 actions identical. bandit_alignment's rewards are then identical too, and the trained weights are equal

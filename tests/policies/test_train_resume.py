@@ -31,9 +31,7 @@ NAME = "mermaide-full"
 # tiny networks and batches: an update takes well under a second on one thread
 TINY = [
     "--overrides",
-    json.dumps(
-        {"tasks_per_batch": 2, "agents_per_task": 2, "hidden": 8, "width": 8, "samples": 1, "lookahead": 2}
-    ),
+    json.dumps({"tasks_per_batch": 2, "agents_per_task": 2, "hidden": 8, "width": 8, "samples": 1, "lookahead": 2}),
 ]
 # wall-clock fields of a log line (they differ between any two runs)
 TIMING_KEYS = {"seconds", "env_steps_per_s"}

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from policies import make_principal
-from policies.baselines import PlanningOracle, oracle_plans
+from policies.baselines import oracle_plans
 from policies.mermaide import MermaideConfig, PrincipalNet
 from scenarios._bandit_tasks import (
     TEST_SETTINGS,
@@ -23,7 +23,7 @@ from scenarios._bandit_tasks import (
     training_pool,
     validation_pool,
 )
-from scenarios.bandit_alignment import ALL_PRINCIPALS, CHECKPOINT_DIR, Args, EvalTask, evaluate_task, main
+from scenarios.bandit_alignment import ALL_PRINCIPALS, Args, EvalTask, evaluate_task, main
 from simulator import AgentType
 
 MEANS = np.array([0.2, 0.7, 0.6])
@@ -111,7 +111,11 @@ def test_planning_oracle_beats_every_other_principal_on_average():
     setup = BanditSetup(horizon=20)
     tasks = sample_test_tasks(setup, "in_distribution", 4, 1)
     returns = {}
-    for name, kw in [("none", {}), ("constant", {"incentives": [0.5, 0, 0]}), ("oracle", {"levels": setup.action_set()})]:
+    for name, kw in [
+        ("none", {}),
+        ("constant", {"incentives": [0.5, 0, 0]}),
+        ("oracle", {"levels": setup.action_set()}),
+    ]:
         model = make_model(setup, tasks, 8, 0, make_principal(name, **kw)).run(20)
         returns[name] = model.ledger.to_frame().principal_return.sum()
     assert returns["oracle"] > max(returns["none"], returns["constant"])
@@ -138,10 +142,12 @@ def _tiny_learned(setup: BanditSetup, variant: str):
 def test_an_evaluation_changes_when_only_the_principal_s_seed_changes(variant):
     setup = BanditSetup(horizon=10)
     args = Args(principals=["none", variant], shots=[0, 1], test_types=2, agents_per_type=3, setup=setup)
-    learned = {variant: _tiny_learned(setup, variant)}
+    learned = {"full": {variant: _tiny_learned(setup, variant)}}
 
     def rows(principal_seed):
-        task = EvalTask(dataclasses.replace(args, principal_seed=principal_seed), "full", 0, "explorative", learned)
+        task = EvalTask(
+            dataclasses.replace(args, principal_seed=principal_seed, observations=["full"]), 0, "explorative", learned
+        )
         return pd.DataFrame(evaluate_task(task)[0]).set_index(["principal", "shots", "type_index"])
 
     a, b, c = rows(1), rows(1), rows(2)
@@ -185,14 +191,27 @@ def test_oracle_myopic_needs_posted_incentives(tmp_path, capsys):
     assert main(argv) == 0
 
 
-def test_same_seed_same_results(tmp_path):
-    # evaluation with the shipped checkpoints (training's determinism: tests/policies/test_mermaide.py)
-    argv = ["--quick", "--principals", "none,oracle,mermaide", "--no-progress"]
+@pytest.fixture(scope="module")
+def tiny_checkpoints(tmp_path_factory):
+    """A folder of small trained checkpoints (two updates each) for the full observation setting."""
+    folder = tmp_path_factory.mktemp("ckpt")
+    from policies import train as train_cli
+
+    argv = ["--scenario", "bandit_alignment", "--variant", "all", "--observations", "full", "--quick"]
+    assert train_cli.main([*argv, "--threads", "1", "--no-progress", "--out", str(folder)]) == 0
+    return folder
+
+
+def test_same_seed_same_results(tmp_path, tiny_checkpoints):
+    # evaluation from checkpoints (training's determinism: tests/policies/test_mermaide.py)
+    argv = ["--quick", "--principals", "none,oracle,mermaide,model_free", "--no-progress"]
+    argv += ["--checkpoints", str(tiny_checkpoints)]
     assert main([*argv, "--out", str(tmp_path / "a")]) == 0
     assert main([*argv, "--out", str(tmp_path / "b")]) == 0
     a = pd.read_csv(tmp_path / "a" / "results.csv")
     b = pd.read_csv(tmp_path / "b" / "results.csv")
     pd.testing.assert_frame_equal(a, b)
+    assert (tmp_path / "a" / "learning-curves.png").exists()  # the checkpoints keep their validation curves
 
 
 @pytest.mark.parametrize(
@@ -213,16 +232,19 @@ def test_bad_input_is_one_line_exit_2(tmp_path, capsys, argv, needle):
     assert not (tmp_path / "run").exists()
 
 
-def test_checkpoint_for_another_game_is_refused(tmp_path, capsys):
+def test_checkpoint_for_another_game_is_refused(tmp_path, capsys, tiny_checkpoints):
     """A checkpoint trained for 11 incentive levels cannot drive a game with 5."""
-    folder = tmp_path / "ckpt"
-    folder.mkdir()
-    src = CHECKPOINT_DIR / "mermaide-full.pt"  # the shipped one
-    (folder / src.name).write_bytes(src.read_bytes())
-    argv = ["--quick", "--principals", "mermaide", "--checkpoints", str(folder), "--setup.levels", "5"]
+    argv = ["--quick", "--principals", "mermaide", "--checkpoints", str(tiny_checkpoints), "--setup.levels", "5"]
     code = main([*argv, "--out", str(tmp_path / "r2"), "--no-progress"])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "actions" in err[0], err
+
+
+def test_missing_checkpoints_say_how_to_train_them(tmp_path, capsys):
+    argv = ["--quick", "--principals", "mermaide", "--checkpoints", str(tmp_path / "empty")]
+    code = main([*argv, "--out", str(tmp_path / "r3"), "--no-progress"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "does not exist" in err[0] and "python -m policies.train" in err[0], err
 
 
 def test_brute_force_reference_is_not_trivial():
@@ -230,3 +252,14 @@ def test_brute_force_reference_is_not_trivial():
     setup = BanditSetup(horizon=3, levels=3, reward_noise=0.0, posted=False)
     values = {_reference_return(setup, [0.6, 0.5, 0.4], 1.0, s) for s in itertools.product((0.0, 0.5, 1.0), repeat=3)}
     assert len(values) > 3
+
+
+def test_principals_that_do_not_observe_play_once_for_every_observation_setting():
+    setup = BanditSetup(horizon=8)
+    args = Args(principals=["none", "oracle", "ipa"], test_types=2, agents_per_type=3, setup=setup, oracle_samples=2)
+    args = dataclasses.replace(args, observations=["full", "noisy"])
+    rows = pd.DataFrame(evaluate_task(EvalTask(args, 0, "in_distribution"))[0])
+    by = rows.set_index(["principal", "observation", "type_index"]).principal_return
+    for p in ("none", "oracle"):
+        assert by.loc[p, "full"].equals(by.loc[p, "noisy"])
+    assert set(rows.observation) == {"full", "noisy"} and len(rows) == 3 * 2 * 2

@@ -68,9 +68,7 @@ CASES = {
     "horizon": (lambda d: _save(d / "mermaide-full.pt", BanditSetup(horizon=12)), "horizon=12"),
     "format_version": (_other_version, "format version 99"),
     "variant": (
-        lambda d: _save(
-            d / "mermaide-full.pt", BanditSetup(), MermaideConfig(variant="wm_only", hidden=8, width=8)
-        ),
+        lambda d: _save(d / "mermaide-full.pt", BanditSetup(), MermaideConfig(variant="wm_only", hidden=8, width=8)),
         "variant 'wm_only'",
     ),
     "weights": (_weights_too_small, "hidden=16"),
