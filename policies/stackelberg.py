@@ -22,7 +22,7 @@ response; ties are broken in the leader's favour (strong Stackelberg equilibrium
   strategy to commit to", SAGT 2009: the leader knows its own payoffs only and
   may ask for the follower's best response to any mixed strategy.
 
-Textbook example (REFERENCES.md section 2): ``L = [[2, 4], [1, 3]]``,
+Textbook example (Conitzer & Sandholm 2006): ``L = [[2, 4], [1, 3]]``,
 ``F = [[1, 0], [0, 1]]``: commit to (0.5, 0.5), the follower plays column 1,
 the leader gets 3.5, against 3 for the best pure commitment and 2 at the unique
 Nash equilibrium.

@@ -53,14 +53,21 @@ the share of the gap over gap games) gives the rounds needed to reach 90% of
 the gap (trailing mean of 5 rounds) and the adaptation episodes needed (the
 first K whose scored episode reaches 90%).
 
-Run ``python -m scenarios.stackelberg --help``. The shipped checkpoints
+Run ``python -m scenarios.stackelberg --help``. The seeds and shots take the
+shared defaults of every scenario (5 seeds, K = 0 and 1); the reported run, with
+ten seeds and the K-shot curve K = 0..3, is::
+
+    python -m scenarios.stackelberg --seeds 10 --shots 0 1 2 3 --out RUN
+
+The shipped checkpoints
 (``scenarios/checkpoints/stackelberg``) are reproduced by::
 
     python -m policies.train --scenario stackelberg --variant all --threads 1 --seed 0
         --out scenarios/checkpoints/stackelberg
 
 and their settings were chosen on the validation pool by ``python -m
-policies.tune --scenario stackelberg`` (``tuning.json`` beside them).
+policies.tune --scenario stackelberg --lrs 0.003 --steps 0.1 0.3 1.0``
+(``tuning.json`` beside them).
 """
 
 from __future__ import annotations
@@ -139,10 +146,6 @@ class Args(ScenarioOptions):
     DEFAULT_THREADS: ClassVar[int | None] = 1  # the tensors are tiny: extra threads only wait on busy cores
     THREADS_DEFAULT: ClassVar[str] = "1"
 
-    seeds: int = option(10, help="number of seeds", low=1, high=1000)
-    shots: list[int] = option(
-        default_factory=lambda: [0, 1, 2, 3], help="adaptation episodes K evaluated (the K-shot curve)", low=0, high=20
-    )
     quick: bool = option(
         False,
         help="tiny budget for smoke tests (1 seed, 6 games, 1 setting, shots 0 and 1; noise study only for "

@@ -47,12 +47,6 @@ STILL_CITING: frozenset[str] = frozenset(
         "scenarios/green_tax.py",
         "scenarios/reform.py",
         "tests/scenarios/test_green_tax.py",
-        # stackelberg
-        "policies/stackelberg.py",
-        "policies/stackelberg_principals.py",
-        "scenarios/stackelberg.py",
-        "tests/policies/test_stackelberg_lp.py",
-        "tests/policies/test_stackelberg_principals.py",
     }
 )
 

@@ -1,6 +1,6 @@
 """Tests for policies.stackelberg: exact commitment LPs, Nash equilibria, learning by queries.
 
-Known answers (Conitzer & Sandholm 2006; REFERENCES.md section 2), brute force over
+Known answers (the textbook game of Conitzer & Sandholm 2006), brute force over
 grids of mixed strategies, and the invariants SE value >= Nash value and "no
 profitable deviation" at every equilibrium.
 """
