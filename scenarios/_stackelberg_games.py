@@ -639,7 +639,7 @@ TRAIN_CONFIGS: dict[str, dict[str, Any]] = {
     "model_free": {"lr": 0.003, "finetune_lr": 1.0},
 }
 """Each variant's settings beyond :data:`BASE_CONFIG`, chosen on the validation pool by
-``python -m policies.tune --scenario stackelberg --lrs 0.003 --steps 0.1 0.3 1.0`` (three settings of the
+``python -m policies.tune --scenario stackelberg --lrs 0.003 --steps 0.1,0.3,1.0`` (three settings of the
 adaptation step per variant, the same budget for each; the search's table is shipped beside the
 checkpoints, ``tuning.json``)."""
 

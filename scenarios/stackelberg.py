@@ -57,7 +57,7 @@ Run ``python -m scenarios.stackelberg --help``. The seeds and shots take the
 shared defaults of every scenario (5 seeds, K = 0 and 1); the reported run, with
 ten seeds and the K-shot curve K = 0..3, is::
 
-    python -m scenarios.stackelberg --seeds 10 --shots 0 1 2 3 --out RUN
+    python -m scenarios.stackelberg --seeds 10 --shots 0,1,2,3 --out RUN
 
 The shipped checkpoints
 (``scenarios/checkpoints/stackelberg``) are reproduced by::
@@ -66,7 +66,7 @@ The shipped checkpoints
         --out scenarios/checkpoints/stackelberg
 
 and their settings were chosen on the validation pool by ``python -m
-policies.tune --scenario stackelberg --lrs 0.003 --steps 0.1 0.3 1.0``
+policies.tune --scenario stackelberg --lrs 0.003 --steps 0.1,0.3,1.0``
 (``tuning.json`` beside them).
 """
 
@@ -721,7 +721,14 @@ def noise_trend(noise_df: pd.DataFrame) -> dict[str, dict[str, Any]]:
         means = grp.groupby("noise").rounds_to_90_censored.mean().sort_index()
         vals = means.to_numpy(float)
         grows = bool(len(vals) > 1 and np.all(np.diff(vals) >= 0) and vals[-1] > vals[0])
-        out[str(name)] = {"means": means, "grows": grows, "reached": grp.groupby("noise").reached.mean()}
+        final = grp.groupby("noise").final_gap_share.mean().sort_index()
+        out[str(name)] = {
+            "means": means,
+            "grows": grows,
+            "reached": grp.groupby("noise").reached.mean(),
+            "never": not bool(grp.reached.any()),  # every value censored: rounds say nothing about the noise
+            "final": final,
+        }
     return out
 
 
@@ -787,10 +794,18 @@ def write_report(
     trend = noise_trend(noise_df)
     for name, info in trend.items():
         pairs = ", ".join(f"p={p:g}: {v:.1f}" for p, v in info["means"].items())
-        text = (
-            f"Noise study, {name}: mean rounds to 90% of the Nash-to-SE gap (censored at one past the curve when "
-            f"never reached) {pairs}; it {'grows' if info['grows'] else 'does not grow'} with the noise."
-        )
+        finals = ", ".join(f"p={p:g}: {v:.2f}" for p, v in info["final"].items())
+        if info["never"]:
+            text = (
+                f"Noise study, {name}: never reaches 90% of the Nash-to-SE gap at any noise level (so the rounds "
+                f"needed cannot show a trend); gap share of the last scored episode {finals}."
+            )
+        else:
+            text = (
+                f"Noise study, {name}: mean rounds to 90% of the Nash-to-SE gap (censored at one past the curve "
+                f"when never reached) {pairs}; it {'grows' if info['grows'] else 'does not grow'} with the noise. "
+                f"Gap share of the last scored episode {finals}."
+            )
         rep.paragraph(text)
         lines.append(text)
 

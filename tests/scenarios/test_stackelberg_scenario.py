@@ -35,6 +35,7 @@ from scenarios.stackelberg import (
     gap_share,
     main,
     no_gap_loss,
+    noise_trend,
     rounds_to_target,
 )
 
@@ -166,6 +167,37 @@ def _df(rows):
     return pd.DataFrame(rows).assign(
         gap_game=lambda d: d.se_value - d.nash_value > 0.05, loss_vs_se=lambda d: d.se_value - d.principal_return
     )
+
+
+def test_noise_trend_says_when_the_target_is_never_reached():
+    """All-censored rounds say nothing about the noise; a reached target that takes longer with noise grows."""
+    rows = []
+    for p_noise, rr, final in ((0.0, 40.0, 0.95), (0.2, 60.0, 0.9)):
+        for seed in range(2):
+            rows.append(
+                {
+                    "principal": "probing",
+                    "noise": p_noise,
+                    "seed": seed,
+                    "reached": True,
+                    "rounds_to_90_censored": rr,
+                    "final_gap_share": final,
+                }
+            )
+            rows.append(
+                {
+                    "principal": "mermaide",
+                    "noise": p_noise,
+                    "seed": seed,
+                    "reached": False,
+                    "rounds_to_90_censored": 91.0,
+                    "final_gap_share": final - 0.5,
+                }
+            )
+    trend = noise_trend(pd.DataFrame(rows))
+    assert trend["mermaide"]["never"] and not trend["mermaide"]["grows"]
+    assert not trend["probing"]["never"] and trend["probing"]["grows"]
+    assert trend["probing"]["final"].to_dict() == pytest.approx({0.0: 0.95, 0.2: 0.9})
 
 
 def test_gap_share_counts_only_gap_games():
