@@ -655,7 +655,11 @@ BASE_CONFIG: dict[str, Any] = {
     "samples": 1,
     "eval_every": 25,
 }
-"""Settings shared by every variant (a best-responding follower is deterministic: one row per task)."""
+"""Settings shared by every variant (a best-responding follower is deterministic: one row per task). These
+are fixed, not searched: the validation search covers the step sizes only. The planner looks one round ahead
+without a terminal value (a myopic best commitment under the world model); a longer lookahead with the learned
+terminal value, which could value what a probing commitment reveals, costs about 8x the planning per round and
+has not been compared on the validation pool."""
 
 
 def training_problem(observation: str = "actions", device: str = "cpu") -> StackelbergProblem:

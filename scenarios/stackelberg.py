@@ -107,6 +107,7 @@ from ._stackelberg_games import (
     play_episode,
     sample_games,
     train_config,
+    validation_pool,
 )
 
 __all__ = [
@@ -733,6 +734,23 @@ def noise_trend(noise_df: pd.DataFrame) -> dict[str, dict[str, Any]]:
 
 
 # ------------------------------------------------------------ report
+def validation_references(setup: GameSetup, curves: pd.DataFrame) -> str:
+    """A sentence placing the validation learning curves between the pool's Nash and SE returns per episode."""
+    pool = validation_pool(setup)
+    se = float(np.mean([g.se_value for g in pool])) * setup.horizon
+    nash = float(np.mean([g.nash_value for g in pool])) * setup.horizon
+    parts = []
+    for name, grp in curves.groupby("principal", sort=False):
+        vals = grp.sort_values("env_steps").val_return.to_numpy(float)
+        if len(vals):
+            parts.append(f"{name} {vals[0]:.2f} at the start, {vals[-1]:.2f} at the end")
+    return (
+        f"Reference returns per episode on the validation pool ({len(pool)} games, all of them, with and without "
+        f"a gap): the exact SE commitment {se:.2f}, the leader-best Nash commitment {nash:.2f}. "
+        f"Validation return: {'; '.join(parts)}."
+    )
+
+
 def _summary(results: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     """Gap share (gap games) and loss vs SE (no-gap games): mean and 95% CI over seeds."""
     from analysis.stats import summarize
@@ -740,13 +758,13 @@ def _summary(results: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     share = gap_share(results, by)
     frames = []
     if not share.empty:
-        frames.append(summarize(share, by=by, metrics=["gap_share"]))
+        frames.append(summarize(share, by=by, metrics=["gap_share"], method="t"))
     loss = no_gap_loss(results, by)
     if not loss.empty:
-        frames.append(summarize(loss, by=by, metrics=["loss_vs_se"]))
+        frames.append(summarize(loss, by=by, metrics=["loss_vs_se"], method="t"))
     metrics = ["principal_return", "target_rate", "adaptation_cost"]
     per_seed = results.groupby([*by, "seed"], sort=False)[metrics].mean().reset_index()
-    frames.append(summarize(per_seed, by=by, metrics=metrics))
+    frames.append(summarize(per_seed, by=by, metrics=metrics, method="t"))
     return pd.concat(frames, ignore_index=True)
 
 
@@ -784,7 +802,8 @@ def write_report(
         f"[{s.rho_low:g}, {s.rho_high:g}] (conflicting interests: the leader's own payoffs predict the follower's); "
         "in_distribution test games come from the same family (fresh games), common_interest games have rho in "
         "[0.3, 0.9] (the learned prior points the wrong way). The learned leaders commit on a grid of "
-        f"{s.levels} commitments; every setting of theirs was chosen on a separate validation pool."
+        f"{s.levels} commitments; their step sizes were chosen on a separate validation pool (the planner's settings, "
+        "one-round lookahead without a terminal value, are fixed, not searched)."
     )
     acc = acceptance(results)
     if acc is not None:
@@ -858,10 +877,14 @@ def write_report(
             title="Validation learning curves (validation pool, no exploring)",
         )
         rep.figure(fig, caption="val/return vs environment steps, every variant", name="learning_curves")
+        rep.paragraph(validation_references(args.setup, curves))
     if not noise_df.empty:
         rep.heading("Observation noise: rounds needed to reach 90% of the gap", 2)
         nt = summarize(
-            noise_df, by=["principal", "noise"], metrics=["rounds_to_90_censored", "shots_to_90", "final_gap_share"]
+            noise_df,
+            by=["principal", "noise"],
+            metrics=["rounds_to_90_censored", "shots_to_90", "final_gap_share"],
+            method="t",
         )
         rep.table(
             format_summary(nt),

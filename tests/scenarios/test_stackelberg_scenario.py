@@ -17,6 +17,7 @@ from policies.stackelberg import nash_value, solve_stackelberg
 from scenarios._stackelberg_games import (
     TEST_SETTINGS,
     TRAIN_CONFIGS,
+    VALIDATION_SETTINGS,
     Follower,
     GameSetup,
     StackelbergEnv,
@@ -37,6 +38,7 @@ from scenarios.stackelberg import (
     no_gap_loss,
     noise_trend,
     rounds_to_target,
+    validation_references,
 )
 
 COMMON = [
@@ -198,6 +200,22 @@ def test_noise_trend_says_when_the_target_is_never_reached():
     assert trend["mermaide"]["never"] and not trend["mermaide"]["grows"]
     assert not trend["probing"]["never"] and trend["probing"]["grows"]
     assert trend["probing"]["final"].to_dict() == pytest.approx({0.0: 0.95, 0.2: 0.9})
+
+
+def test_validation_references_place_the_curves_between_nash_and_se():
+    import re
+
+    setup = GameSetup(validation_games=5)
+    curves = pd.DataFrame({"principal": ["a", "a", "b"], "env_steps": [2.0, 1.0, 1.0], "val_return": [7.0, 3.0, 4.5]})
+    text = validation_references(setup, curves)
+    se, nash = (
+        float(v) for v in re.search(r"commitment (\d+\.\d+), the leader-best Nash commitment (\d+\.\d+)", text).groups()
+    )
+    pool = validation_pool(setup)
+    assert len(pool) == 5 * len(VALIDATION_SETTINGS) and f"({len(pool)} games" in text
+    assert se == pytest.approx(np.mean([g.se_value for g in pool]) * setup.horizon, abs=0.01)
+    assert se >= nash  # commitment is never worth less than the leader's best Nash equilibrium
+    assert "a 3.00 at the start, 7.00 at the end; b 4.50 at the start, 4.50 at the end" in text
 
 
 def test_gap_share_counts_only_gap_games():
