@@ -37,12 +37,6 @@ STILL_CITING: frozenset[str] = frozenset(
         "tests/simulator/test_learners_known.py",
         "tests/simulator/test_model_determinism.py",
         "tests/simulator/test_rng_streams.py",
-        # stackelberg
-        "policies/stackelberg.py",
-        "policies/stackelberg_principals.py",
-        "scenarios/stackelberg.py",
-        "tests/policies/test_stackelberg_lp.py",
-        "tests/policies/test_stackelberg_principals.py",
     }
 )
 
