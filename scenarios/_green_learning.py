@@ -51,6 +51,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from policies import make_principal, principal_class
 from policies.checkpoints import CheckpointError, save_checkpoint
@@ -69,6 +70,7 @@ __all__ = [
     "VALIDATION_SEEDS",
     "GreenEnv",
     "GreenProblem",
+    "adaptation_step_search",
     "checkpoint_name",
     "evaluate_learned",
     "green_net_spec",
@@ -121,12 +123,29 @@ def green_net_spec(econ: Economy) -> NetSpec:
 OBSERVATIONS = ("shares",)
 """The learned governments observe choice shares."""
 
-_POPULATIONS = {"tasks_per_batch": 8, "agents_per_task": 1, "iterations": 100}
+_POPULATIONS = {"tasks_per_batch": 8, "agents_per_task": 1}
 TRAIN_CONFIGS: dict[str, dict[str, Any]] = {
-    v: dict(_POPULATIONS) for v in ("mermaide", "wm_only", "meta_only", "model_free")
+    "mermaide": {**_POPULATIONS, "iterations": 100},
+    "wm_only": {**_POPULATIONS, "iterations": 100, "finetune_lr": 0.03},
+    "meta_only": {**_POPULATIONS, "iterations": 200},
+    "model_free": {**_POPULATIONS, "iterations": 100, "finetune_lr": 0.3},
 }
-"""Each variant's settings beyond :class:`~policies.mermaide.MermaideConfig`'s defaults (one population per task;
-an interim budget until the governments are tuned on validation populations)."""
+"""Each variant's settings beyond :class:`~policies.mermaide.MermaideConfig`'s defaults (one population per task).
+
+Chosen on the validation populations only (the problem's validation pool, seeds of their own). Budgets follow
+the validation learning curves (return summed over the horizon, $ per household, at updates 0/25/50/75/100 of
+the interim run): mermaide -6,768/-640/-85/-111/-111 and wm_only -6,768/-640/-635/-635/-634 were flat by 100
+updates, model_free -1,671/-293/-13/+57/+57 too; meta_only -1,671/-353/-196/-262/+63 was still moving and
+trains for 200. The K-shot adaptation step of the non-meta variants (``finetune_lr``, which does not change
+their training) was searched over 0.03, 0.1 and 0.3 on the trained checkpoints (mean validation return at
+K = 1 over 2 seeds: model_free 29.5/26.9/33.6 from 13.5 at K = 0, wm_only -752.6/-753.7/-754.4 from -752.6;
+``checkpoints/green_tax/step_search.json``, written by ``python -m scenarios._green_learning``). Every
+variant keeps the default outer learning rate (3e-3) and the meta variants the default inner step (0.1): the
+full search of ``python -m policies.tune --scenario green_tax`` (a training run per configuration, about 3
+minutes of CPU each) did not fit the shared machine's budget. Its one finished configuration (mermaide, inner
+step 0.03, 60 updates) scored -760 on the validation populations at K = 0 and at K = 1 (2 seeds); the
+default step's 100-update checkpoint scored -44 and -27 (a longer budget, so not a like-for-like
+comparison)."""
 
 
 def train_config(variant: str, observation: str = "shares") -> MermaideConfig:
@@ -363,10 +382,39 @@ def load_or_train(names: list[str], args: Any) -> dict[str, LearnedPrincipal]:
     return out
 
 
+def _twin_welfare(econ: Economy, mix: HouseholdMix, seed: int, n: int, episode: Any) -> np.ndarray:
+    """Welfare per household of each year of the twin episode: the Pigouvian carbon tax, no vehicle incentive.
+
+    The same households and random streams as the episode of ``seed`` (common random numbers), as the
+    training environment's twin; cached per process (every learned principal adapts on the same episodes).
+    """
+    key = (repr(econ), repr(mix), int(seed), n)
+    if key not in _TWINS:
+        from ._bandit_tasks import PassThrough
+
+        zero = PassThrough()
+        zero.incentives = np.zeros(econ.k)
+        _totals, df = episode(econ, mix, seed, zero, n=n)
+        if len(_TWINS) >= 64:
+            _TWINS.pop(next(iter(_TWINS)))
+        _TWINS[key] = df["welfare"].to_numpy(dtype=np.float64)
+    return _TWINS[key]
+
+
+_TWINS: dict[tuple[str, str, int, Any], np.ndarray] = {}
+
+
 def evaluate_learned(
     principal: LearnedPrincipal, econ: Economy, mix: HouseholdMix, seed: int, n: int, shots: Any, episode: Any
 ) -> list[tuple[int, float, dict, Any]]:
-    """K-shot scores: adaptation episodes on fresh populations of the same type, then the scored population."""
+    """K-shot scores: adaptation episodes on fresh populations of the same type, then the scored population.
+
+    An adaptation episode's reward, as the government learns from it, is what it was trained on: each
+    year's welfare per household minus that of a twin population under the Pigouvian carbon tax and no
+    vehicle incentive (the same households and random streams). (The simulation's observation carries the
+    year's total welfare, a level thousands of times larger than the gains the world model and the value
+    function were trained to predict.)
+    """
     out = []
     principal.reset_adaptation()
     episodes = []
@@ -374,10 +422,14 @@ def evaluate_learned(
     for k in range(max(shots) + 1):
         if k > 0:
             principal.explore = True
-            totals, _ = episode(econ, mix, seed + 100_003 * k, principal, n=n)
+            s = seed + 100_003 * k
+            totals, df = episode(econ, mix, s, principal, n=n)
             principal.explore = False
             spent += totals["intervention_cost"]
-            episodes.append(principal.episode())
+            ep = principal.episode()
+            gain = df["welfare"].to_numpy(dtype=np.float64) - _twin_welfare(econ, mix, s, n, episode)
+            reward = torch.as_tensor(gain, dtype=ep.reward.dtype).reshape(ep.reward.shape)
+            episodes.append(dataclasses.replace(ep, reward=reward))
             principal.reset_adaptation()
             principal.adapt(list(episodes))
         if k in shots:
@@ -385,3 +437,55 @@ def evaluate_learned(
             out.append((k, spent, totals, df))
     principal.reset_adaptation()
     return out
+
+
+def adaptation_step_search(
+    folder: Path, steps: tuple[float, ...] = (0.03, 0.1, 0.3), seeds: tuple[int, ...] = (0, 1)
+) -> list[dict[str, Any]]:
+    """The validation search of the non-meta variants' K-shot step, on trained checkpoints (no retraining).
+
+    ``finetune_lr`` does not change a non-meta variant's training, so each step is scored on the same
+    checkpoint: mean validation return at K = 0 and 1 (scored as ``python -m policies.tune`` scores a
+    configuration: the validation populations, ``seeds`` episodes). The meta variants are scored at their
+    trained inner step.
+    ``python -m scenarios._green_learning [FOLDER]`` writes ``FOLDER/step_search.json``.
+    """
+    import json
+
+    from policies.checkpoints import load_checkpoint, net_from_checkpoint
+    from policies.training import episode_returns, evaluate_kshot
+
+    problem = training_problem("shares")
+    tasks = problem.validation_tasks()
+
+    def validation_kshot(net: Any, cfg: MermaideConfig) -> dict[int, float]:
+        """Mean validation return at K = 0 and 1 (as ``python -m policies.tune`` scores a configuration)."""
+        out: dict[int, list[float]] = {0: [], 1: []}
+        for s in seeds:
+
+            def make_env(kind: str, k: int, s: int = s) -> GreenEnv:
+                return problem.make_env(tasks, 1, 5_000_000 + 1000 * s + (0 if kind == "score" else k))
+
+            gen = torch.Generator().manual_seed(9_000_000 + s)
+            for k, (_env, traj, _) in evaluate_kshot(net, cfg, make_env, len(tasks), 1, [0, 1], gen).items():
+                out[k].append(float(episode_returns(traj).mean()))
+        return {k: float(np.mean(v)) for k, v in out.items()}
+
+    rows: list[dict[str, Any]] = []
+    for variant in ("model_free", "wm_only", "meta_only", "mermaide"):
+        net, cfg = net_from_checkpoint(load_checkpoint(folder / f"{variant}.pt", expect_variant=variant))
+        field = "inner_lr" if cfg.meta else "finetune_lr"
+        for step in [cfg.inner_lr] if cfg.meta else list(steps):
+            scores = validation_kshot(net, dataclasses.replace(cfg, **{field: step}))
+            rows.append({"variant": variant, field: step, **{f"val_return_{k}shot": v for k, v in scores.items()}})
+    (folder / "step_search.json").write_text(json.dumps(rows, indent=1) + "\n", encoding="utf-8")
+    return rows
+
+
+if __name__ == "__main__":  # pragma: no cover - a documented command, run by hand
+    import sys
+
+    torch.set_num_threads(1)
+    default = Path(__file__).parent / "checkpoints" / "green_tax"
+    for row in adaptation_step_search(Path(sys.argv[1]) if len(sys.argv) > 1 else default):
+        print(row)

@@ -109,7 +109,7 @@ def print_table(results: pd.DataFrame) -> None:
     for setting, grp in table.groupby("setting", sort=False):
         print(f"\n[{setting}]")
         print(grp.drop(columns=["setting"]).to_string(index=False))
-    for text in _sentences(results) + learned_sentences(results):
+    for text in _sentences(results) + learned_sentences(results) + kshot_sentences(results):
         print(f"\n{text}")
 
 
@@ -214,6 +214,51 @@ def learned_sentences(results: pd.DataFrame) -> list[str]:
     return out
 
 
+def kshot_sentences(results: pd.DataFrame) -> list[str]:
+    """Per setting and learned principal evaluated at several K: welfare at each K and its paired change from K = 0.
+
+    Says whether the curve rises: some K > 0 above K = 0 beyond noise (the paired 95% interval over seeds
+    excludes 0).
+    """
+    out = []
+    learned = results[results.principal.isin(LEARNED)]
+    for (setting, name), grp in learned.groupby(["setting", "principal"], sort=False):
+        per = grp.groupby(["shots", "seed"]).welfare.mean().unstack(0)
+        if per.shape[1] < 2 or 0 not in per.columns:
+            continue
+        parts = [f"K=0 {_dollars(per[0].mean())}"]
+        rises = False
+        for k in [c for c in per.columns if c != 0]:
+            up, text = _beyond_noise(per[k], per[0])
+            rises |= up and per[k].mean() > per[0].mean()
+            parts.append(f"K={k} {_dollars(per[k].mean())} ({text} vs K=0)")
+        verdict = "rises beyond noise" if rises else "does not rise beyond noise"
+        out.append(f"{setting}, {name}: welfare $/household " + "; ".join(parts) + f": the K-shot curve {verdict}.")
+    return out
+
+
+def learning_curves(args: Any) -> pd.DataFrame:
+    """Validation learning curves of the learned principals compared (from their checkpoints; none with --retrain)."""
+    from pathlib import Path
+
+    from policies.checkpoints import CheckpointError, load_checkpoint
+
+    if getattr(args, "retrain", False):
+        return pd.DataFrame()
+    folder = Path(args.checkpoints) if args.checkpoints else Path(__file__).parents[1] / "checkpoints" / "green_tax"
+    rows = []
+    for name in [p for p in args.principals if p in LEARNED]:
+        try:
+            state = load_checkpoint(folder / f"{name}.pt", expect_variant=name)
+        except (CheckpointError, OSError):
+            continue
+        for log in state.get("logs") or []:
+            value = log.get("val/return", log.get("val/return_final"))
+            if value is not None:
+                rows.append({"principal": name, "env_steps": log["env_steps"], "val_return": value})
+    return pd.DataFrame(rows)
+
+
 def incidence_table(results: pd.DataFrame) -> pd.DataFrame:
     """Net surplus per household by income decile (discounted, net of dividends and financing), means over seeds."""
     cols = [f"net_surplus_d{d}" for d in range(1, 11)]
@@ -254,6 +299,60 @@ def write_report(rf: Any, results: pd.DataFrame, rounds: pd.DataFrame, args: Any
         )
         for text in learned:
             rep.paragraph(text)
+    kshot = kshot_sentences(results)
+    if kshot:
+        rep.heading("K-shot curves", 2)
+        rep.paragraph(
+            "Welfare of each learned government after K adaptation episodes on fresh populations of the same kind "
+            "(K = 0: as trained), and its paired change from K = 0 with the 95% interval over seeds."
+        )
+        for text in kshot:
+            rep.paragraph(text)
+        part = results[results.principal.isin(LEARNED)]
+        if part.seed.nunique() > 1:
+            rep.figure(
+                curves_panels(
+                    part,
+                    x="shots",
+                    y="welfare",
+                    hue="principal",
+                    panel="setting",
+                    x_unit="adaptation episodes",
+                    y_unit="$ per household",
+                    title="K-shot curves",
+                ),
+                caption="Welfare vs adaptation episodes K, one panel per setting",
+                name="kshot",
+            )
+    curves = learning_curves(args)
+    if not curves.empty:
+        rep.heading("Validation learning curves", 2)
+        rep.paragraph(
+            "Welfare gain per household over the Pigouvian carbon tax alone, summed over the horizon, of each "
+            "variant's initialisation on the validation populations (never reported as results), without "
+            "exploring, against environment steps (population-years) of training: a variant counts as trained "
+            "when its curve is flat."
+        )
+        if curves.env_steps.nunique() > 1:
+            rep.figure(
+                curves_panels(
+                    curves,
+                    x="env_steps",
+                    y="val_return",
+                    hue="principal",
+                    x_unit="environment steps",
+                    y_unit="$ per household",
+                    labels={"val_return": "Validation return"},
+                    title="Validation learning curves",
+                ),
+                caption="Validation return vs environment steps, all variants",
+                name="learning_curves",
+            )
+        rep.table(
+            curves.pivot_table(index="env_steps", columns="principal", values="val_return").reset_index(),
+            caption="validation return, $ per household",
+            float_format="{:,.0f}",
+        )
     rep.heading("Comparison", 2)
     rep.table(
         display_table(results, ["welfare", "first_best", *MAIN[1:], "no_car_share"]),
@@ -386,13 +485,16 @@ _POLICY_TEXT = {
     "temporary-subsidy policy, with full knowledge.",
     "reform": "the reform file's schedule (see above).",
     "mermaide": "the meta-learned government (Banerjee et al. 2023): a recurrent belief over the choice shares it "
-    "observes, a world model of the households' response, a policy that sets vehicle incentives on top of the "
-    "Pigouvian carbon tax (an electric-car subsidy up to $2,000 a year per vehicle, the other cars' within $500); "
-    "trained with MAML on a distribution of populations (shipped checkpoint), it never sees welfare or the "
-    "households' values. K-shot = after K adaptation episodes on populations of the same kind (K = 0: as shipped).",
-    "wm_only": "MERMAIDE without meta-learning (its K-shot adaptation is plain fine-tuning).",
-    "meta_only": "MERMAIDE without the world model.",
-    "model_free": "a recurrent policy trained by policy gradient, without world model or meta-learning.",
+    "observes, a world model of the households' response and of a year's welfare gain over the Pigouvian carbon "
+    "tax alone, and a planner that picks each year, through that model, one of 35 policies on top of the "
+    "Pigouvian carbon tax (an electric-car subsidy of $0 to $2,000 a year per vehicle times a surcharge or rebate "
+    "of up to $500 on the other cars); trained with MAML on a distribution of simulated populations (shipped "
+    "checkpoint). K-shot = after K adaptation episodes on populations of the same kind, whose choice shares and "
+    "welfare gains (from the simulation) it fits (K = 0: as shipped).",
+    "wm_only": "MERMAIDE without meta-learning (its K-shot adaptation is plain fine-tuning of the world model).",
+    "meta_only": "MERMAIDE without the world model: a meta-learned policy over the same 35 policies (actor-critic).",
+    "model_free": "a recurrent policy over the same 35 policies trained by actor-critic, without world model or "
+    "meta-learning.",
 }
 
 

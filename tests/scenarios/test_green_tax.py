@@ -111,6 +111,19 @@ def test_learned_sentences_share_of_the_gap():
     assert "subsidy outlay 10 (oracle 10)" in text[0] and "intervention cost" not in text[0]
 
 
+def test_kshot_sentences_say_whether_the_curve_rises():
+    from scenarios.green_tax.report import kshot_sentences
+
+    res = _results([("none", 0, 100.0), ("mermaide", 0, 100.0), ("mermaide", 1, 120.0), ("wm_only", 0, 100.0)])
+    res = pd.concat([res, _results([("wm_only", 1, 100.0)]).assign(welfare=lambda d: 100.0 + d.seed % 2 * 4 - 2)])
+    text = kshot_sentences(res)
+    assert len(text) == 2, text  # 'none' and single-K principals get no curve
+    (mer,) = [t for t in text if "mermaide" in t]
+    assert "K=0 101" in mer and "K=1 121 (+20 [+20, +20] vs K=0)" in mer and mer.endswith("rises beyond noise.")
+    (wm,) = [t for t in text if "wm_only" in t]
+    assert wm.endswith("does not rise beyond noise.")
+
+
 def test_no_share_of_a_gap_within_noise():
     """The oracle no better than no policy beyond noise: no percentage (it once printed '-286% of the way')."""
     from scenarios.green_tax.report import learned_sentences
@@ -202,3 +215,51 @@ def test_validation_populations_are_disjoint_from_the_reported_ones():
     assert 3000 < deeper.pessimism_depth < setting_mix(base, "deep_pessimism").pessimism_depth
     families = {f for t in val if not t.label.startswith("validation-in") for f in t.mix.learners}
     assert {"ucb1", "ewa"} <= families and "thompson" not in families
+
+
+def test_training_populations_apply_their_value_sd_and_validation_is_the_problems_pool():
+    """value_sd drawn per training population reaches its economy; the core's validation pool is the validation set."""
+    from scenarios._green_learning import GreenProblem, validation_populations
+
+    econ, base = Economy(), HouseholdMix()
+    problem = GreenProblem(econ, base, n_households=50)
+    tasks = problem.sample_tasks(3, np.random.default_rng(1))
+    sds = [t.value_sd for t in tasks]
+    assert len(set(sds)) == 3 and all(0.75 * econ.value_sd <= s <= 1.25 * econ.value_sd for s in sds)
+    env = problem.make_env(tasks, 1, seed=0)
+    assert [m.econ.value_sd for m in env.models] == sds and [m.econ.value_sd for m in env.twins] == sds
+    pool = problem.validation_tasks()
+    assert [t.label for t in pool] == [t.label for t in validation_populations(econ, base)]
+    assert all(t.mix.n_households == 50 for t in pool)
+
+
+def test_adaptation_learns_from_the_welfare_gain_it_was_trained_on(monkeypatch):
+    """An adaptation episode's reward is each year's welfare minus the Pigouvian twin's, per household (as in
+    training), not the observation's total welfare."""
+    from policies import make_principal
+    from scenarios import _green_learning as gl
+    from scenarios.green_tax.cli import episode
+
+    econ = dataclasses.replace(Economy(), burn_in=3, horizon=20)
+    mix = dataclasses.replace(HouseholdMix(), n_households=60)
+    principal = make_principal(
+        "model_free", checkpoint=gl.Path(gl.__file__).parent / "checkpoints/green_tax/model_free.pt"
+    )
+    seen = []
+    monkeypatch.setattr(principal, "adapt", lambda eps: seen.append(eps[-1]))
+    played = []
+
+    def recording_episode(e, m, s, p, n=None):
+        totals, df = episode(e, m, s, p, n=n)
+        played.append((s, p, df))
+        return totals, df
+
+    out = gl.evaluate_learned(principal, econ, mix, 7, 60, [0, 1], recording_episode)
+    assert [k for k, *_ in out] == [0, 1] and len(seen) == 1
+    adapt_seed = 7 + 100_003
+    (df,) = [d for s, p, d in played if s == adapt_seed and p is principal]
+    (twin,) = [d for s, p, d in played if s == adapt_seed and p is not principal]
+    want = df.welfare.to_numpy() - twin.welfare.to_numpy()
+    np.testing.assert_allclose(seen[0].reward.numpy().ravel(), want, rtol=1e-5, atol=1e-3)
+    # the twin plays no vehicle incentive on the same households: its welfare differs only by the policy
+    assert np.abs(want).max() < 0.1 * np.abs(df.welfare.to_numpy()).max()
