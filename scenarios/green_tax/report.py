@@ -217,8 +217,8 @@ def learned_sentences(results: pd.DataFrame) -> list[str]:
 def kshot_sentences(results: pd.DataFrame) -> list[str]:
     """Per setting and learned principal evaluated at several K: welfare at each K and its paired change from K = 0.
 
-    Says whether the curve rises: some K > 0 above K = 0 beyond noise (the paired 95% interval over seeds
-    excludes 0).
+    Says whether the curve rises: the K > 0 above K = 0 beyond noise (the paired 95% interval over seeds
+    excludes 0), and the K below it beyond noise.
     """
     out = []
     learned = results[results.principal.isin(LEARNED)]
@@ -227,12 +227,15 @@ def kshot_sentences(results: pd.DataFrame) -> list[str]:
         if per.shape[1] < 2 or 0 not in per.columns:
             continue
         parts = [f"K=0 {_dollars(per[0].mean())}"]
-        rises = False
+        up, down = [], []
         for k in [c for c in per.columns if c != 0]:
-            up, text = _beyond_noise(per[k], per[0])
-            rises |= up and per[k].mean() > per[0].mean()
+            beyond, text = _beyond_noise(per[k], per[0])
+            if beyond:
+                (up if per[k].mean() > per[0].mean() else down).append(str(k))
             parts.append(f"K={k} {_dollars(per[k].mean())} ({text} vs K=0)")
-        verdict = "rises beyond noise" if rises else "does not rise beyond noise"
+        verdict = f"rises beyond noise (K={', '.join(up)})" if up else "does not rise beyond noise"
+        if down:
+            verdict += f"{' but' if up else ';'} falls beyond noise at K={', '.join(down)}"
         out.append(f"{setting}, {name}: welfare $/household " + "; ".join(parts) + f": the K-shot curve {verdict}.")
     return out
 
@@ -309,19 +312,23 @@ def write_report(rf: Any, results: pd.DataFrame, rounds: pd.DataFrame, args: Any
         for text in kshot:
             rep.paragraph(text)
         part = results[results.principal.isin(LEARNED)]
-        if part.seed.nunique() > 1:
+        if part.seed.nunique() > 1 and part.shots.nunique() > 1:
+            keys = ["setting", "principal", "seed"]
+            zero = part[part.shots == 0].groupby(keys).welfare.mean().rename("welfare_k0")
+            change = part.join(zero, on=keys).assign(welfare_change=lambda d: d.welfare - d.welfare_k0)
             rep.figure(
                 curves_panels(
-                    part,
+                    change.dropna(subset=["welfare_change"]),
                     x="shots",
-                    y="welfare",
+                    y="welfare_change",
                     hue="principal",
                     panel="setting",
-                    x_unit="adaptation episodes",
                     y_unit="$ per household",
-                    title="K-shot curves",
+                    labels={"shots": "Adaptation episodes K", "welfare_change": "Welfare change from K = 0"},
+                    title="K-shot curves: welfare change from K = 0, paired by seed",
+                    sharey=False,
                 ),
-                caption="Welfare vs adaptation episodes K, one panel per setting",
+                caption="Welfare after K adaptation episodes minus welfare at K = 0, per seed: mean and 95% interval",
                 name="kshot",
             )
     curves = learning_curves(args)
@@ -334,18 +341,21 @@ def write_report(rf: Any, results: pd.DataFrame, rounds: pd.DataFrame, args: Any
             "when its curve is flat."
         )
         if curves.env_steps.nunique() > 1:
+            kind = curves.principal.map(lambda p: "world model" if p in ("mermaide", "wm_only") else "policy only")
             rep.figure(
                 curves_panels(
-                    curves,
-                    x="env_steps",
+                    curves.assign(steps=curves.env_steps / 1000.0, kind=kind),
+                    x="steps",
                     y="val_return",
                     hue="principal",
-                    x_unit="environment steps",
+                    panel="kind",
+                    x_unit="thousands",
                     y_unit="$ per household",
-                    labels={"val_return": "Validation return"},
+                    labels={"val_return": "Validation return", "steps": "Environment steps"},
                     title="Validation learning curves",
+                    sharey=False,
                 ),
-                caption="Validation return vs environment steps, all variants",
+                caption="Validation return vs environment steps (population-years), all variants",
                 name="learning_curves",
             )
         rep.table(

@@ -119,9 +119,12 @@ def test_kshot_sentences_say_whether_the_curve_rises():
     text = kshot_sentences(res)
     assert len(text) == 2, text  # 'none' and single-K principals get no curve
     (mer,) = [t for t in text if "mermaide" in t]
-    assert "K=0 101" in mer and "K=1 121 (+20 [+20, +20] vs K=0)" in mer and mer.endswith("rises beyond noise.")
+    assert "K=0 101" in mer and "K=1 121 (+20 [+20, +20] vs K=0)" in mer and mer.endswith("rises beyond noise (K=1).")
     (wm,) = [t for t in text if "wm_only" in t]
     assert wm.endswith("does not rise beyond noise.")
+    res = pd.concat([res, _results([("mermaide", 2, 90.0)])])  # up at K = 1, down at K = 2
+    (mer,) = [t for t in kshot_sentences(res) if "mermaide" in t]
+    assert mer.endswith("rises beyond noise (K=1) but falls beyond noise at K=2."), mer
 
 
 def test_no_share_of_a_gap_within_noise():
