@@ -129,7 +129,7 @@ class LearnedPrincipal(BasePrincipal):
                 raise CheckpointError(
                     f"{self.variant}: trained for {key}={getattr(ns, key)!r}, but this run has {key}={value!r}"
                 )
-        if ns.action_dim == spec.n_actions:  # an incentive game: the action set must respect the game's bounds
+        if ns.incentive_vectors:  # an incentive game: the action set must respect the game's bounds
             table = ns.action_array()
             if (table < np.asarray(spec.lower) - 1e-9).any() or (table > np.asarray(spec.upper) + 1e-9).any():
                 raise CheckpointError(
@@ -137,10 +137,11 @@ class LearnedPrincipal(BasePrincipal):
                     f", outside this game's bounds [{list(spec.lower)}, {list(spec.upper)}]"
                 )
         self.rows = spec.n_agents if spec.extra.get("independent_agents", False) else 1
-        h0 = self.params["encoder.h0"].detach()
-        self.h = h0.expand(self.rows, h0.shape[-1]).clone()
-        self.feats = Features.zeros((self.rows,), ns.n_actions)
         self.context = row_context(spec, self.rows, ns.context_dim)
+        with torch.no_grad():
+            h0 = self.net.initial_belief(self.params, self.context).detach()
+        self.h = h0.expand(self.rows, h0.shape[-1]).clone()
+        self.feats = Features.empty((self.rows,), ns)
         self._rec: dict[str, list[torch.Tensor]] = {k: [] for k in ("obs", "act", "choice", "agent", "seen", "rew")}
         self._idx: torch.Tensor | None = None
 

@@ -78,6 +78,8 @@ __all__ = [
 ]
 
 VARIANTS = ("mermaide", "wm_only", "meta_only", "model_free")
+BETA0 = 20.0
+"""Initial sharpness of the bilinear (quantal) response model, per unit of the agent's payoff."""
 Params = dict[str, torch.Tensor]
 
 WORLD_MODEL_PARTS = ("encoder.", "response.", "sensitivity.", "agent_reward.", "principal_reward_head.", "log_sigma")
@@ -206,8 +208,15 @@ class PrincipalNet(nn.Module):
         self.spec = spec
         self.hidden = hidden
         self.encoder = _Encoder(obs_dim(spec), hidden)
-        self.response = MLP([hidden + d, width, k + 1], out_gain=0.1)
-        self.structural = spec.posted and d == k  # agents see the incentive before choosing: a logit shift
+        if spec.context_dim:  # the belief before the first round reads the row's context (the leader's payoffs)
+            self.encoder.context = MLP([spec.context_dim, hidden])
+        self.bilinear = spec.reward == "bilinear"
+        if self.bilinear:  # a quantal response to the agent's own payoffs x @ U, U read from the belief
+            self.response = MLP([hidden, width, d * k + 2], out_gain=0.1)
+        else:
+            self.response = MLP([hidden + d, width, k + 1], out_gain=0.1)
+        # agents see the incentive before choosing: a logit shift
+        self.structural = spec.posted and spec.incentive_vectors
         if self.structural:
             self.sensitivity = MLP([hidden, width, k], out_gain=0.1)
         self.agent_reward = MLP([hidden, width, k], out_gain=0.1)
@@ -222,9 +231,20 @@ class PrincipalNet(nn.Module):
             reinit(self, generator)
 
     # ----------------------------------------------------------------- belief
-    def initial_belief(self, params: Params) -> torch.Tensor:
-        """The belief before the first round, (H,)."""
-        return params["encoder.h0"]
+    def initial_belief(self, params: Params, context: torch.Tensor | None = None) -> torch.Tensor:
+        """The belief before the first round: (H,), or (..., H) for per-row contexts (..., C).
+
+        Without a context it is the learned ``h0``; with one (``context_dim`` > 0) it is
+        ``tanh(h0 + W c + b)``, so the first decision can already use what the context says
+        about the agent (a prior learned across tasks). With per-task parameters (a leading
+        task dim B on ``h0``) the context's leading dim is the task.
+        """
+        h0 = params["encoder.h0"]
+        if context is None or context.shape[-1] == 0 or "encoder.context.net.0.weight" not in params:
+            return h0
+        if h0.dim() == 2:  # per-task parameters: (B, H) against contexts (B, ..., C)
+            h0 = h0.view(h0.shape[0], *([1] * (context.dim() - 2)), h0.shape[-1])
+        return torch.tanh(h0 + _linear(params, "encoder.context.net.0", context))
 
     def update_belief(self, params: Params, obs: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
         """One GRU step: observation (..., D_obs) and belief (..., H) -> the next belief."""
@@ -236,9 +256,12 @@ class PrincipalNet(nn.Module):
         n = torch.tanh(gx[..., 2 * hs :] + r * gh[..., 2 * hs :])
         return (1.0 - z) * n + z * h
 
-    def beliefs(self, params: Params, obs: torch.Tensor) -> torch.Tensor:
-        """Beliefs before each round: obs (..., T, D_obs) -> (..., T, H) holding h_0, ..., h_{T-1}."""
-        h0 = self.initial_belief(params)
+    def beliefs(self, params: Params, obs: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
+        """Beliefs before each round: obs (..., T, D_obs) -> (..., T, H) holding h_0, ..., h_{T-1}.
+
+        ``context``: the rows' contexts (..., C) (the initial belief reads them), or None.
+        """
+        h0 = self.initial_belief(params, context)
         h = h0.expand(*obs.shape[:-2], h0.shape[-1])
         states = [h]
         for t in range(obs.shape[-2] - 1):
@@ -257,6 +280,8 @@ class PrincipalNet(nn.Module):
         """
         k = self.spec.n_actions
         xs = x / self.spec.x_scale
+        if self.bilinear:
+            return self._bilinear_response(params, h, xs)
         out = _mlp(params, "response", 2, torch.cat([h.expand(*xs.shape[:-1], h.shape[-1]), xs], dim=-1))
         logits = out[..., :k]
         if self.structural:
@@ -264,6 +289,26 @@ class PrincipalNet(nn.Module):
             logits = logits + 10.0 * F.softplus(sens + 1.0) * xs
         floor = torch.sigmoid(out[..., k] - 3.0).unsqueeze(-1)
         return (1.0 - floor) * torch.softmax(logits, dim=-1) + floor / k
+
+    def _bilinear_response(self, params: Params, h: torch.Tensor, xs: torch.Tensor) -> torch.Tensor:
+        """Quantal response to a commitment (McKelvey & Palfrey 1995): ``softmax(beta x @ U)`` with a floor.
+
+        The belief gives the agent's payoff matrix ``U`` (D x K, one row per
+        component of the principal's mixed commitment ``x``), a sharpness ``beta``
+        (``BETA0 x exp(.)``: large = a best response) and the floor of uniformly
+        random choices. Best-response regions are then polytopes in ``x`` whose
+        boundaries move with ``U``, so adapting the world model moves them.
+        """
+        d, k = self.spec.action_dim, self.spec.n_actions
+        for dim in range(h.dim() - 1):  # the planner broadcasts a belief over its plans: read each belief once
+            if h.stride(dim) == 0 and h.shape[dim] > 1:
+                h = h.narrow(dim, 0, 1)
+        out = _mlp(params, "response", 2, h)
+        utility = out[..., : d * k].reshape(*out.shape[:-1], d, k)
+        beta = BETA0 * torch.exp(out[..., d * k].clamp(-8.0, 8.0))
+        floor = torch.sigmoid(out[..., d * k + 1] - 3.0).unsqueeze(-1)
+        payoff = (xs.unsqueeze(-2) @ utility).squeeze(-2)  # (..., K); h and x broadcast
+        return (1.0 - floor) * torch.softmax(beta.unsqueeze(-1) * payoff, dim=-1) + floor / k
 
     def agent_reward_mean(self, params: Params, h: torch.Tensor) -> torch.Tensor:
         """The agent's mean private reward of each action, in ``reward_scale`` units, (..., K)."""
@@ -366,6 +411,11 @@ class Trajectories:
 
 
 # ---------------------------------------------------------------- losses
+def _context(traj: Trajectories) -> torch.Tensor | None:
+    """The rows' contexts of a batch of episodes, or None when the problem has none."""
+    return traj.context if traj.context.dim() > 0 and traj.context.shape[-1] > 0 else None
+
+
 def world_model_loss(net: PrincipalNet, params: Params, traj: Trajectories, reward_weight: float = 1.0):
     """Negative log-likelihood of what was observed under the world model (per observed round).
 
@@ -377,7 +427,7 @@ def world_model_loss(net: PrincipalNet, params: Params, traj: Trajectories, rewa
     """
     spec = net.spec
     k = spec.n_actions
-    beliefs = net.beliefs(params, traj.obs)
+    beliefs = net.beliefs(params, traj.obs, _context(traj))
     x = net.actions_of(traj.act)
     p = net.response_probs(params, beliefs, x)
     p_obs = (1.0 - spec.obs_noise) * p + spec.obs_noise / k
@@ -385,7 +435,7 @@ def world_model_loss(net: PrincipalNet, params: Params, traj: Trajectories, rewa
     nll = -(traj.choice * torch.log(p_obs.clamp_min(1e-8))).sum(-1)
     loss = (nll * seen).sum() / seen.sum().clamp_min(1)
     if reward_weight > 0 and spec.observation == "full":
-        incentive = (traj.choice * x).sum(-1) if spec.action_dim == k else torch.zeros_like(traj.agent_reward)
+        incentive = (traj.choice * x).sum(-1) if spec.incentive_vectors else torch.zeros_like(traj.agent_reward)
         private = (traj.agent_reward - incentive) / spec.reward_scale
         mean = (net.agent_reward_mean(params, beliefs) * traj.choice).sum(-1)
         sigma = torch.exp(params["log_sigma"]).clamp_min(1e-3)
@@ -404,7 +454,7 @@ def value_loss(net: PrincipalNet, params: Params, traj: Trajectories) -> torch.T
     from the belief a plan ends in, under the planner's own play.
     """
     spec = net.spec
-    beliefs = net.beliefs(params, traj.obs)
+    beliefs = net.beliefs(params, traj.obs, _context(traj))
     tf = (torch.arange(traj.horizon, dtype=torch.float32) / spec.horizon).expand(*beliefs.shape[:-1]).unsqueeze(-1)
     value = net.state_value(params, beliefs, tf)
     rtg = torch.flip(torch.cumsum(torch.flip(traj.reward / net.value_scale, [-1]), -1), [-1])
@@ -427,7 +477,7 @@ def _gae(reward: torch.Tensor, value: torch.Tensor, lam: float) -> torch.Tensor:
 def pg_loss(net: PrincipalNet, params: Params, traj: Trajectories, cfg: MermaideConfig) -> torch.Tensor:
     """Advantage actor-critic loss with GAE, normalised advantages and an entropy bonus."""
     spec = net.spec
-    beliefs = net.beliefs(params, traj.obs)
+    beliefs = net.beliefs(params, traj.obs, _context(traj))
     horizon = traj.horizon
     tf = (torch.arange(horizon, dtype=torch.float32) / spec.horizon).expand(*beliefs.shape[:-1]).unsqueeze(-1)
     logits = net.policy_logits(params, beliefs, tf)

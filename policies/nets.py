@@ -21,19 +21,27 @@ reward mask               1      1 when the reward was observed
 counts / T                K      how often each action was observed so far
 mean private reward       K      observed reward minus incentive, per action
 mean incentive paid       K      per action (incentive games, D = K, only)
+lowest, highest x         2 K D  per action: the least and greatest component of
+                                 the principal's actions under which it was
+                                 observed (commitments, bilinear reward, only)
 context                   C      a per-row context (the leader's payoffs)
 ========================  =====  ==============================================
 
 The running parts are sufficient statistics of a stationary bandit; they spare
 the GRU from learning to count and average. They do not reveal the agent's
 latent type (its prior, prior weight, exploration or learning rate), which the
-world model must infer from how the agent responds.
+world model must infer from how the agent responds. Where the principal commits
+to mixed strategies (a bilinear reward), the range of its commitments under
+which each agent action was observed plays the same role: a best-responding
+agent's action regions are convex, so each observed range lies inside one
+region, and the region boundaries lie between the ranges.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -41,14 +49,19 @@ from torch import nn
 
 from .problem import NetSpec
 
-__all__ = ["MLP", "Features", "GRUCell", "obs_dim", "reinit"]
+__all__ = ["MLP", "Features", "GRUCell", "hull_dim", "obs_dim", "reinit"]
+
+
+def hull_dim(spec: NetSpec) -> int:
+    """Length of each of the lowest / highest action statistics (K x D for commitments, else 0)."""
+    return spec.n_actions * spec.action_dim if spec.reward == "bilinear" else 0
 
 
 def obs_dim(spec: NetSpec) -> int:
     """Length of the per-round observation vector for a problem."""
     k, d = spec.n_actions, spec.action_dim
-    paid = k if d == k else 0
-    return d + k + 3 + 2 * k + paid + spec.context_dim
+    paid = k if spec.incentive_vectors else 0
+    return d + k + 3 + 2 * k + paid + 2 * hull_dim(spec) + spec.context_dim
 
 
 @dataclass
@@ -59,21 +72,40 @@ class Features:
         counts: times each action was observed, (*B, K).
         private: sum of the observed private rewards per action, (*B, K).
         paid: sum of the incentives paid per action, (*B, K).
+        low: per action, the least component of the principal's actions under which it was observed
+            (*B, K x D), flattened action-major; +inf before the first observation (empty when unused).
+        high: the same with the greatest component; -inf before the first observation.
     """
 
     counts: torch.Tensor
     private: torch.Tensor
     paid: torch.Tensor
+    low: torch.Tensor
+    high: torch.Tensor
 
     @staticmethod
-    def zeros(batch: tuple[int, ...], k: int) -> Features:
-        """Empty statistics for a batch of rows."""
+    def zeros(batch: tuple[int, ...], k: int, hull: int = 0) -> Features:
+        """Empty statistics for a batch of rows (``hull``: :func:`hull_dim` of the problem)."""
         z = torch.zeros((*batch, k))
-        return Features(z, z.clone(), z.clone())
+        inf = torch.full((*batch, hull), math.inf)
+        return Features(z, z.clone(), z.clone(), inf, -inf)
+
+    @staticmethod
+    def empty(batch: tuple[int, ...], spec: NetSpec) -> Features:
+        """Empty statistics for a batch of rows of a problem."""
+        return Features.zeros(batch, spec.n_actions, hull_dim(spec))
+
+    def tensors(self) -> tuple[torch.Tensor, ...]:
+        """The statistics, in field order (each (*B, size))."""
+        return (self.counts, self.private, self.paid, self.low, self.high)
+
+    def map(self, fn: Callable[[torch.Tensor], torch.Tensor]) -> Features:
+        """The statistics with ``fn`` applied to each tensor (reshapes, broadcasts)."""
+        return Features(*(fn(t) for t in self.tensors()))
 
     def expand(self, *lead: int) -> Features:
         """The same statistics broadcast to extra leading dims (for imagined rollouts)."""
-        return Features(*(t.expand(*lead, *t.shape) for t in (self.counts, self.private, self.paid)))
+        return self.map(lambda t: t.expand(*lead, *t.shape))
 
     def encode(
         self,
@@ -97,8 +129,7 @@ class Features:
         Returns:
             ``(obs (*B, obs_dim), new statistics)``.
         """
-        k = spec.n_actions
-        incentive_game = spec.action_dim == k
+        incentive_game = spec.incentive_vectors
         paid_now = (choice * x).sum(-1) if incentive_game else torch.zeros(choice.shape[:-1])
         counts = self.counts + choice
         paid = self.paid + choice * paid_now.unsqueeze(-1) if incentive_game else self.paid
@@ -123,10 +154,22 @@ class Features:
         ]
         if incentive_game:
             parts.append(torch.where(counts > 0, paid / safe, torch.zeros_like(paid)) / spec.x_scale)
+        low, high = self.low, self.high
+        if low.shape[-1]:  # the range of the principal's actions under which each agent action was observed
+            k, d = spec.n_actions, spec.action_dim
+            lead = choice.shape[:-1]
+            xs = (x / spec.x_scale).unsqueeze(-2).expand(*lead, k, d)
+            seen = choice.unsqueeze(-1) > 0
+            low = torch.where(seen, torch.minimum(low.reshape(*lead, k, d), xs), low.reshape(*lead, k, d))
+            high = torch.where(seen, torch.maximum(high.reshape(*lead, k, d), xs), high.reshape(*lead, k, d))
+            shown = (counts > 0).unsqueeze(-1)
+            parts.append(torch.where(shown, low, torch.zeros_like(low)).flatten(-2))
+            parts.append(torch.where(shown, high, torch.zeros_like(high)).flatten(-2))
+            low, high = low.flatten(-2), high.flatten(-2)
         if spec.context_dim:
             assert context is not None, "this problem needs a per-row context"
             parts.append(context.expand(*choice.shape[:-1], spec.context_dim))
-        return torch.cat(parts, dim=-1), Features(counts, private, paid)
+        return torch.cat(parts, dim=-1), Features(counts, private, paid, low, high)
 
 
 class GRUCell(nn.Module):

@@ -95,9 +95,7 @@ def plan_actions(
     lead = (*rows, q, s)
     one = (1,) * len(rows)
     hh = h[..., None, None, :].expand(*lead, h.shape[-1])
-    ff = Features(
-        *(v[..., None, None, :].expand(*lead, v.shape[-1]) for v in (feats.counts, feats.private, feats.paid))
-    )
+    ff = feats.map(lambda v: v[..., None, None, :].expand(*lead, v.shape[-1]))
     ctx = None if context is None else context[..., None, None, :].expand(*lead, context.shape[-1])
     total = torch.zeros(lead)
     shares = spec.observation == "shares"
@@ -117,7 +115,7 @@ def plan_actions(
             reward = None
             if spec.observation == "full":
                 private = (net.agent_reward_mean(params, hh) * choice).sum(-1) * spec.reward_scale
-                paid = (choice * x).sum(-1) if spec.action_dim == spec.n_actions else 0.0
+                paid = (choice * x).sum(-1) if spec.incentive_vectors else 0.0
                 reward = private + paid
         obs, ff = ff.encode(spec, x, choice, reward, t + tau, ctx)
         hh = net.update_belief(params, obs, hh)

@@ -112,6 +112,15 @@ class NetSpec:
         return len(self.actions)
 
     @property
+    def incentive_vectors(self) -> bool:
+        """Whether actions are incentives per agent action (length K), paid on the action played.
+
+        False for a bilinear reward (mixed commitments over the principal's own rows), even when
+        it has as many rows as the agent has actions.
+        """
+        return self.action_dim == self.n_actions and self.reward != "bilinear"
+
+    @property
     def action_dim(self) -> int:
         """Length of one action vector."""
         return len(self.actions[0])

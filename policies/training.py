@@ -95,11 +95,13 @@ def rollout(
     spec = net.spec
     b, m, k, horizon = n_tasks, rows_per_task, spec.n_actions, spec.horizon
     n = b * m
-    h0 = net.initial_belief(params)
-    h = (h0[:, None, :] if batched_params else h0[None, None, :]).expand(b, m, h0.shape[-1]).contiguous()
-    feats = Features.zeros((b, m), k)
     ctx_np = getattr(env, "context", None)
     context = None if ctx_np is None else torch.as_tensor(np.asarray(ctx_np, dtype=np.float32)).reshape(b, m, -1)
+    h0 = net.initial_belief(params, context)
+    if h0.dim() < 3:  # no context: one initial belief (per task)
+        h0 = h0[:, None, :] if batched_params else h0[None, None, :]
+    h = h0.expand(b, m, h0.shape[-1]).contiguous()
+    feats = Features.empty((b, m), spec)
     table = plan_table(spec.n_choices, spec.null_action, cfg.tails, cfg.lookahead) if cfg.uses_world_model else None
     obs_l, act_l, choice_l, ar_l, seen_l, rew_l = [], [], [], [], [], []
 
@@ -109,7 +111,7 @@ def rollout(
             idx = choose_actions(net, params, cfg, h, feats, t, rand, explore, context, table)
         else:
             rand = draw_randomness(net, cfg, (), n, generator)
-            flat = Features(feats.counts.reshape(n, k), feats.private.reshape(n, k), feats.paid.reshape(n, k))
+            flat = feats.map(lambda v: v.reshape(n, v.shape[-1]))
             ctx = None if context is None else context.reshape(n, -1)
             idx = choose_actions(net, params, cfg, h.reshape(n, -1), flat, t, rand, explore, ctx, table).reshape(b, m)
         x = net.actions_of(idx)

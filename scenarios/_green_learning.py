@@ -2,16 +2,19 @@
 
 The government is a principal acting on a whole population (one row = one
 population). Each year it picks one of a discrete set of policies
-(:func:`green_net_spec`): a subsidy on the clean technology below its Pigouvian
-tax (0 to $5,000) combined with a common surcharge or rebate on the other
-technologies (within $1,000 of their Pigouvian tax); it observes the choice
-shares. A surcharge on the dirty technologies moves relative prices like a
-clean subsidy but without subsidy outlays (which cost lambda - 1 per dollar).
-Its objective is welfare, a *dynamic* objective (a subsidy today changes what
-households believe tomorrow); in training, each round's reward is the welfare
-gain over a twin population under the Pigouvian tax, with common random
-numbers, so that the differences between populations, which dwarf the effect
-of one year's subsidy, cancel.
+(:func:`green_net_spec`) on top of the Pigouvian carbon tax (the economy's
+default for every vehicle-incentive principal): an electric-car subsidy of $0 to
+$2,000 a year per vehicle (:data:`CLEAN_SUBSIDIES`) combined with a common
+surcharge or rebate of up to $500 a year per vehicle of every other car
+(:data:`OTHER_OFFSETS`), none on having no car; it observes the choice shares
+(no car, gasoline, hybrid, electric). A surcharge on the other cars moves
+relative prices like an electric-car subsidy but without outlays (a deficit
+costs lambda - 1 per dollar); it also moves the informed households, who were
+choosing right. Its objective is welfare, a *dynamic* objective (a subsidy today
+changes what households believe tomorrow); in training, each round's reward is
+the welfare gain over a twin population under the Pigouvian carbon tax and no
+vehicle incentive, with common random numbers, so that the differences between
+populations, which dwarf the effect of one year's subsidy, cancel.
 
 The learned governments run on the one core of :mod:`policies.mermaide`
 (``python -m policies.train --scenario green_tax``): the world-model variants
@@ -22,10 +25,22 @@ policy over the same set.
 Training distribution of populations (documented ranges; held-out settings lie
 outside them): pessimistic share U(0.2, 0.6), pessimism depth U($1,000,
 $3,000), rational share U(0.1, 0.3), learning families epsilon-greedy (epsilon
-U(0.02, 0.1)) and softmax (temperature U($150, $350)) in equal weights; the
-idiosyncratic value sd is the economy's ($400) in every training population;
-1,000 households per training population (shares are scale-free; evaluation
-uses the full population).
+U(0.02, 0.1)) and softmax (temperature U($150, $350)) in equal weights, and the
+idiosyncratic value sd U(0.75, 1.25) times the economy's (applied: each
+population's economy has its own); 1,000 households per training population
+(shares are scale-free; evaluation uses the full population). Every population
+keeps the configured households' ownership intercepts (they differ in what
+households know, not in what they value).
+
+Validation populations (:func:`validation_populations`, the problem's
+``validation_tasks``): where every choice of the learned governments is made
+(action set, step sizes, budgets) and the learning curves are read, never
+reported: four drawn from the training distribution by their own seeded stream,
+and four outside it (pessimism deeper than training but shallower than the
+reported ``deep_pessimism``; UCB1 and EWA learners, families in neither training
+nor the reported settings; a mostly informed population), each evaluated on
+seeds of their own range (:data:`VALIDATION_SEEDS`), disjoint from the reported
+settings' populations and seeds (a test checks it).
 """
 
 from __future__ import annotations
@@ -45,10 +60,13 @@ from policies.problem import NetSpec, StepResult
 from policies.training import meta_train
 from simulator.config import ConfigError
 
-from ._green_economy import Economy, HouseholdMix, build_model, pigouvian_tax, welfare_of
+from .green_tax.economy import Economy, HouseholdMix, build, pin_ownership
 
 __all__ = [
+    "CLEAN_SUBSIDIES",
     "OBSERVATIONS",
+    "OTHER_OFFSETS",
+    "VALIDATION_SEEDS",
     "GreenEnv",
     "GreenProblem",
     "checkpoint_name",
@@ -58,31 +76,32 @@ __all__ = [
     "train_config",
     "train_green",
     "training_problem",
+    "validation_populations",
 ]
 
 TRAIN_HOUSEHOLDS = 1000
-CLEAN_SUBSIDIES = (0.0, 250.0, 500.0, 1000.0, 2000.0, 3500.0, 5000.0)
-"""The clean technology's subsidy below its Pigouvian tax, $/yr (the government's choices)."""
-OTHER_OFFSETS = (-1000.0, -500.0, 0.0, 500.0, 1000.0)
-"""A common surcharge (positive) or rebate on the other technologies relative to their Pigouvian tax, $/yr."""
+CLEAN_SUBSIDIES = (0.0, 100.0, 250.0, 500.0, 1000.0, 1500.0, 2000.0)
+"""The electric-car subsidy on top of the Pigouvian carbon tax, $/yr per vehicle (the government's choices)."""
+OTHER_OFFSETS = (-500.0, -250.0, 0.0, 250.0, 500.0)
+"""A common surcharge (positive) or rebate (negative) on every other car, $/yr per vehicle."""
 
 
 def green_net_spec(econ: Economy) -> NetSpec:
     """What the learned government is built for: its action set, observation and reward.
 
-    Actions: every combination of a clean subsidy in :data:`CLEAN_SUBSIDIES` and
-    an offset of the other technologies' taxes in :data:`OTHER_OFFSETS`, as
-    incentives (negative taxes), cheapest first; "no intervention" is the
-    Pigouvian tax on every technology. Its reward, welfare, is learned from
-    the simulation (``reward = "learned"``).
+    Actions: every combination of an electric-car subsidy in :data:`CLEAN_SUBSIDIES`
+    and a surcharge on the other cars in :data:`OTHER_OFFSETS`, as vehicle incentives
+    (subsidy > 0, tax < 0, $/yr per vehicle; none on having no car) on top of the
+    Pigouvian carbon tax; "no intervention" is no vehicle incentive. Its reward,
+    welfare, is learned from the simulation (``reward = "learned"``).
     """
-    pig = pigouvian_tax(econ)
     actions = []
     for sub in CLEAN_SUBSIDIES:
         for off in OTHER_OFFSETS:
-            x = -pig - off
-            x[econ.clean] = -pig[econ.clean] + sub
-            actions.append(list(x))
+            x = np.full(econ.k, -off)
+            x[0] = 0.0  # no car: no incentive
+            x[econ.clean] = sub
+            actions.append([float(v) for v in x])
     null = CLEAN_SUBSIDIES.index(0.0) * len(OTHER_OFFSETS) + OTHER_OFFSETS.index(0.0)
     return NetSpec(
         n_actions=econ.k,
@@ -127,26 +146,21 @@ def checkpoint_name(variant: str, observation: str = "shares") -> str:
 
 @dataclass
 class GreenTask:
-    """One population type (a household mix)."""
+    """One population type (a household mix, and the idiosyncratic value sd of its economy)."""
 
     mix: HouseholdMix
     label: str = ""
-
-
-def _welfare(econ: Economy, model: Any) -> float:
-    rec = model.ledger.last
-    sums = {"counts": rec.counts, "private": rec.private, "paid": rec.paid, "collected": rec.collected}
-    return welfare_of(econ, sums, model.n_agents, changed=False)["welfare"]
+    value_sd: float | None = None
 
 
 class GreenEnv:
     """A batch of populations (rows) stepped in lockstep.
 
     With ``twin`` each population has a twin with the same households and random
-    streams (common random numbers) that keeps the Pigouvian tax; the reward is
-    then welfare minus the twin's welfare, the gain over the Pigouvian tax. The
-    differences between populations, which dwarf the effect of one year's
-    subsidy, cancel out of the critic's target.
+    streams (common random numbers) that keeps the Pigouvian carbon tax and no vehicle
+    incentive; the reward is then welfare minus the twin's welfare, the gain over the
+    Pigouvian tax. The differences between populations, which dwarf the effect of one
+    year's subsidy, cancel out of the critic's target.
     """
 
     def __init__(
@@ -159,8 +173,6 @@ class GreenEnv:
         twin: bool = True,
         device: str = "cpu",
     ) -> None:
-        from policies import make_principal
-
         from ._bandit_tasks import PassThrough
 
         self.econ = econ
@@ -168,15 +180,16 @@ class GreenEnv:
         self.twins = []
         self.drivers = []
         for i, task in enumerate(tasks):
+            econ_i = econ if task.value_sd is None else dataclasses.replace(econ, value_sd=task.value_sd)
             for j in range(rows_per_task):
                 s = seed * 7919 + i * 31 + j
                 driver = PassThrough()
-                kw = {"n_households": n, "collect_every": 10**9, "track_households": False, "device": device}
-                model, _ = build_model(econ, task.mix, s, driver, **kw)
-                self.models.append(model)
+                self.models.append(build(econ_i, task.mix, s, driver, n=n, device=device))
                 self.drivers.append(driver)
                 if twin:
-                    self.twins.append(build_model(econ, task.mix, s, make_principal("pigouvian"), **kw)[0])
+                    zero = PassThrough()
+                    zero.incentives = np.zeros(econ.k)
+                    self.twins.append(build(econ_i, task.mix, s, zero, n=n, device=device))
         self.n_rows = len(self.models)
 
     def step(self, incentives: np.ndarray) -> StepResult:
@@ -185,26 +198,37 @@ class GreenEnv:
         reward = np.zeros(self.n_rows)
         for r, (model, driver) in enumerate(zip(self.models, self.drivers, strict=True)):
             driver.incentives = incentives[r]
-            model.step()
-            counts = model.ledger.last.counts.sum(axis=0)
+            row = model.step()
+            counts = model.model.ledger.last.counts.sum(axis=0)
             shares[r] = counts / max(counts.sum(), 1.0)
-            reward[r] = _welfare(self.econ, model)
+            reward[r] = row["welfare"]
             if self.twins:
-                self.twins[r].step()
-                reward[r] -= _welfare(self.econ, self.twins[r])
+                reward[r] -= self.twins[r].step()["welfare"]
         return StepResult(actions=None, shares=shares, rewards=None, principal_reward=reward)
 
 
+VALIDATION_STREAM = 20_251
+"""Seed of the stream that draws the in-distribution validation populations."""
+
+VALIDATION_SEEDS = range(1_000_000, 1_000_010)
+"""Evaluation seeds of the validation populations (the reported runs use seeds below 1,000,000)."""
+
+
 class GreenProblem:
-    """The training problem: populations drawn from the training distribution."""
+    """The training problem: populations drawn from the training distribution.
+
+    Its validation pool (``validation_tasks``, one population each, seeded from
+    :data:`VALIDATION_SEEDS` by the core) is :func:`validation_populations`.
+    """
 
     name = "green_tax"
+    validation_rows = 1
 
     def __init__(
         self, econ: Economy, base: HouseholdMix, n_households: int = TRAIN_HOUSEHOLDS, device: str = "cpu"
     ) -> None:
         self.econ = econ
-        self.base = base
+        self.base = pin_ownership(econ, base, base)
         self.n = n_households
         self.device = device  # where the training populations step (IncentiveModel's device)
         self.net_spec = green_net_spec(econ)
@@ -224,13 +248,54 @@ class GreenProblem:
                     "softmax": {"weight": 0.5, "temperature": float(rng.uniform(150.0, 350.0))},
                 },
             )
-            rng.uniform(300.0, 500.0)  # an unused value-sd draw, kept so the shipped checkpoints reproduce
-            tasks.append(GreenTask(mix, label=f"pessimistic={mix.pessimistic_share:.2f}"))
+            value_sd = float(rng.uniform(0.75, 1.25)) * self.econ.value_sd
+            tasks.append(GreenTask(mix, label=f"pessimistic={mix.pessimistic_share:.2f}", value_sd=value_sd))
         return tasks
 
     def make_env(self, tasks: list[GreenTask], rows_per_task: int, seed: int) -> GreenEnv:
         """Fresh populations of the given types."""
         return GreenEnv(self.econ, tasks, rows_per_task, seed, self.n, device=self.device)
+
+    def validation_tasks(self) -> list[GreenTask]:
+        """The validation pool (never reported): :func:`validation_populations` at the training size."""
+        tasks = validation_populations(self.econ, self.base)
+        for task in tasks:
+            task.mix = dataclasses.replace(task.mix, n_households=self.n)
+        return tasks
+
+
+def validation_populations(econ: Economy, base: HouseholdMix, n_in: int = 4) -> list[GreenTask]:
+    """The validation set: tuning happens here, never on the reported populations.
+
+    ``n_in`` populations drawn from the training distribution by their own stream
+    (``default_rng(VALIDATION_STREAM)``), and four outside it: pessimism deeper than training
+    (65% pessimistic by $3,450, short of the reported ``deep_pessimism``: 80% by $4,000),
+    UCB1 households and EWA households (families in neither the training distribution nor the
+    reported settings), and a mostly informed population (rational share 0.5). Evaluate each on
+    :data:`VALIDATION_SEEDS`.
+    """
+    problem = GreenProblem(econ, base)
+    tasks = problem.sample_tasks(n_in, np.random.default_rng(VALIDATION_STREAM))
+    for i, task in enumerate(tasks):
+        task.label = f"validation-in-{i}"
+        task.mix = dataclasses.replace(task.mix, n_households=base.n_households)
+    pinned = problem.base
+    out = [
+        GreenTask(
+            dataclasses.replace(pinned, pessimistic_share=0.65, pessimism_depth=3450.0),
+            "validation-deeper-pessimism",
+        ),
+        GreenTask(
+            dataclasses.replace(pinned, learners={"ucb1": {"weight": 1.0, "c": 300.0}}),
+            "validation-ucb1",
+        ),
+        GreenTask(
+            dataclasses.replace(pinned, learners={"ewa": {"weight": 1.0}}),
+            "validation-ewa",
+        ),
+        GreenTask(dataclasses.replace(pinned, rational_share=0.5), "validation-half-informed"),
+    ]
+    return tasks + out
 
 
 def training_problem(observation: str = "shares", device: str = "cpu") -> GreenProblem:
@@ -261,7 +326,7 @@ def train_green(
         bar.update(1)
         bar.set_postfix(ret=f"{log['return/query']:.0f}")
 
-    net, logs = meta_train(problem, cfg, seed, progress=report)
+    net, logs = meta_train(problem, cfg, seed, progress=report, validate=False)
     bar.close()
     if path is not None:
         save_checkpoint(path, net, cfg, problem="green_tax", extra={"seed": int(seed)})
@@ -289,7 +354,8 @@ def load_or_train(names: list[str], args: Any) -> dict[str, LearnedPrincipal]:
             ) from None
         want = green_net_spec(args.economy)
         for field in ("n_actions", "horizon", "actions", "cost"):
-            if not np.allclose(np.asarray(getattr(principal.net.spec, field)), np.asarray(getattr(want, field))):
+            got, exp = np.asarray(getattr(principal.net.spec, field)), np.asarray(getattr(want, field))
+            if got.shape != exp.shape or not np.allclose(got, exp):
                 raise ConfigError(
                     f"{name}: the checkpoint {path} was trained for another economy ({field} differs); use --retrain"
                 )

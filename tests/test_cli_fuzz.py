@@ -66,7 +66,7 @@ def _write_config_toml(args: Any) -> None:
 
 
 def _green_dry_run(args: green_tax.Args) -> Path:
-    from scenarios._green_economy import build_model
+    from scenarios.green_tax.economy import build
 
     a = green_tax.resolve(args)
     _write_config_toml(a)
@@ -75,7 +75,7 @@ def _green_dry_run(args: green_tax.Args) -> Path:
             principal_class(p)
     for setting in a.settings:
         mix = green_tax.setting_mix(a.households, setting, a.learner)
-        build_model(a.economy, mix, a.seed, principal_class("none")(), n_households=8, collect_every=10**9)
+        build(a.economy, mix, a.seed, principal_class("none")(), n=8)
     return Path("dry-run")
 
 
@@ -107,7 +107,7 @@ def _train_dry_run(args: train_cli.TrainArgs) -> Path:
 
 
 TARGETS = {
-    "green_tax": (green_tax, green_tax.Args, _green_dry_run),
+    "green_tax": (green_tax.cli, green_tax.Args, _green_dry_run),  # the package's main runs cli.run
     "bandit_alignment": (bandit_alignment, bandit_alignment.Args, _bandit_dry_run),
     "policies.train": (train_cli, train_cli.TrainArgs, _train_dry_run),
 }
@@ -424,10 +424,10 @@ def test_every_default_round_trips_through_the_command_line(target):
 def test_negative_numbers_and_lists_are_values_not_flags():
     args, _ = parse_args(
         green_tax.Args,
-        ["--best-constant-grid", "-2000,0,1000", "--economy.base-values", "-1,-2.5,3"],
+        ["--best-constant-grid", "-2000,0,1000", "--economy.values", "0,-1,-2.5,3"],
         prog="x",
     )
-    assert args.best_constant_grid == [-2000.0, 0.0, 1000.0] and args.economy.base_values == [-1.0, -2.5, 3.0]
+    assert args.best_constant_grid == [-2000.0, 0.0, 1000.0] and args.economy.values == [0.0, -1.0, -2.5, 3.0]
     code, err = _run_main(green_tax.main, ["--economy.scc", "-inf"])
     assert code == 2 and err.startswith("error: economy.scc: must be in [0, inf), got -inf")
 
@@ -536,12 +536,17 @@ def test_fuzz_analysis_compare(tmp_path, monkeypatch):
 
 
 def test_compare_fuzz_reaches_both_outcomes(tmp_path, monkeypatch):
-    """Fixed draws of the compare fuzz give comparisons that succeed and inputs that are refused."""
+    """Fixed draws of the compare fuzz give comparisons that succeed and inputs that are refused.
+
+    About one draw in fifteen succeeds; the draws are fixed by the test's source and by the constants hypothesis
+    collects from the loaded project modules, so any change to the project moves them: 200 draws keep the chance
+    of none succeeding negligible (60 gave none after an unrelated change).
+    """
     monkeypatch.chdir(tmp_path)
     counter = iter(range(10**9))
     outcomes = {"ok": 0, "error": 0}
 
-    @settings(FUZZ, max_examples=60, derandomize=True, database=None)
+    @settings(FUZZ, max_examples=200, derandomize=True, database=None)
     @given(data=st.data())
     def check(data: st.DataObject) -> None:
         argv = _compare_argv(data, tmp_path / f"case{next(counter)}")

@@ -37,22 +37,6 @@ STILL_CITING: frozenset[str] = frozenset(
         "tests/simulator/test_learners_known.py",
         "tests/simulator/test_model_determinism.py",
         "tests/simulator/test_rng_streams.py",
-        # green (green_tax, reforms, the parameter and dashboard pages)
-        "benchmarks/green_tax_scale.py",
-        "docs/dashboard.md",
-        "docs/parameters.md",
-        "scenarios/_green_economy.py",
-        "scenarios/_green_report.py",
-        "scenarios/_params.py",
-        "scenarios/green_tax.py",
-        "scenarios/reform.py",
-        "tests/scenarios/test_green_tax.py",
-        # stackelberg
-        "policies/stackelberg.py",
-        "policies/stackelberg_principals.py",
-        "scenarios/stackelberg.py",
-        "tests/policies/test_stackelberg_lp.py",
-        "tests/policies/test_stackelberg_principals.py",
     }
 )
 

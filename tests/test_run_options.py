@@ -63,7 +63,7 @@ def test_the_sweep_takes_the_same_output_and_task_options():
 def test_thread_setup_lives_in_one_place():
     """Only simulator.config sets numba/torch threads for a run (the kernels' own serial switch aside)."""
     files = [
-        "scenarios/green_tax.py",
+        "scenarios/green_tax/cli.py",
         "scenarios/bandit_alignment.py",
         "scenarios/stackelberg.py",
         "scenarios/_backend.py",

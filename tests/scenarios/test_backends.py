@@ -150,7 +150,7 @@ def test_green_tax_resume_skips_finished_tasks(tmp_path, monkeypatch):
             raise KeyboardInterrupt  # Ctrl-C during the second task
         return real(task)
 
-    monkeypatch.setattr(green_tax, "evaluate_task", crash_on_second)
+    monkeypatch.setattr(green_tax.cli, "evaluate_task", crash_on_second)
     out = tmp_path / "run"
     with pytest.raises(KeyboardInterrupt):
         green_tax.main([*GREEN, "--out", str(out)])
@@ -159,7 +159,7 @@ def test_green_tax_resume_skips_finished_tasks(tmp_path, monkeypatch):
     assert set(pd.read_csv(partial / "results.csv").setting) == {"headline"}  # the first task's rows survived
 
     calls.clear()
-    monkeypatch.setattr(green_tax, "evaluate_task", lambda task: (calls.append(task.key), real(task))[1])
+    monkeypatch.setattr(green_tax.cli, "evaluate_task", lambda task: (calls.append(task.key), real(task))[1])
     assert green_tax.main([*GREEN, "--out", str(out), "--resume"]) == 0
     assert calls == [(0, "rational")]  # only the unfinished task ran again
     assert (out / "results.csv").read_bytes() == (clean / "results.csv").read_bytes()
@@ -237,7 +237,7 @@ def test_resume_needs_out_and_an_existing_folder_is_one_line(tmp_path, capsys):
 
 
 def test_resume_with_another_config_is_refused(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(green_tax, "evaluate_task", lambda task: (_ for _ in ()).throw(KeyboardInterrupt()))
+    monkeypatch.setattr(green_tax.cli, "evaluate_task", lambda task: (_ for _ in ()).throw(KeyboardInterrupt()))
     out = tmp_path / "r"
     with pytest.raises(KeyboardInterrupt):
         green_tax.main([*GREEN, "--out", str(out)])
