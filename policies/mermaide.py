@@ -135,10 +135,10 @@ class MermaideConfig:
     eval_every: int = option(25, help="updates between two points of the validation learning curve", low=1)
     checkpoint_every: int = option(50, help="write a training checkpoint every this many outer updates", low=1)
     keep: str = option(
-        "best",
-        help="which weights training returns: 'best' = those of the point of the validation learning curve with "
-        "the highest return (early stopping on the validation pool; the last update when there is no validation "
-        "pool), 'last' = those after the final update",
+        "last",
+        help="which weights training returns: 'last' = those after the final update, 'best' = those of the point "
+        "of the validation learning curve with the highest return (early stopping on the validation pool; the "
+        "last update when there is no validation pool)",
         choices=("best", "last"),
     )
 

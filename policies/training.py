@@ -193,7 +193,7 @@ def meta_train(
 
     Returns:
         The trained network (its parameters are the meta-learned initialisation) and one log dict per
-        update (with ``val/return`` at the curve's points). With ``cfg.keep == "best"`` (the default) and a
+        update (with ``val/return`` at the curve's points). With ``cfg.keep == "best"`` and a
         validation pool, the network holds the weights of the curve's best point (early stopping on the
         validation pool; the last update's log names it in ``val/kept_update``); the test pools are never
         consulted.

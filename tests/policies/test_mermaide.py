@@ -284,7 +284,9 @@ def test_training_keeps_the_best_point_of_the_validation_curve(problem):
     """keep="best" returns the weights whose validation return is the curve's maximum; "last" the final ones."""
     from policies.training import validation_return
 
-    cfg = MermaideConfig(variant="model_free", iterations=4, tasks_per_batch=2, agents_per_task=2, eval_every=1, lr=0.2)
+    cfg = MermaideConfig(
+        variant="model_free", iterations=4, tasks_per_batch=2, agents_per_task=2, eval_every=1, lr=0.2, keep="best"
+    )
     best, logs = meta_train(problem, cfg, 2)  # a step size so large that this seed's curve peaks mid-way
     last, _ = meta_train(problem, dataclasses.replace(cfg, keep="last"), 2)
     curve = [log["val/return"] for log in logs if "val/return" in log] + [logs[-1]["val/return_final"]]
