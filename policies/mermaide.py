@@ -134,6 +134,13 @@ class MermaideConfig:
     grad_clip: float = option(5.0, help="global gradient-norm clip of the outer update", low=0.0, low_open=True)
     eval_every: int = option(25, help="updates between two points of the validation learning curve", low=1)
     checkpoint_every: int = option(50, help="write a training checkpoint every this many outer updates", low=1)
+    keep: str = option(
+        "last",
+        help="which weights training returns: 'last' = those after the final update, 'best' = those of the point "
+        "of the validation learning curve with the highest return (early stopping on the validation pool; the "
+        "last update when there is no validation pool)",
+        choices=("best", "last"),
+    )
 
     @property
     def uses_world_model(self) -> bool:

@@ -193,7 +193,10 @@ def meta_train(
 
     Returns:
         The trained network (its parameters are the meta-learned initialisation) and one log dict per
-        update (with ``val/return`` at the curve's points).
+        update (with ``val/return`` at the curve's points). With ``cfg.keep == "best"`` and a
+        validation pool, the network holds the weights of the curve's best point (early stopping on the
+        validation pool; the last update's log names it in ``val/kept_update``); the test pools are never
+        consulted.
     """
     spec = problem.net_spec
     gen = torch.Generator().manual_seed(int(seed))
@@ -212,7 +215,21 @@ def meta_train(
         logs = list(state.get("logs", []))
         rng.bit_generator.state = rng_state_from(state["numpy_rng"])
         gen.set_state(state["torch_rng"])
+        best = state.get("best")
+    else:
+        best = None
     validate = validate and callable(getattr(problem, "validation_tasks", None))
+
+    def consider(value: float, update: int) -> None:
+        """Remember the weights of the best point of the validation curve so far (the earliest among ties)."""
+        nonlocal best
+        if cfg.keep == "best" and (best is None or value > best["return"]):
+            best = {
+                "return": value,
+                "update": update,
+                "state_dict": {k: v.detach().clone() for k, v in net.state_dict().items()},
+            }
+
     b, m = cfg.tasks_per_batch, cfg.agents_per_task
     source = None  # per-task environments (policies.ray_rollouts); Ray actors end with their handles
     if backend != "local" or task_envs:
@@ -231,6 +248,7 @@ def meta_train(
             log: dict[str, float] = {}
             if validate and it % cfg.eval_every == 0:
                 log["val/return"] = validation_return(problem, net, dict(net.named_parameters()), cfg, seed)
+                consider(log["val/return"], it)
             params = dict(net.named_parameters())
             tasks = problem.sample_tasks(b, rng)
             env_s = make_env(tasks, int(rng.integers(2**31)), it, "support")
@@ -271,6 +289,10 @@ def meta_train(
             done = it + 1
             if validate and done == cfg.iterations:
                 log["val/return_final"] = validation_return(problem, net, dict(net.named_parameters()), cfg, seed)
+                consider(log["val/return_final"], done)
+                if best is not None:
+                    log["val/kept_update"] = best["update"]
+                    log["val/kept_return"] = best["return"]
             logs.append(log)
             if progress is not None:
                 progress(it, log)
@@ -287,11 +309,14 @@ def meta_train(
                         "torch_rng": gen.get_state(),
                         "logs": logs,
                         "seed": int(seed),
+                        "best": best,
                     },
                 )
     finally:
         if source is not None:
             source.close()
+    if best is not None and best["update"] != cfg.iterations:
+        net.load_state_dict(best["state_dict"])  # early stopping: the best point of the validation curve
     return net, logs
 
 

@@ -146,6 +146,18 @@ def _preload(module: str | None) -> list[str]:
     return names
 
 
+_QUIET_RUNPY = "ignore::RuntimeWarning:runpy"
+"""Each worker re-runs the ``python -m`` module as ``__mp_main__``, which the fork server has already
+imported; runpy then warns that the module "may result in unpredictable behaviour" (it is the same module,
+imported twice, harmless). The fork server and its workers ignore runpy's RuntimeWarning."""
+
+
+def _quiet_main_rerun() -> None:
+    current = os.environ.get("PYTHONWARNINGS", "")
+    if _QUIET_RUNPY not in current.split(","):
+        os.environ["PYTHONWARNINGS"] = ",".join(filter(None, [current, _QUIET_RUNPY]))
+
+
 def _context(module: str | None) -> Any:
     """How pool workers start: ``forkserver`` where there is one, else ``spawn``; never ``fork``.
 
@@ -157,6 +169,7 @@ def _context(module: str | None) -> Any:
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     ctx = multiprocessing.get_context("forkserver")
+    _quiet_main_rerun()  # before the fork server starts: it reads the environment once
     ctx.set_forkserver_preload(_preload(module))
     return ctx
 

@@ -419,10 +419,10 @@ OBSERVATIONS = ("full", "actions", "noisy")
 """The observation settings learned principals are trained for (the default run evaluates full and actions)."""
 
 TRAIN_CONFIGS: dict[str, dict[str, Any]] = {
-    "mermaide": {"lr": 0.003, "inner_lr": 0.03, "iterations": 600},
-    "wm_only": {"lr": 0.003, "finetune_lr": 0.3, "iterations": 600},
-    "meta_only": {"lr": 0.003, "inner_lr": 0.03, "iterations": 300},
-    "model_free": {"lr": 0.003, "finetune_lr": 0.1, "iterations": 300},
+    "mermaide": {"lr": 0.003, "inner_lr": 0.03, "iterations": 600, "keep": "best"},
+    "wm_only": {"lr": 0.003, "finetune_lr": 0.3, "iterations": 600, "keep": "best"},
+    "meta_only": {"lr": 0.003, "inner_lr": 0.03, "iterations": 300, "keep": "best"},
+    "model_free": {"lr": 0.003, "finetune_lr": 0.1, "iterations": 300, "keep": "best"},
 }
 """Each variant's settings beyond :class:`~policies.mermaide.MermaideConfig`'s defaults.
 
@@ -431,7 +431,9 @@ The learning rate and the K-shot adaptation step are the choices of the validati
 configurations per variant, 300 updates each, the best 1-shot return on the validation pool; its table is
 ``checkpoints/bandit_alignment/tuning.json``). The budget follows the validation learning curves: the
 policy-gradient variants were flat by 300 updates (mean of the curve's last third within 0.25 of its middle
-third), the world-model variants were still rising (6.9 -> 8.2) and train for 600."""
+third), the world-model variants were still rising (6.9 -> 8.2) and train for 600. Every variant keeps the
+weights of its validation curve's best point (``keep="best"``: early stopping on the validation pool; the
+world-model planners' curves rose and then fell again over 600 updates)."""
 
 
 def training_problem(observation: str, device: str = "cpu") -> BanditProblem:

@@ -280,6 +280,24 @@ def test_same_seed_same_training(problem):
     )
 
 
+def test_training_keeps_the_best_point_of_the_validation_curve(problem):
+    """keep="best" returns the weights whose validation return is the curve's maximum; "last" the final ones."""
+    from policies.training import validation_return
+
+    cfg = MermaideConfig(
+        variant="model_free", iterations=4, tasks_per_batch=2, agents_per_task=2, eval_every=1, lr=0.2, keep="best"
+    )
+    best, logs = meta_train(problem, cfg, 2)  # a step size so large that this seed's curve peaks mid-way
+    last, _ = meta_train(problem, dataclasses.replace(cfg, keep="last"), 2)
+    curve = [log["val/return"] for log in logs if "val/return" in log] + [logs[-1]["val/return_final"]]
+    kept = logs[-1]["val/kept_return"]
+    assert kept == max(curve) and logs[-1]["val/kept_update"] == curve.index(max(curve))
+    assert 0 < logs[-1]["val/kept_update"] < cfg.iterations  # the peak is mid-way: best and last differ
+    assert validation_return(problem, best, dict(best.named_parameters()), cfg, 2) == pytest.approx(kept)
+    assert validation_return(problem, last, dict(last.named_parameters()), cfg, 2) == pytest.approx(curve[-1])
+    assert kept > curve[-1]
+
+
 def test_checkpoint_round_trips_bit_exactly(tmp_path, problem):
     net, cfg = _net(problem)
     path = tmp_path / "m.pt"

@@ -67,6 +67,17 @@ def test_a_local_pool_gives_what_this_process_gives():
     assert type(info.value).__name__ == "ConfigError"
 
 
+def test_pool_workers_of_a_python_m_module_do_not_warn(tmp_path):
+    """Workers re-run the ``python -m`` module the fork server preloaded; runpy's warning about it stays silent."""
+    import subprocess
+
+    args = ["--principals", "none", "--setup.horizon", "6", "--workers", "2", "--out", str(tmp_path / "run")]
+    cmd = [sys.executable, "-m", "scenarios.bandit_alignment", "--quick", "--no-progress", *args]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "RuntimeWarning" not in done.stderr, done.stderr[-2000:]
+
+
 def test_a_closure_runs_in_this_process():
     local = []  # a function that cannot be pickled by reference cannot go to a worker: it runs here
     assert run_tasks(lambda t: local.append(t) or t * 2, [1, 2, 3], workers=2) == [2, 4, 6] and local == [1, 2, 3]

@@ -263,3 +263,21 @@ def test_principals_that_do_not_observe_play_once_for_every_observation_setting(
     for p in ("none", "oracle"):
         assert by.loc[p, "full"].equals(by.loc[p, "noisy"])
     assert set(rows.observation) == {"full", "noisy"} and len(rows) == 3 * 2 * 2
+
+
+def test_training_settings_are_the_validation_search_s_choices():
+    """The shipped training settings are the ones the shipped validation search chose (tuning.json)."""
+    import json
+    from pathlib import Path
+
+    from scenarios import _bandit_tasks
+
+    tuning = json.loads(
+        (Path(_bandit_tasks.__file__).parent / "checkpoints" / "bandit_alignment" / "tuning.json").read_text()
+    )
+    assert tuning["scenario"] == "bandit_alignment"
+    assert set(tuning["choices"]) == set(_bandit_tasks.TRAIN_CONFIGS)
+    for variant, chosen in tuning["choices"].items():
+        cfg = _bandit_tasks.train_config(variant, "full")
+        for key, value in chosen.items():
+            assert getattr(cfg, key) == pytest.approx(value), (variant, key)
