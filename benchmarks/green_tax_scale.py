@@ -111,7 +111,7 @@ def _measure(cmd: list[str], timeout: float, cwd: Path) -> dict[str, Any]:
         "peak_rss_mb": round(peak / MB, 1),
         "user_s": round(usage.ru_utime, 2),
         "system_s": round(usage.ru_stime, 2),
-        "stdout_tail": stdout[-1500:],
+        "stdout_tail": stdout[-20_000:],  # the model-only child prints one JSON line of about 2 kB at 1M
         "stderr_tail": stderr[-1500:],
     }
 
