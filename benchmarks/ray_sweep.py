@@ -8,8 +8,8 @@ through :func:`scenarios._backend.run_tasks` in two modes, alternating
 * ``local``: one task after another in this process;
 * ``ray``: Ray tasks on a local Ray with ``--cpus`` CPUs (default 2).
 
-Each task is single-threaded in both modes (numba and torch threads 1; DESIGN.md
-section 8), and both modes are warmed up first (one untimed task per worker: the
+Each task is single-threaded in both modes (numba and torch threads 1; docs/design.md),
+and both modes are warmed up first (one untimed task per worker: the
 imports and the numba cache load), so the speed-up compares the same work. Both
 modes must give identical rows (checked). Reported as JSON (stdout, and
 ``--out FILE``):

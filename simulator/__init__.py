@@ -1,11 +1,11 @@
 """simulator: vectorized populations of learning consumers on Mesa.
 
-Public API (DESIGN.md section 3): :class:`Learner` and :func:`make_learner`,
+Public API (docs/design.md): :class:`Learner` and :func:`make_learner`,
 the learner families, :class:`TypeDistribution` / :class:`AgentType` /
 :class:`Population`, :class:`IncentiveGame`, the observation models,
 the :class:`Ledger` and the Mesa :class:`IncentiveModel`.
 
-The simulator does not import torch at import time (DESIGN.md section 8).
+The simulator does not import torch at import time (docs/design.md).
 """
 
 from __future__ import annotations

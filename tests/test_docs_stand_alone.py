@@ -17,28 +17,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 INTERNAL = re.compile(r"\b(?:DESIGN|STYLE|REFERENCES)\.md\b|\.\./shared\b|\bshared/(?:DESIGN|STYLE|REFERENCES)")
 
-STILL_CITING: frozenset[str] = frozenset(
-    {
-        # perf (simulator/, benchmarks/, tests/simulator/)
-        "benchmarks/README.md",
-        "benchmarks/ray_sweep.py",
-        "simulator/__init__.py",
-        "simulator/_kernels.py",
-        "simulator/_rng.py",
-        "simulator/_torch_backend.py",
-        "simulator/game.py",
-        "simulator/learners.py",
-        "simulator/ledger.py",
-        "simulator/model.py",
-        "simulator/observation.py",
-        "tests/simulator/helpers.py",
-        "tests/simulator/test_device_backend.py",
-        "tests/simulator/test_learner_plugins.py",
-        "tests/simulator/test_learners_known.py",
-        "tests/simulator/test_model_determinism.py",
-        "tests/simulator/test_rng_streams.py",
-    }
-)
+STILL_CITING: frozenset[str] = frozenset()
+"""Files allowed to cite the internal notes while their owners rewrite them (none left)."""
 
 
 def _tracked_text_files() -> list[str]:
