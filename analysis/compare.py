@@ -65,7 +65,7 @@ KNOWN_METRICS: tuple[str, ...] = (
     "se_value",
     "gap_to_se",
 )
-"""Metrics of the results contract (DESIGN.md section 8), in the order reports list them."""
+"""Metrics of the results contract (docs/design.md, "Run folders"), in the order reports list them."""
 
 LOWER_IS_BETTER: frozenset[str] = frozenset(
     {"intervention_cost", "adaptation_cost", "emissions", "subsidy_cost", "gap_to_se", "regret", "cost"}
@@ -82,7 +82,7 @@ UNITS: dict[str, str] = {
     "clean_share": "share",
     "target_rate": "share",
 }
-"""Default axis units for the green_tax metrics (money per household-year, DESIGN.md section 8)."""
+"""Default axis units for the green_tax metrics (money per household-year)."""
 
 _NOT_SETTINGS = frozenset({"run", "scenario", "principal", "agent_type", "seed"})
 _LEVEL = 0.95

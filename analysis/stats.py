@@ -7,7 +7,7 @@ Methods and sources:
   resamples to be trusted.
 - **BCa bootstrap** (Efron 1987, "Better bootstrap confidence intervals", JASA 82(397):171-185; Efron &
   Tibshirani 1993, *An Introduction to the Bootstrap*, ch. 14): bias-corrected and accelerated percentile
-  interval, via :func:`scipy.stats.bootstrap`; used for n >= 10 (DESIGN.md section 8). When BCa
+  interval, via :func:`scipy.stats.bootstrap`; used for n >= 10 (docs/design.md, "Statistics"). When BCa
   cannot be computed (e.g. all values equal, so the acceleration is 0/0) the plain percentile interval
   is used, which is then zero-width.
 - **Paired t-test** on per-seed differences for principals evaluated on the same seeds (common random

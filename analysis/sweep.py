@@ -23,8 +23,10 @@ a ``[grid]`` (every combination of the listed values) or ``[random]`` draws::
     # "economy.mcpf" = { dist = "choice", values = [1.0, 1.3] }
 
 Every point x seed x evaluation setting is one task of the scenario (its
-``evaluate_task``), run here one after another or on Ray (``--backend ray``:
-a local Ray on this machine's CPUs, or the cluster named by ``RAY_ADDRESS``).
+``evaluate_task``), run single-threaded on this machine's cores (one worker
+process per core; ``--workers 1``: one after another in this process) or on Ray
+(``--backend ray``: a local Ray on this machine's CPUs, or the cluster named by
+``RAY_ADDRESS``).
 Each finished task's rows go straight into ``results.csv`` of one run folder,
 with a ``point`` column and one column per swept key; a crash or Ctrl-C loses
 only unfinished tasks, and ``--resume`` continues the interrupted folder
@@ -49,20 +51,30 @@ import time
 import tomllib
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, ClassVar, NoReturn
 
 import numpy as np
 import pandas as pd
 
-from simulator.config import ConfigError, from_dict, load_toml, run_cli, to_dict
+from simulator.config import (
+    ConfigError,
+    OutputOptions,
+    TaskOptions,
+    from_dict,
+    load_toml,
+    option,
+    parse_args,
+    run_cli,
+    to_dict,
+)
 
-__all__ = ["SCENARIOS", "Sweep", "SweepTask", "load_sweep", "main", "run_sweep", "run_sweep_task"]
+__all__ = ["SCENARIOS", "Sweep", "SweepArgs", "SweepTask", "load_sweep", "main", "run_sweep", "run_sweep_task"]
 
 SCENARIOS = {"green_tax": "scenarios.green_tax", "bandit_alignment": "scenarios.bandit_alignment"}
 """Scenarios that can be swept by name (any module with the same task interface works by import path)."""
 
 _TOP_KEYS = ("scenario", "seed", "seeds", "base", "config", "grid", "random")
-_NON_RESULT = ("backend", "resume", "out", "progress", "threads")
+_NON_RESULT = ("backend", "resume", "out", "progress", "threads", "workers")
 _DISTS = ("uniform", "loguniform", "int", "choice")
 
 
@@ -312,8 +324,13 @@ def run_sweep(
     resume: bool = False,
     quick: bool = False,
     progress: bool = True,
+    workers: int | None = None,
 ) -> Path:
-    """Run a sweep file into one run folder; returns its path (see the module docstring)."""
+    """Run a sweep file into one run folder; returns its path (see the module docstring).
+
+    ``workers``: tasks run at once on this machine with the local backend (default one
+    per core; 1: one after another in this process); the results are the same.
+    """
     from tqdm import tqdm
 
     from scenarios._backend import TaskStore, check_backend, open_run_folder, run_tasks
@@ -350,8 +367,7 @@ def run_sweep(
             store.add(todo[i].key, rows)
             bar.update(1)
 
-        threads = 1 if backend == "ray" else None
-        run_tasks(run_sweep_task, todo, backend=backend, on_result=on_result, threads_per_task=threads)
+        run_tasks(run_sweep_task, todo, backend=backend, on_result=on_result, threads_per_task=1, workers=workers)
         bar.close()
         results, _ = store.collect([t.key for t in tasks])
         rf.write_results(results)
@@ -378,26 +394,39 @@ def _summary(results: pd.DataFrame, keys: list[str], seconds: float | None) -> s
     return head + "\n\n" + table.to_string(index=False) + "\n"
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise ConfigError(message)
+@dataclasses.dataclass
+class SweepArgs(TaskOptions, OutputOptions):
+    """The command line of a sweep (the shared options: OutputOptions, TaskOptions) besides the sweep file."""
+
+    RUN_NAME: ClassVar[str] = "<scenario>_sweep"
+
+    quick: bool = option(False, help="the scenario's tiny --quick budget at every point")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m analysis.sweep``."""
-    parser = _Parser(
-        prog="python -m analysis.sweep", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("sweep", metavar="SWEEP.toml", help="the sweep file")
-    parser.add_argument("--backend", default="local", choices=("local", "ray"), help="where tasks run")
-    parser.add_argument("--out", default=None, metavar="DIR", help="run folder (default runs/<scenario>_sweep/<time>)")
-    parser.add_argument("--resume", action="store_true", help="continue the interrupted run folder <out>.partial")
-    parser.add_argument("--quick", action="store_true", help="the scenario's tiny --quick budget at every point")
-    parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="progress bar")
+
+    def positional(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("sweep", metavar="SWEEP.toml", help="the sweep file")
 
     def go() -> None:
-        ns = parser.parse_args(list(argv) if argv is not None else None)
-        run_sweep(ns.sweep, backend=ns.backend, out=ns.out, resume=ns.resume, quick=ns.quick, progress=ns.progress)
+        args, ns = parse_args(
+            SweepArgs,
+            argv,
+            prog="python -m analysis.sweep",
+            description=__doc__,
+            extend=positional,
+            config_file=False,
+        )
+        run_sweep(
+            ns.sweep,
+            backend=args.backend,
+            out=args.out,
+            resume=args.resume,
+            quick=args.quick,
+            progress=args.progress,
+            workers=args.workers,
+        )
 
     return run_cli(go)
 

@@ -9,10 +9,15 @@ memory is that run's alone (``os.wait4`` rusage of the child):
   candidates) but *all* N households (``--quick`` itself caps N at 2,000), the
   principals of ``--principals``, into a temporary run folder: wall time, peak
   RSS, and the rows of ``results.csv``;
-* ``model``: the economy's model alone at N (``build_model`` and one step): the
-  model's own arrays (sum of ``nbytes``, DESIGN.md section 8 bounds it at
-  300 MB for 1M agents) beside the process RSS;
+* ``model``: the economy alone at N: the cost of one round (median of 8, social
+  learning on and off) against a bare ``IncentiveModel`` round of the same
+  households (the ratio; the target is at most 2), the model's own arrays (sum of
+  ``nbytes``; the project bounds them at 300 MB for 1M agents) beside the
+  process RSS;
 * ``imports``: the peak RSS of importing the scenario, the floor of every run.
+
+``--dashboard-step [N]`` instead times the live dashboard's model step at N households
+(default 10,000; the latency the page adds before drawing), median and max of 10 steps.
 
 Everything prints as one JSON document on stdout (progress on stderr) and goes to
 ``--out FILE.json`` when given. Timings on a shared machine are noisy.
@@ -61,6 +66,14 @@ def _parser() -> _Parser:
     p.add_argument("--skip-model", action="store_true", help="only the scenario runs")
     p.add_argument("--out", default=None, help="also write the JSON to this file")
     p.add_argument("--model-only", type=int, default=None, help=argparse.SUPPRESS)  # the child of 'model'
+    p.add_argument(
+        "--dashboard-step",
+        type=int,
+        nargs="?",
+        const=10_000,
+        default=None,
+        help="only the dashboard model's step latency at this many households (default 10,000)",
+    )
     return p
 
 
@@ -98,7 +111,7 @@ def _measure(cmd: list[str], timeout: float, cwd: Path) -> dict[str, Any]:
         "peak_rss_mb": round(peak / MB, 1),
         "user_s": round(usage.ru_utime, 2),
         "system_s": round(usage.ru_stime, 2),
-        "stdout_tail": stdout[-1500:],
+        "stdout_tail": stdout[-20_000:],  # the model-only child prints one JSON line of about 2 kB at 1M
         "stderr_tail": stderr[-1500:],
     }
 
@@ -130,30 +143,105 @@ def scenario_argv(n: int, principals: str, out: Path, threads: int | None) -> li
     return argv + (["--threads", str(threads)] if threads else [])
 
 
-def model_only(n: int) -> dict[str, Any]:
-    """The child of the ``model`` measurement: build the economy at N, one step, the model's arrays."""
+def _round_times(step: Any, rounds: int) -> list[float]:
+    step()  # warm
+    out = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        step()
+        out.append(time.perf_counter() - start)
+    return out
+
+
+def model_only(n: int, rounds: int = 8) -> dict[str, Any]:
+    """The child of the ``model`` measurement: the economy at N, one round's cost against a bare model's.
+
+    Builds the green-tax economy (a 2-year burn-in instead of 30: the state's size does not depend on
+    it), times ``rounds`` rounds under the Pigouvian principal (social learning on, as by default, and
+    off), and a bare :class:`simulator.IncentiveModel` of the same households, learners and game with
+    one incentive vector for everyone (what the simulator costs without the economy's per-household
+    offsets, accounts and social learning), all in this process; medians and the ratio.
+    """
+    import copy
+    import dataclasses
     import resource
+
+    import numpy as np
 
     from benchmarks.throughput import model_state_bytes
     from policies import make_principal
-    from scenarios._green_economy import Economy, HouseholdMix, build_model
+    from scenarios.green_tax.economy import Economy, HouseholdMix, build
+    from simulator import IncentiveGame, IncentiveModel
 
-    econ = Economy()
+    econ = dataclasses.replace(Economy(), burn_in=2)
+    mix = HouseholdMix(n_households=n)
     start = time.perf_counter()
-    model, _ = build_model(econ, HouseholdMix(), 0, make_principal("pigouvian"), n_households=n, collect_every=10**9)
+    green = build(econ, mix, 0, make_principal("pigouvian"), n=n)
     built = time.perf_counter() - start
-    model.step()
-    start = time.perf_counter()
-    for _ in range(3):
-        model.step()
-    state = model_state_bytes(model)
+    quiet = build(econ, dataclasses.replace(mix, social_strength=0.0), 0, make_principal("pigouvian"), n=n)
+    hh = green.hh
+
+    class Zero:
+        observes = False
+
+        def reset(self, spec: Any, rng: Any) -> None:
+            self.x = np.zeros(spec.n_actions)
+
+        def act(self) -> Any:
+            return self.x
+
+        def observe(self, obs: Any) -> None:
+            """Nothing to learn."""
+
+    game = IncentiveGame(
+        payoff_means=hh.values, noise=econ.reward_noise, signed=True, posted=True, switch_prob=econ.replacement_prob
+    )
+    bare = IncentiveModel(
+        n_agents=n,
+        n_actions=econ.k,
+        learner=copy.deepcopy(hh.population),
+        principal=Zero(),
+        seed=0,
+        game=game,
+        groups=hh.group,
+        group_names=[str(g) for g in range(int(hh.group.max()) + 1)],
+        collect_every=10**9,
+        max_agent_views=0,
+        track_households=False,
+    )
+    times = {"green": [], "green_no_social": [], "bare": []}
+    for _ in range(2):  # interleaved, so that a busy moment hits all three
+        times["green"] += _round_times(green.step, rounds // 2)
+        times["green_no_social"] += _round_times(quiet.step, rounds // 2)
+        times["bare"] += _round_times(bare.step, rounds // 2)
+    med = {k: float(np.median(v)) for k, v in times.items()}
+    state = model_state_bytes(green.model)
     return {
         "n": n,
         "build_s": round(built, 2),
-        "step_s": round((time.perf_counter() - start) / 3, 3),
+        "round_s": {k: round(v, 4) for k, v in med.items()},
+        "ratio_green_to_bare": round(med["green"] / med["bare"], 2),
+        "ratio_green_no_social_to_bare": round(med["green_no_social"] / med["bare"], 2),
         "model_state_mb": round(state["total_mb"], 1) if "total_mb" in state else state,
         "state": state,
         "rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
+
+
+def dashboard_step(n: int, steps: int = 10) -> dict[str, Any]:
+    """Server-side time of one dashboard step (``GreenDashboardModel.step``) at N households, one numba thread."""
+    import numpy as np
+
+    from scenarios.dashboard import GreenDashboardModel
+
+    model = GreenDashboardModel(n_households=n, principal="pigouvian", threads=1)
+    model.step()  # kernels loaded
+    times = _round_times(model.step, steps)
+    return {
+        "benchmark": "dashboard_step",
+        "households": n,
+        "median_ms": round(1e3 * float(np.median(times)), 2),
+        "max_ms": round(1e3 * max(times), 2),
     }
 
 
@@ -199,6 +287,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.model_only is not None:
         print(json.dumps(model_only(args.model_only)))
+        return 0
+    if args.dashboard_step is not None:
+        print(json.dumps(dashboard_step(args.dashboard_step)))
         return 0
     doc = run(args)
     text = json.dumps(doc, indent=2)

@@ -8,8 +8,8 @@ through :func:`scenarios._backend.run_tasks` in two modes, alternating
 * ``local``: one task after another in this process;
 * ``ray``: Ray tasks on a local Ray with ``--cpus`` CPUs (default 2).
 
-Each task is single-threaded in both modes (numba and torch threads 1; DESIGN.md
-section 8), and both modes are warmed up first (one untimed task per worker: the
+Each task is single-threaded in both modes (numba and torch threads 1; docs/design.md),
+and both modes are warmed up first (one untimed task per worker: the
 imports and the numba cache load), so the speed-up compares the same work. Both
 modes must give identical rows (checked). Reported as JSON (stdout, and
 ``--out FILE``):
@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     ray = init_ray(ns.cpus)
     init_s = time.perf_counter() - t0
     # warm-up, untimed: one task here, and one real task per Ray worker (imports, numba's cache load)
-    run_tasks(timed_task, tasks[:1], backend="local", threads_per_task=1)
+    run_tasks(timed_task, tasks[:1], backend="local", threads_per_task=1, workers=1)
     t0 = time.perf_counter()
     run_tasks(timed_task, tasks[:1] * (ns.cpus * 2), backend="ray", threads_per_task=1)
     warm_s = time.perf_counter() - t0
@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     for rep in range(ns.repeats):
         print(f"repeat {rep + 1}/{ns.repeats}: local, then ray ...", file=sys.stderr)
         t0 = time.perf_counter()
-        out = run_tasks(timed_task, tasks, backend="local", threads_per_task=1)
+        out = run_tasks(timed_task, tasks, backend="local", threads_per_task=1, workers=1)  # one after another
         local_runs.append((time.perf_counter() - t0, out))
         t0 = time.perf_counter()
         out = run_tasks(timed_task, tasks, backend="ray", threads_per_task=1)

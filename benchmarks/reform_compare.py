@@ -60,7 +60,7 @@ def headline(out: Path, setting: str = "headline") -> dict[str, Any]:
 def time_reform(reform: str, seeds: int, households: int, root: Path) -> dict[str, Any]:
     """One timed comparison; returns timings and headline numbers."""
     from scenarios import green_tax
-    from scenarios import reform as R
+    from scenarios.green_tax import reforms as R
     from simulator.config import from_dict
 
     out = root / Path(reform).stem
@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     households = ns.households or (1000 if ns.quick else 10_000)
     import numba
 
-    from scenarios import reform as R
+    from scenarios.green_tax import reforms as R
 
     names = list(R.shipped_reforms()) if ns.all_examples else [ns.reform]
     result: dict[str, Any] = {"numba_threads": numba.get_num_threads(), "runs": []}

@@ -1,6 +1,6 @@
 """policies: principals that set per-round incentives.
 
-Registered names (DESIGN.md section 8) resolve through :func:`make_principal`;
+Registered names (``docs/design.md``) resolve through :func:`make_principal`;
 any class with ``reset(spec, rng)``, ``act()`` and ``observe(obs)`` works by
 import path (``package.module:ClassName``).
 """
@@ -12,7 +12,7 @@ from simulator import Observation, PrincipalSpec
 from . import baselines as _baselines  # noqa: F401  (registers oracle, ipa, best_constant)
 from . import green as _green  # noqa: F401  (registers pigouvian, planning_oracle)
 from . import learned as _learned  # noqa: F401  (registers mermaide and its ablations)
-from . import stackelberg_principals as _stackelberg_principals  # noqa: F401  (stackelberg, nash, probing, stackelberg_*)
+from . import stackelberg_principals as _stackelberg_principals  # noqa: F401  (stackelberg, nash, probing)
 from .base import (
     PRINCIPALS,
     BasePrincipal,

@@ -1,7 +1,7 @@
 """The Principal protocol, the registry of principals, and the simplest baselines.
 
 A principal sets each round's intervention and learns from what it observes
-(DESIGN.md section 8):
+(``docs/design.md``, "Public contracts"):
 
 * ``reset(spec, rng)``: a new episode; ``spec`` (:class:`simulator.PrincipalSpec`)
   says K, the observation setting, whether incentives are signed and their

@@ -1,12 +1,21 @@
-"""Baseline principals: the oracle, the incentivized-bandit algorithm IPA, the best constant.
+"""Baseline principals: the planning oracle, the myopic oracle, the incentive-bandit algorithm IPA, best constant.
 
-* ``oracle`` (:class:`Oracle`): sees every agent's internal learning state (it is
-  the one principal built with explicit access to the model) and each round pays
-  the incentives that maximise its expected reward this round given the agents'
-  exact choice probabilities: for a near-greedy agent, the least incentive that
-  makes the target its choice. An upper bound for principals that cannot see
-  inside the agents (myopic: it does not plan how today's choice changes
-  tomorrow's beliefs).
+* ``oracle`` (:class:`PlanningOracle`): knows each agent's learning rule, its
+  parameters and its current state (it is built with explicit access to the
+  model) and plans incentive sequences on copies of the true agents: every
+  round, for each agent, every candidate plan over the principal's action set
+  is simulated on ``samples`` copies of that agent with random draws of their
+  own (never the true future's), to the end of the episode or over
+  ``lookahead`` rounds, and the first action of the plan with the highest mean
+  return is played (receding horizon). Plans: every sequence when there are at
+  most ``exhaustive`` of them (so the oracle is exactly optimal for
+  deterministic agents on short horizons, which a test checks by brute force);
+  otherwise, for every action ``i``, "``i`` throughout" and "``i`` now, then
+  nothing". The upper bound of the normalised score, in posted and felt games alike.
+* ``oracle_myopic`` (:class:`Oracle`): knows each agent's choice probabilities
+  and pays, every round, the incentive that maximises this round's expected
+  reward (posted incentives only: with felt incentives today's choice does not
+  depend on today's incentive, and a myopic oracle would never pay).
 * ``ipa`` (:class:`IPA`): the incentivized principal-agent bandit algorithm of
   Scheid et al. (ICML 2024, arXiv 2403.03811): it assumes the agent plays
   ``argmax(theta + incentive)``, finds the minimal incentive that makes the
@@ -15,7 +24,7 @@
   to that action. ``repeats`` > 1 takes a majority vote per query (a robust search
   in the spirit of Liu & Ratliff 2025 for exploring agents).
 * ``best_constant`` (:class:`BestConstant`): a fixed incentive vector chosen by
-  search on the *training* distribution (:func:`search_best_constant`); never
+  search on the *training* agents (:func:`search_best_constant`); never
   tuned on test agents.
 
 All work per agent when ``spec.extra["independent_agents"]`` is set (a batch of
@@ -25,17 +34,28 @@ population as a whole.
 
 from __future__ import annotations
 
+import copy
+import itertools
 import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
-from simulator import Observation, PrincipalSpec
+from simulator import IncentiveGame, IncentiveModel, Observation, Population, PrincipalSpec
+from simulator._rng import seed_key_from
 
 from .base import BasePrincipal, ConstantIncentive, register_principal
 
-__all__ = ["IPA", "BestConstant", "Oracle", "oracle_incentives", "search_best_constant"]
+__all__ = [
+    "IPA",
+    "BestConstant",
+    "Oracle",
+    "PlanningOracle",
+    "oracle_incentives",
+    "replicate_population",
+    "search_best_constant",
+]
 
 
 def _valued(spec: PrincipalSpec) -> np.ndarray:
@@ -92,9 +112,9 @@ def _expected_reward(p: np.ndarray, x: np.ndarray, values: np.ndarray, cost: flo
     return (p * (values[None, :] - cost * x)).sum(axis=1)
 
 
-@register_principal("oracle")
+@register_principal("oracle_myopic")
 class Oracle(BasePrincipal):
-    """Knows each agent's learning state; pays the myopically optimal incentive (an upper bound).
+    """Knows each agent's learning state; pays the myopically optimal incentive (posted incentives only).
 
     Args:
         grid: incentive levels tried per valued action each round.
@@ -223,3 +243,192 @@ def search_best_constant(
         raise ValueError("search_best_constant needs at least one candidate")
     scores = [float(evaluate(np.asarray(c, dtype=np.float64))) for c in candidates]
     return np.asarray(candidates[int(np.argmax(scores))], dtype=np.float64), scores
+
+
+# -------------------------------------------------------------- the planning oracle
+def replicate_population(population: Population, reps: int, rng: np.random.Generator) -> Population:
+    """A copy of a population in which every agent appears ``reps`` times in a row, with fresh random streams.
+
+    Each copy starts from its agent's current state (estimates, counts, round) and
+    parameters; the copies' random draws come from a key drawn from ``rng``, so
+    they are independent of the true agents' future draws.
+    """
+    groups = []
+    for label, lr in zip(population.labels, population.learners, strict=True):
+        n = int(lr.n_agents)
+        twin = copy.deepcopy(lr)
+        for name, value in list(vars(twin).items()):
+            if isinstance(value, np.ndarray) and value.ndim >= 1 and value.shape[0] == n:  # per-agent state
+                setattr(twin, name, np.repeat(value, reps, axis=0))
+        params = getattr(twin, "p", None)
+        if isinstance(params, dict):
+            for name, value in params.items():
+                if isinstance(value, np.ndarray) and value.ndim >= 1 and value.shape[0] == n and n > 1:
+                    params[name] = np.repeat(value, reps, axis=0)
+        twin.n_agents = n * reps
+        if hasattr(twin, "_key"):
+            twin._key = seed_key_from(rng)
+        groups.append((label, twin))
+    return Population(groups)
+
+
+class _Scripted:
+    """A principal that plays per-agent incentives set from outside (the oracle's simulations)."""
+
+    observes = False
+
+    def __init__(self) -> None:
+        self.incentives: np.ndarray | None = None
+
+    def reset(self, spec: PrincipalSpec, rng: np.random.Generator) -> None:
+        """Nothing to prepare."""
+
+    def act(self) -> np.ndarray:
+        """The incentives set by the oracle."""
+        assert self.incentives is not None
+        return self.incentives
+
+    def observe(self, obs: Observation) -> None:
+        """Nothing to learn."""
+
+
+def oracle_plans(
+    n_choices: int, steps: int, null_action: int, exhaustive: int, durations: Sequence[int] = (1, 2, 4, 8, 16)
+) -> np.ndarray:
+    """Candidate plans as a (Q, steps) table of action indices.
+
+    Every sequence when there are at most ``exhaustive`` of them; otherwise, for
+    every action ``i``: ``i`` throughout, and ``i`` for ``d`` rounds then no
+    intervention, for each ``d`` in ``durations`` shorter than ``steps``.
+    """
+    if n_choices**steps <= exhaustive:
+        return np.array(list(itertools.product(range(n_choices), repeat=steps)), dtype=np.int64).reshape(-1, steps)
+    rows = []
+    for i in range(n_choices):
+        rows.append([i] * steps)
+        if i != null_action:
+            for d in sorted({d for d in durations if 0 < d < steps}):
+                rows.append([i] * d + [null_action] * (steps - d))
+    return np.array(rows, dtype=np.int64)
+
+
+@register_principal("oracle")
+class PlanningOracle(BasePrincipal):
+    """Knows every agent's rule, parameters and state; plans on copies of the agents (the upper bound).
+
+    Args:
+        levels: the principal's action set, as incentive vectors (P, K); default: the game's
+            ``spec.extra["action_set"]``.
+        samples: simulated futures per agent and plan (independent random draws).
+        lookahead: rounds simulated per plan (default: to the end of the episode).
+        exhaustive: try every sequence of actions when there are at most this many.
+        null_action: index of "no intervention" in ``levels`` (default 0).
+        durations: otherwise, plans play an action for each of these numbers of rounds, then nothing
+            (besides playing it throughout).
+    """
+
+    needs_model_access = True
+    observes = False
+
+    def __init__(
+        self,
+        levels: Any = None,
+        samples: int = 8,
+        lookahead: int | None = None,
+        exhaustive: int = 256,
+        null_action: int = 0,
+        durations: Sequence[int] = (1, 2, 4, 8, 16),
+    ) -> None:
+        if samples < 1:
+            raise ValueError(f"oracle samples must be >= 1, got {samples}")
+        if lookahead is not None and lookahead < 1:
+            raise ValueError(f"oracle lookahead must be >= 1, got {lookahead}")
+        self.levels = None if levels is None else np.asarray(levels, dtype=np.float64)
+        self.samples = int(samples)
+        self.lookahead = lookahead
+        self.exhaustive = int(exhaustive)
+        self.null_action = int(null_action)
+        self.durations = tuple(int(d) for d in durations)
+        self.model: Any = None
+
+    def attach(self, model: Any) -> None:
+        """Explicit access to the simulator (the oracles alone get it)."""
+        self.model = model
+
+    def reset(self, spec: PrincipalSpec, rng: np.random.Generator) -> None:
+        """Take the action set from the spec when none was given."""
+        super().reset(spec, rng)
+        table = self.levels if self.levels is not None else spec.extra.get("action_set")
+        if table is None:
+            raise ValueError("the planning oracle needs an action set (levels=, or spec.extra['action_set'])")
+        self.table = np.asarray(table, dtype=np.float64).reshape(-1, spec.n_actions)
+        if not 0 <= self.null_action < len(self.table):
+            raise ValueError(f"oracle null_action {self.null_action} is not an index of the action set")
+        if spec.horizon is None:
+            raise ValueError("the planning oracle needs a finite horizon")
+
+    def act(self) -> np.ndarray:
+        """Per-agent (n, K) incentives: the first action of each agent's best plan."""
+        if self.model is None:
+            raise ValueError("the oracle must be attached to a model before it acts")
+        model = self.model
+        t = model.round
+        steps = self.spec.horizon - t
+        if self.lookahead is not None:
+            steps = min(steps, self.lookahead)
+        plans = oracle_plans(len(self.table), steps, self.null_action, self.exhaustive, self.durations)
+        scores = self.plan_values(plans)  # (n, Q)
+        best = plans[scores.argmax(axis=1), 0]
+        x = self.table[best]
+        if not self.spec.extra.get("independent_agents", False):
+            return x.mean(axis=0)
+        return x
+
+    def plan_values(self, plans: np.ndarray) -> np.ndarray:
+        """Mean simulated return (n, Q) of every plan for every agent, from the agents' current state."""
+        model = self.model
+        n = model.n_agents
+        q, steps = plans.shape
+        reps = q * self.samples
+        pop = replicate_population(model.sync_to_host().population, reps, self.rng)
+        game = model.game
+        means = np.broadcast_to(
+            np.asarray(game.means, dtype=np.float64).reshape(-1, model.n_actions), (n, model.n_actions)
+        )
+        means = np.repeat(means, reps, axis=0)
+        twin_game = IncentiveGame(
+            payoff_means=means,
+            noise=game.noise,
+            noise_kind="bernoulli" if game.bernoulli else "gaussian",
+            principal_values=game.principal_values,
+            incentive_cost=game.incentive_cost,
+            signed=bool(game.signed),
+            lower=game.lower,
+            upper=game.upper,
+            posted=game.posted,
+        )
+        driver = _Scripted()
+        sim = IncentiveModel(
+            n_agents=n * reps,
+            n_actions=model.n_actions,
+            learner=pop,
+            principal=driver,
+            seed=int(self.rng.integers(2**31)),
+            game=twin_game,
+            observation="actions",
+            collect_every=10**9,
+            track_households=False,
+            spec_extra={"independent_agents": True},
+        )
+        # row r = agent r // reps, plan (r % reps) // samples, sample r % samples
+        plan_of_row = np.tile(np.repeat(np.arange(q), self.samples), n)
+        values = np.asarray(game.principal_values, dtype=np.float64)
+        ret = np.zeros(n * reps)
+        rows = np.arange(n * reps)
+        for tau in range(steps):
+            x = self.table[plans[plan_of_row, tau]]
+            driver.incentives = x
+            sim.step()
+            a = sim.last_actions
+            ret += values[a] - game.incentive_cost * np.maximum(x[rows, a], 0.0)
+        return ret.reshape(n, q, self.samples).mean(axis=2)

@@ -2,10 +2,12 @@
 
 Incentives are signed: a tax tau_j on technology j is the incentive -tau_j.
 
-* ``pigouvian`` (:class:`Pigouvian`): tau_j = SCC x e_j every round (Pigou 1920);
-  with informed households it attains first best.
+* ``pigouvian`` (:class:`Pigouvian`): the tax equal to marginal damages (Pigou 1920); with informed
+  households it attains first best. In an economy with a carbon tax (the spec's ``extra`` has
+  ``scc_path``, as green_tax's) it is a carbon tax of the SCC of the year (``carbon_tax_share`` 1)
+  and no vehicle incentive; otherwise tau_j = SCC x e_j on each action.
 * :class:`Schedule`: a fixed incentive path, one row per round (the last row stays
-  in force): the building block of reforms and of the oracle's candidates.
+  in force), announced in advance (``schedule``): the building block of the oracle's candidates.
 * :class:`PlanningOracle`: sees the households' learning state and plans with the
   true simulator: every ``replan_every`` rounds it simulates each candidate
   schedule (relative to that round) over the rest of the horizon on a fork of the model (the same random
@@ -24,11 +26,26 @@ from simulator import PrincipalSpec
 
 from .base import BasePrincipal, register_principal
 
-__all__ = ["Pigouvian", "PlanningOracle", "Schedule", "pigouvian_incentives", "subsidy_then_tax_schedules"]
+__all__ = [
+    "Pigouvian",
+    "PlanningOracle",
+    "ReformPrincipal",
+    "Schedule",
+    "carbon_tax_economy",
+    "pigouvian_incentives",
+    "subsidy_then_tax_schedules",
+]
+
+
+def carbon_tax_economy(spec: PrincipalSpec) -> bool:
+    """Whether the scenario taxes carbon per mile (its spec's ``extra`` has ``scc_path``)."""
+    return "scc_path" in spec.extra
 
 
 def pigouvian_incentives(spec: PrincipalSpec) -> np.ndarray:
-    """Incentives -SCC x e_j from the spec's ``extra`` (``scc``, ``emissions``)."""
+    """The Pigouvian incentives on the actions: 0 where a carbon tax does the job, else -SCC x e_j."""
+    if carbon_tax_economy(spec):
+        return np.zeros(spec.n_actions)
     try:
         scc = float(spec.extra["scc"])
         emissions = np.asarray(spec.extra["emissions"], dtype=np.float64)
@@ -41,9 +58,17 @@ def pigouvian_incentives(spec: PrincipalSpec) -> np.ndarray:
 
 @register_principal("pigouvian")
 class Pigouvian(BasePrincipal):
-    """tau_j = SCC x e_j, every round."""
+    """The Pigouvian tax every round: a carbon tax at the SCC, or tau_j = SCC x e_j on each action."""
 
     observes = False
+
+    def carbon_tax_share(self, t: int) -> float:
+        """The carbon tax as a share of the SCC of round t: 1."""
+        return 1.0
+
+    def schedule(self, t: int, rounds: int) -> np.ndarray:
+        """Announced: the same incentives every round."""
+        return np.tile(self._x, (rounds, 1))
 
     def reset(self, spec: PrincipalSpec, rng: np.random.Generator) -> None:
         """Compute the tax vector once."""
@@ -86,6 +111,11 @@ class Schedule(BasePrincipal):
         """This round's row."""
         return self.path[min(self.round, len(self.path) - 1)]
 
+    def schedule(self, t: int, rounds: int) -> np.ndarray:
+        """The announced rows of rounds t .. t + rounds - 1 (the last row carried forward)."""
+        idx = np.minimum(np.arange(t, t + rounds), len(self.path) - 1)
+        return self.path[idx]
+
 
 def subsidy_then_tax_schedules(
     spec: PrincipalSpec,
@@ -99,11 +129,14 @@ def subsidy_then_tax_schedules(
     """Candidate paths: an early push for d rounds on top of the Pigouvian tax, then Pigouvian.
 
     The push is a subsidy of each level on the clean technology, or with ``surcharge`` a tax of each
-    level on every other technology (the same relative price, without subsidy outlays).
+    level on every other technology (the same relative price, without subsidy outlays) except the
+    outside option (``spec.extra["outside"]``, when the scenario has one). In a carbon-tax economy the
+    Pigouvian part is the carbon tax and the base incentives are 0.
     """
     base = pigouvian_incentives(spec)
     out = [np.tile(base, (horizon, 1))]
-    others = [j for j in range(spec.n_actions) if j != clean]
+    outside = spec.extra.get("outside")
+    others = [j for j in range(spec.n_actions) if j != clean and j != outside]
     for s in levels:
         if s <= 0:
             continue
@@ -187,3 +220,95 @@ class PlanningOracle(BasePrincipal):
             self.plan_start = t
             self.chosen.append(best)
         return self.plan[min(t - self.plan_start, len(self.plan) - 1)]
+
+
+@register_principal("reform")
+class ReformPrincipal(BasePrincipal):
+    """A scheduled policy (a reform file, resolved): every instrument's value in every round, announced.
+
+    Args:
+        policy: ``{parameter: values}`` with a (T,) array for a scalar parameter and (T, K) (or (T, 10) for
+            income deciles) for a vector one; any mapping with ``__getitem__`` and ``keys()``, such as
+            ``scenarios.green_tax.reforms.ResolvedPolicy``. The names are green_tax's reform parameters (``tax``,
+            ``subsidy``, ``pass_through``, ``subsidy_income_limit``, ``carbon_tax``,
+            ``carbon_tax_scc_share``, ``dividend_share``, ``dividend_weights``, ``prices``, ...). None: no
+            change of policy (plays 0).
+        base_prices: the prices the game's values are net of; given, the policy's price changes from them
+            are posted too.
+
+    In an economy with a carbon tax (green_tax) the economy reads every instrument of a round from
+    :meth:`round_values`. Elsewhere :meth:`act` posts ``subsidy x eligible - pass_through x tax`` (minus
+    the price changes) on each action; households whose income (``spec.extra["income"]``) exceeds the
+    round's ``subsidy_income_limit`` get no subsidy, and then the incentives are per household (n, K).
+    """
+
+    observes = True  # it counts rounds through observe()
+
+    def __init__(self, policy: Any = None, *, base_prices: Any = None) -> None:
+        self.policy = policy
+        self.base_prices = None if base_prices is None else np.asarray(base_prices, dtype=np.float64)
+
+    def _get(self, name: str, default: Any = None) -> Any:
+        if self.policy is None or name not in self.policy:
+            return default
+        return np.asarray(self.policy[name], dtype=np.float64)
+
+    def reset(self, spec: PrincipalSpec, rng: np.random.Generator) -> None:
+        """Precompute the posted vectors of every round."""
+        super().reset(spec, rng)
+        k = spec.n_actions
+        tax = self._get("tax")
+        horizon = spec.horizon or 1
+        t_len = len(tax) if tax is not None else horizon
+        zeros = np.zeros((t_len, k))
+        tax = zeros if tax is None else tax
+        if tax.shape[1] != k:
+            raise ValueError(f"the reform has {tax.shape[1]} technologies, the game {k}")
+        if not spec.signed:
+            raise ValueError("a reform needs signed incentives (taxes)")
+        rho = self._get("pass_through", np.ones_like(tax))
+        posted = -(rho * tax)
+        prices = self._get("prices")
+        if self.base_prices is not None and prices is not None:
+            posted = posted - (prices - self.base_prices[None, :])
+        self._posted = posted
+        self._subsidy = self._get("subsidy", zeros)
+        self._limit = self._get("subsidy_income_limit", np.full(t_len, np.inf))
+        self._capped = np.isfinite(self._limit) & (self._subsidy > 0).any(axis=1)
+        self._income = None
+        self._len = t_len
+        if self._capped.any() and not carbon_tax_economy(spec):
+            income = spec.extra.get("income")
+            if income is None or np.shape(income) != (spec.n_agents,):
+                raise ValueError("subsidy_income_limit needs each household's income in spec.extra['income']")
+            self._income = np.asarray(income, dtype=np.float64)
+
+    def round_values(self, t: int) -> dict[str, Any]:
+        """Every parameter's value in round t (the last round's after the schedule)."""
+        if self.policy is None:
+            return {}
+        out = {}
+        for name in self.policy:
+            arr = np.asarray(self.policy[name], dtype=np.float64)
+            out[name] = arr[min(t, len(arr) - 1)]
+        return out
+
+    def eligible(self, t: int) -> np.ndarray | None:
+        """(n,) whether each household gets round t's subsidy, or None when everyone does."""
+        t = min(t, self._len - 1)
+        if not self._capped[t] or self._income is None:
+            return None
+        return self._income <= self._limit[t]
+
+    def act(self) -> np.ndarray:
+        """This round's posted price changes (minus the taxes borne plus the subsidies), (K,) or (n, K)."""
+        t = min(self.round, self._len - 1)
+        elig = self.eligible(t)
+        if elig is None:
+            return self._posted[t] + self._subsidy[t]
+        return self._posted[t][None, :] + self._subsidy[t][None, :] * elig[:, None]
+
+    def schedule(self, t: int, rounds: int) -> np.ndarray:
+        """The announced posted vectors of rounds t .. t + rounds - 1 (everyone eligible)."""
+        idx = np.minimum(np.arange(t, t + rounds), self._len - 1)
+        return self._posted[idx] + self._subsidy[idx]

@@ -1,23 +1,32 @@
-"""Learned principals (MERMAIDE and its ablations) behind the Principal protocol.
+"""Learned principals (MERMAIDE and its ablations) behind the Principal protocol, for every scenario.
 
-``mermaide``, ``wm_only``, ``meta_only`` and ``model_free`` are the same class
-loaded from checkpoints of the corresponding variant (see
-:mod:`policies.mermaide`). Beyond the protocol they offer:
+``mermaide``, ``wm_only``, ``meta_only`` and ``model_free`` are one class loaded
+from checkpoints of the corresponding variant (see :mod:`policies.mermaide`);
+the checkpoint's :class:`~policies.problem.NetSpec` says which problem it was
+trained for (an incentive game, a Stackelberg game, a green-tax economy).
+Beyond the protocol they offer:
 
-* ``adapt(episodes)``: K-shot adaptation. Adaptation episodes are played with
-  ``explore = True`` (the same exploration as the support episodes of
-  meta-training, so the inner update sees the data it was meta-trained on);
-  each recorded episode with the new agent type gives ``inner_steps`` gradient steps (the MAML inner loop, also used
-  as plain fine-tuning by the non-meta variants) starting from the current
-  parameters; ``reset_adaptation()`` returns to the meta-learned initialisation.
-* ``episode()``: the last episode, recorded by the principal from its own
+* ``adapt(episodes)``: K-shot adaptation: ``inner_steps`` gradient steps of the
+  variant's adaptation loss per recorded episode with the new agent type, from
+  the current parameters (the MAML inner loop; plain fine-tuning with
+  ``finetune_lr`` for the non-meta variants); ``reset_adaptation()`` returns to
+  the initialisation. Adaptation episodes are played with ``explore = True``,
+  the exploration of meta-training's episodes.
+* ``episode()``: the last episode, recorded from the principal's own
   observations (what it would have in the field).
 * ``save(path)`` / ``load(path)``: checkpoints with the config stored beside the
   weights, read with ``torch.load(weights_only=True)``.
 
-The principal acts for a batch of independent agents when
-``spec.extra["independent_agents"]`` is set (per-agent incentives, (n, K)),
-otherwise for the population as a whole from its choice shares.
+Decisions come from :func:`policies.planning.choose_actions`, the same function
+the trainer's rollouts call: the world-model variants plan through their world
+model, the policy-gradient variants sample from their policy. The principal's
+random numbers come from a ``torch.Generator`` seeded by ``seed`` (and
+``reseed(seed)``), so each evaluation seed varies them.
+
+Rows: one per agent when ``spec.extra["independent_agents"]`` is set (per-agent
+actions, (n, D)), otherwise one for the population as a whole (it then sees
+choice shares). For the Stackelberg game the rows' context (the leader's
+payoffs) is read from ``spec.extra["leader_payoffs"]``.
 """
 
 from __future__ import annotations
@@ -27,32 +36,31 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.func import functional_call
 
 from simulator import Observation, PrincipalSpec
 
 from .base import BasePrincipal, register_principal
-from .mermaide import TRUST, MermaideConfig, NetSpec, PrincipalNet, Trajectories, incentives_from_pre, inner_adapt
-from .nets import RunningStats, encode_observation
-from .training import (
-    CheckpointError,
-    load_checkpoint,
-    make_noise,
-    net_from_checkpoint,
-    perceived_reward,
-    save_checkpoint,
-)
+from .checkpoints import CheckpointError, load_checkpoint, net_from_checkpoint, save_checkpoint
+from .mermaide import MermaideConfig, PrincipalNet, Trajectories, inner_adapt
+from .nets import Features
+from .planning import choose_actions, draw_randomness, plan_table
 
-__all__ = ["LearnedPrincipal", "Mermaide", "MetaOnly", "ModelFree", "WorldModelOnly", "net_spec_for"]
+__all__ = ["LearnedPrincipal", "Mermaide", "MetaOnly", "ModelFree", "WorldModelOnly", "row_context"]
 
 
-def net_spec_for(spec: PrincipalSpec) -> dict[str, Any]:
-    """The fields of a principal spec a checkpoint must agree with."""
-    return {
-        "n_actions": spec.n_actions,
-        "observation": spec.observation,
-        "horizon": spec.horizon,
-    }
+def row_context(spec: PrincipalSpec, rows: int, context_dim: int) -> torch.Tensor | None:
+    """The per-row context a network needs (the leader's payoffs, flattened), or None."""
+    if context_dim == 0:
+        return None
+    pay = spec.extra.get("leader_payoffs")
+    if pay is None:
+        raise CheckpointError("this principal needs the leader's payoffs (spec.extra['leader_payoffs'])")
+    arr = np.asarray(pay, dtype=np.float32).reshape(-1, context_dim) if np.ndim(pay) == 3 else None
+    if arr is None:
+        arr = np.broadcast_to(np.asarray(pay, dtype=np.float32).reshape(1, context_dim), (rows, context_dim))
+    if arr.shape[0] != rows:
+        raise CheckpointError(f"leader_payoffs has {arr.shape[0]} rows, the principal acts for {rows}")
+    return torch.from_numpy(np.ascontiguousarray(arr))
 
 
 class LearnedPrincipal(BasePrincipal):
@@ -62,7 +70,8 @@ class LearnedPrincipal(BasePrincipal):
         checkpoint: path of a checkpoint written by ``python -m policies.train``.
         net: an in-memory network (instead of a checkpoint).
         config: its method config (with ``net``).
-        seed: seeds the noise of the adaptation's policy loss (deterministic adaptation).
+        seed: seeds the principal's own random numbers (planning samples, exploration, policy draws).
+        training_logs: the training run's log dicts (the checkpoint's, by default), for learning curves.
     """
 
     variant = "mermaide"
@@ -74,6 +83,7 @@ class LearnedPrincipal(BasePrincipal):
         net: PrincipalNet | None = None,
         config: MermaideConfig | None = None,
         seed: int = 0,
+        training_logs: list[dict[str, float]] | None = None,
     ) -> None:
         if (checkpoint is None) == (net is None):
             raise ValueError(f"{self.variant}: give either a checkpoint path or a network")
@@ -81,6 +91,7 @@ class LearnedPrincipal(BasePrincipal):
             state = load_checkpoint(checkpoint, expect_variant=self.variant)
             net, config = net_from_checkpoint(state)
             self.checkpoint = str(checkpoint)
+            training_logs = training_logs or state.get("logs")
         else:
             self.checkpoint = None
         assert net is not None
@@ -88,148 +99,134 @@ class LearnedPrincipal(BasePrincipal):
         self.cfg = config if config is not None else MermaideConfig(variant=self.variant)
         if self.cfg.variant != self.variant:
             raise CheckpointError(f"network is for variant {self.cfg.variant!r}, not {self.variant!r}")
+        self.training_logs = training_logs
         self.init_params = {k: v.detach().clone() for k, v in net.named_parameters()}
         self.params = dict(self.init_params)
-        self.seed = int(seed)
         self.shots = 0
         self.explore = False
-        self._cand: torch.Tensor | None = None
+        self._table = (
+            plan_table(net.spec.n_choices, net.spec.null_action, self.cfg.tails, self.cfg.lookahead)
+            if self.cfg.uses_world_model
+            else None
+        )
+        self.reseed(seed)
+
+    def reseed(self, seed: int) -> None:
+        """Restart the principal's own random numbers from ``seed`` (an evaluation seed varies them)."""
+        self.seed = int(seed)
         self._gen = torch.Generator().manual_seed(self.seed)
 
     # ------------------------------------------------------------ protocol
     def reset(self, spec: PrincipalSpec, rng: np.random.Generator) -> None:
         """Start an episode; the spec must match what the network was trained for."""
         super().reset(spec, rng)
-        ns: NetSpec = self.net.spec
-        for key, value in net_spec_for(spec).items():
+        ns = self.net.spec
+        checks = {"n_actions": spec.n_actions, "horizon": spec.horizon}
+        if spec.observation != ns.observation and not (ns.observation == "noisy" and spec.observation == "actions"):
+            checks["observation"] = spec.observation
+        for key, value in checks.items():
             if getattr(ns, key) != value:
                 raise CheckpointError(
                     f"{self.variant}: trained for {key}={getattr(ns, key)!r}, but this run has {key}={value!r}"
                 )
-        if (np.asarray(ns.low) < np.asarray(spec.lower) - 1e-9).any() or (
-            np.asarray(ns.high) > np.asarray(spec.upper) + 1e-9
-        ).any():
-            raise CheckpointError(
-                f"{self.variant}: trained to pay incentives in [{ns.low}, {ns.high}], outside this game's bounds "
-                f"[{list(spec.lower)}, {list(spec.upper)}]"
-            )
+        if ns.incentive_vectors:  # an incentive game: the action set must respect the game's bounds
+            table = ns.action_array()
+            if (table < np.asarray(spec.lower) - 1e-9).any() or (table > np.asarray(spec.upper) + 1e-9).any():
+                raise CheckpointError(
+                    f"{self.variant}: trained to pay incentives in [{table.min(0).tolist()}, {table.max(0).tolist()}]"
+                    f", outside this game's bounds [{list(spec.lower)}, {list(spec.upper)}]"
+                )
         self.rows = spec.n_agents if spec.extra.get("independent_agents", False) else 1
-        h0 = self.params["encoder.h0"].detach()
+        self.context = row_context(spec, self.rows, ns.context_dim)
+        with torch.no_grad():
+            h0 = self.net.initial_belief(self.params, self.context).detach()
         self.h = h0.expand(self.rows, h0.shape[-1]).clone()
-        self._obs: list[torch.Tensor] = []
-        self._pre: list[torch.Tensor] = []
-        self._act: list[torch.Tensor] = []
-        self._rew: list[torch.Tensor] = []
-        self._x: np.ndarray | None = None
-        self._stats = RunningStats(self.rows, spec.n_actions, self.net.spec.horizon)
+        self.feats = Features.empty((self.rows,), ns)
+        self._rec: dict[str, list[torch.Tensor]] = {k: [] for k in ("obs", "act", "choice", "agent", "seen", "rew")}
+        self._idx: torch.Tensor | None = None
 
     @torch.no_grad()
     def act(self) -> np.ndarray:
-        """Incentives from the current belief (deterministic unless exploring).
-
-        Model-based variants score the policy's proposal together with a fixed set
-        of candidate incentives under the world model and play the best
-        (decision-time planning, ``plan_candidates``; not with ``policy_loss = "reinforce"``, which
-        trains no model of the return to plan with). While ``explore`` is set
-        (adaptation episodes) the principal explores exactly as in meta-training.
-        """
-        t = self.round
-        horizon = self.net.spec.horizon
-        tf = torch.full((self.rows, 1), t / horizon)
-        pre = functional_call(self.net, self.params, ("policy", self.h, tf))
-        if self.cfg.uses_world_model and self.cfg.plan_candidates > 0 and self.cfg.policy_loss == "model":
-            pre = self._plan(pre)
-        if self.explore:
-            pre = self._explore(pre)
-        self._pre.append(pre)
-        x = incentives_from_pre(self.net, pre).to(torch.float64).numpy()
-        self._x = x
+        """This round's action: planned through the world model, or sampled from the policy."""
+        rand = draw_randomness(self.net, self.cfg, (), self.rows, self._gen)
+        idx = choose_actions(
+            self.net,
+            self.params,
+            self.cfg,
+            self.h,
+            self.feats,
+            self.round,
+            rand,
+            self.explore,
+            self.context,
+            self._table,
+        )
+        self._idx = idx
+        x = self.net.actions_of(idx).to(torch.float64).numpy()
         return x if self.spec.extra.get("independent_agents", False) else x[0]
-
-    def _candidates(self) -> torch.Tensor:
-        if self._cand is None:
-            net, c = self.net, self.cfg.plan_candidates
-            mask = net.mask.bool()
-            if int(mask.sum()) == 1:  # one payable action: an even grid over the box (ends included)
-                u = torch.zeros(c, net.spec.n_actions)
-                u[:, mask] = torch.linspace(0.0, 1.0, c).unsqueeze(-1)
-            else:
-                gen = torch.Generator().manual_seed(12345)
-                u = torch.rand((c, net.spec.n_actions), generator=gen).clamp(1e-3, 1 - 1e-3)
-            self._cand = torch.logit(u.clamp(1e-4, 1 - 1e-4))
-        return self._cand
-
-    def _plan(self, pre: torch.Tensor) -> torch.Tensor:
-        if self.cfg.objective == "return":  # a critic is only trusted near the policy's own output
-            offsets = torch.linspace(-TRUST, TRUST, self.cfg.plan_candidates)[:, None, None] * self.net.mask
-            cand = torch.cat([pre.unsqueeze(0), pre.unsqueeze(0) + offsets], dim=0)
-        else:
-            cand = torch.cat([pre.unsqueeze(0), self._candidates()[:, None, :].expand(-1, self.rows, -1)], dim=0)
-        x = incentives_from_pre(self.net, cand)
-        h = self.h.unsqueeze(0).expand(x.shape[0], -1, -1)
-        if self.cfg.objective == "return":
-            tf = torch.full((*h.shape[:-1], 1), self.round / self.net.spec.horizon)
-            score = functional_call(self.net, self.params, ("critic", h, tf, x))
-        else:
-            p = functional_call(self.net, self.params, ("head", h, x))
-            score = (p * (self.net.values - self.net.spec.cost * torch.relu(x))).sum(-1)
-        best = score.argmax(0)
-        return cand[best, torch.arange(self.rows)]
-
-    def _explore(self, pre: torch.Tensor) -> torch.Tensor:
-        gen = self._gen
-        pre = pre + self.cfg.explore_std * torch.randn(pre.shape, generator=gen)
-        if self.cfg.uses_world_model and self.cfg.explore_uniform > 0:
-            u = torch.rand(pre.shape, generator=gen).clamp(1e-4, 1 - 1e-4)
-            pick = torch.rand(pre.shape[:-1], generator=gen) < self.cfg.explore_uniform
-            pre = torch.where(pick.unsqueeze(-1), torch.logit(u), pre)
-        return pre
 
     @torch.no_grad()
     def observe(self, obs: Observation) -> None:
         """Update the belief with what was seen this round."""
         super().observe(obs)
-        k = self.spec.n_actions
-        x = self._x if self._x is not None else np.zeros((self.rows, k))
         ns = self.net.spec
-        if self.rows == 1:
-            actions, shares, rewards = None, obs.shares, None
+        k = ns.n_actions
+        idx = self._idx if self._idx is not None else torch.full((self.rows,), ns.null_action)
+        x = self.net.actions_of(idx)
+        if self.rows == 1 and ns.observation == "shares":
+            choice = torch.as_tensor(np.asarray(obs.shares, dtype=np.float32)).reshape(1, k)
+            actions = None
         else:
-            actions, shares, rewards = obs.actions, None, obs.rewards
-        enc = encode_observation(
-            x, actions, shares, rewards, self.rows, k, self.round / ns.horizon, ns.x_scale, ns.reward_scale, self._stats
-        )
-        self.h = functional_call(self.net, self.params, ("step", enc, self.h))
-        self._obs.append(enc)
-        a = actions if actions is not None else np.full(self.rows, -1)
-        self._act.append(torch.as_tensor(np.asarray(a), dtype=torch.long))
-        sh = shares[None, :] if shares is not None else None
-        self._rew.append(torch.from_numpy(perceived_reward(ns, x, actions, sh).astype(np.float32)))
+            actions = np.asarray(obs.actions).reshape(-1)[: self.rows]
+            choice = torch.nn.functional.one_hot(torch.as_tensor(actions, dtype=torch.long), k).float()
+        seen = ns.observation == "full" and obs.rewards is not None
+        agent_r = torch.as_tensor(np.asarray(obs.rewards, dtype=np.float32)[: self.rows]) if seen else None
+        enc, self.feats = self.feats.encode(ns, x, choice, agent_r, self.round - 1, self.context)
+        self.h = self.net.update_belief(self.params, enc, self.h)
+        rec = self._rec
+        rec["obs"].append(enc)
+        rec["act"].append(idx)
+        rec["choice"].append(choice)
+        rec["agent"].append(agent_r if agent_r is not None else torch.zeros(self.rows))
+        rec["seen"].append(torch.full((self.rows,), 1.0 if seen else 0.0))
+        rec["rew"].append(self._perceived_reward(x, choice, obs))
+        self._idx = None
+
+    def _perceived_reward(self, x: torch.Tensor, choice: torch.Tensor, obs: Observation) -> torch.Tensor:
+        """The principal's reward per row as it knows it: from the observed action, or its own payoff."""
+        ns = self.net.spec
+        if ns.reward == "incentive" and ns.observation != "shares":
+            values = self.net.values
+            return ((values - ns.cost * torch.relu(x)) * choice).sum(-1)
+        if ns.reward == "bilinear" and self.context is not None:
+            pay = self.context.reshape(self.rows, ns.action_dim, ns.n_actions)
+            return ((x.unsqueeze(-2) @ pay).squeeze(-2) * choice).sum(-1)
+        return torch.full((self.rows,), float(obs.principal_reward) / max(self.rows, 1))
 
     # ---------------------------------------------------------- adaptation
     def episode(self) -> Trajectories:
         """The episode played since the last reset, as tensors with batch dim (rows,)."""
-        if not self._obs:
+        rec = self._rec
+        if not rec["obs"]:
             raise ValueError(f"{self.variant}: no episode recorded yet")
-        horizon = len(self._obs)
+        ctx = self.context if self.context is not None else torch.zeros(self.rows, 0)
         return Trajectories(
-            obs=torch.stack(self._obs, dim=-2),
-            pre=torch.stack(self._pre[:horizon], dim=-2),
-            actions=torch.stack(self._act, dim=-1),
-            reward=torch.stack(self._rew, dim=-1),
-            tfrac=torch.arange(horizon, dtype=torch.float32) / self.net.spec.horizon,
+            obs=torch.stack(rec["obs"], dim=-2),
+            act=torch.stack(rec["act"], dim=-1),
+            choice=torch.stack(rec["choice"], dim=-2),
+            agent_reward=torch.stack(rec["agent"], dim=-1),
+            reward_seen=torch.stack(rec["seen"], dim=-1),
+            reward=torch.stack(rec["rew"], dim=-1),
+            context=ctx,
         )
 
     def adapt(self, episodes: list[Trajectories]) -> None:
-        """K-shot adaptation: ``inner_steps`` gradient steps per episode, in order."""
-        gen = torch.Generator().manual_seed(self.seed + 7919 * (self.shots + 1))
+        """K-shot adaptation: ``inner_steps`` gradient steps per episode, in order, from the current parameters."""
         params = {k: v.detach().requires_grad_(True) for k, v in self.params.items()}
         for ep in episodes:
-            if ep.obs.shape[-2] != self.net.spec.horizon:
+            if ep.horizon != self.net.spec.horizon:
                 raise ValueError(f"{self.variant}: adaptation episodes must have {self.net.spec.horizon} rounds")
-            noise = make_noise(self.cfg, self.net.spec, (), ep.obs.shape[0], gen)
-            lr = self.cfg.finetune_lr if (not self.cfg.meta and self.cfg.finetune_lr is not None) else None
-            params = inner_adapt(self.net, params, ep, self.cfg, noise, lr=lr)
+            params = inner_adapt(self.net, params, ep, self.cfg, lr=self.cfg.adaptation_step, first_order=True)
             params = {k: v.detach().requires_grad_(True) for k, v in params.items()}
             self.shots += 1
         self.params = {k: v.detach() for k, v in params.items()}
@@ -250,30 +247,34 @@ class LearnedPrincipal(BasePrincipal):
         """Load a checkpoint of this variant."""
         return cls(path, **kwargs)
 
+    def fresh(self, seed: int | None = None) -> LearnedPrincipal:
+        """A new principal with the same network and config (no adaptation), seeded by ``seed``."""
+        return type(self)(net=self.net, config=self.cfg, seed=self.seed if seed is None else seed)
+
 
 @register_principal("mermaide")
 class Mermaide(LearnedPrincipal):
-    """MERMAIDE: world model + MAML (Banerjee et al. 2023)."""
+    """MERMAIDE: a world model meta-learned with MAML, planned through (Banerjee et al. 2023)."""
 
     variant = "mermaide"
 
 
 @register_principal("wm_only")
 class WorldModelOnly(LearnedPrincipal):
-    """Ablation: the same world model and policy, trained without meta-learning."""
+    """Ablation: the same world model and planner, trained without meta-learning."""
 
     variant = "wm_only"
 
 
 @register_principal("meta_only")
 class MetaOnly(LearnedPrincipal):
-    """Ablation: MAML on a recurrent policy trained by policy gradient, no world model."""
+    """Ablation: MAML on a recurrent policy trained by actor-critic, no world model."""
 
     variant = "meta_only"
 
 
 @register_principal("model_free")
 class ModelFree(LearnedPrincipal):
-    """Ablation: a recurrent policy trained by policy gradient, no world model, no meta-learning."""
+    """Ablation: a recurrent policy trained by actor-critic, no world model, no meta-learning."""
 
     variant = "model_free"

@@ -1,211 +1,150 @@
-"""MERMAIDE: a meta-learned, model-based principal, and its ablations.
+"""MERMAIDE: a meta-learned, model-based principal, and its ablations, on one core for every scenario.
 
 Banerjee, Phade, Ermon & Zheng, "MERMAIDE: Learning to Align Learners using
 Model-Based Meta-Learning" (arXiv 2304.04668, TMLR 2023). The paper released no
-code; its abstract and introduction fix the ingredients (a principal that pays
+code; its abstract and introduction fix the ingredients: a principal that pays
 costly incentives on a learning agent's rewards, a recurrent world model of the
-agent, MAML with agents as tasks, 0-shot and K-shot adaptation). Every other
-detail below is this project's choice and a field of :class:`MermaideConfig`.
+agent, MAML with agents as tasks, 0-shot and K-shot adaptation to agents it has
+never seen. Every other detail below is this project's choice and a field of
+:class:`MermaideConfig`.
 
-Architecture (one network, :class:`PrincipalNet`, evaluated functionally):
+One network, :class:`PrincipalNet`, holds every part; its methods take the
+parameters explicitly (``net.response_probs(params, h, x)``), so the MAML inner
+loop can return new parameter dicts and ``vmap`` runs one set per task:
 
-* **Belief encoder**: a GRU over the principal's observation history
-  (:func:`policies.nets.encode_observation`); its state ``h_t`` after round t is
-  the principal's belief about *this* agent. ``h_{-1}`` is a learned vector.
-* **World model head**: predicts the agent's next action distribution under a
-  candidate incentive ``x`` as a noisy best response,
-  ``p(a | h, x) = (1 - eps(h)) softmax(b(h) + s(h) * x / x_scale) + eps(h) / K``,
-  with base preferences ``b``, sensitivity ``s > 0`` and an exploration floor
-  ``eps`` all read from the belief. This structure matches every learner family
-  in the simulator at least approximately (exactly for epsilon-greedy with
-  posted incentives) and makes predicted responses monotone in the incentive.
-  With observation noise ``p`` (known to the principal) the likelihood is taken
-  on the observed action, ``(1 - p) p(a) + p / K``. Trained by likelihood.
-* **Policy**: an MLP from ``(h, t / T)`` to incentives in the allowed box,
-  ``x = low + (high - low) * sigmoid(pre)`` on the actions the principal may pay
-  for (``mask``); Gaussian noise on ``pre`` explores during training.
+* **Belief** (:meth:`PrincipalNet.update_belief`): a GRU over the principal's
+  observations (:class:`policies.nets.Features`); its state after round t is
+  the principal's belief about *this* agent; the initial belief is learned.
+* **World model**: from the belief, the agent's next action distribution under a
+  candidate action of the principal (:meth:`~PrincipalNet.response_probs`), the
+  agent's mean private reward per action (:meth:`~PrincipalNet.agent_reward_mean`,
+  observed under ``full``), and, where the principal's reward cannot be computed
+  from what it sees (welfare), that reward (:meth:`~PrincipalNet.principal_reward`).
+  Trained by likelihood on everything observed.
+* **Decisions of the world-model variants** (``mermaide``, ``wm_only``):
+  model-predictive control through the world model (:mod:`policies.planning`):
+  every round, imagined rollouts of candidate plans from the current belief, the
+  first action of the best plan played. The same planner acts in training
+  rollouts, adaptation episodes and scored episodes (exploring in the first two).
+* **Decisions of the policy-gradient variants** (``meta_only``, ``model_free``):
+  a categorical policy over the same action set, read from the same kind of
+  belief, trained by advantage actor-critic (A2C with GAE, Mnih et al. 2016;
+  Schulman et al. 2016) on the principal's reward; it samples its actions in
+  training and test alike.
 
-Training the policy (``variant``):
-
-* ``mermaide`` and ``wm_only`` are **model-based**: the policy maximises the world
-  model's predicted principal reward ``sum_a p(a | h_t, x) (v_a - c x_a)`` at every
-  belief state visited in real rollouts, averaged over reparameterised
-  exploration noise (which smooths the steep response of near-greedy agents).
-  Gradients do not flow into the world model, which learns by likelihood only,
-  so the policy cannot make the model optimistic. Why model-based: the
-  response to an incentive is a one-dimensional threshold the model learns from
-  every round of data, while a policy gradient sees only one noisy return per
-  episode; on the bandit task the model-based principal reaches its final
-  quality in a few hundred updates.
-* ``meta_only`` and ``model_free`` have no world model: the same recurrent
-  encoder and policy trained by REINFORCE with a learned value baseline on the
-  principal's per-round reward (reward-to-go), the honest model-free ablation.
-
-Meta-learning (``meta``): MAML (Finn, Abbeel & Levine 2017) over agent types,
-with ``torch.func``: the inner loop takes ``inner_steps`` gradient steps on the
-K adaptation episodes with a new agent of the type (world-model likelihood
-first, then the policy loss against the adapted model; PG variants: the PG
-loss) on the parameters named in ``adapt`` and returns a new parameter dict;
-the outer loss is the same loss on a fresh episode played with the adapted
-parameters, plus ``zero_shot_weight`` times the loss of the unadapted
-parameters on the adaptation episode (so the initial parameters are also a
-good 0-shot principal). ``first_order`` drops second derivatives (FOMAML).
-Non-meta variants (``wm_only``, ``model_free``) train on the same episodes
-without the inner loop; at test time every learned principal gets the same
-K-shot fine-tuning steps from its own initial parameters, so "1 shot" means
-the same thing for all.
+Meta-learning (``meta``): MAML (Finn, Abbeel & Levine 2017) over agent types with
+``torch.func``. The inner loop takes ``inner_steps`` gradient steps of the
+variant's adaptation loss (world-model variants: the world model's negative
+log-likelihood of what was observed; policy-gradient variants: the A2C loss)
+on the K adaptation episodes with an agent of the type, on the parameters named
+in ``adapt``, and returns a new parameter dict. The outer loss is the same loss
+on a fresh episode played with the adapted parameters, plus
+``zero_shot_weight`` x the loss of the initial parameters on the adaptation
+episode (the initialisation is also the 0-shot principal). Non-meta variants
+(``wm_only``, ``model_free``) minimise the plain loss on the same episodes; at
+test time every learned principal gets the same K-shot fine-tuning steps from
+its own initial parameters (``finetune_lr`` for the non-meta variants).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
-from torch.func import functional_call, grad, vmap
+from torch.func import grad, vmap
 
 from simulator.config import option
 
 from .nets import MLP, GRUCell, obs_dim, reinit
+from .problem import NetSpec
 
 __all__ = [
     "VARIANTS",
     "MermaideConfig",
-    "NetSpec",
     "PrincipalNet",
     "Trajectories",
     "adapt_params",
-    "incentives_from_pre",
+    "adaptation_loss",
     "inner_adapt",
     "outer_loss",
+    "pg_loss",
+    "training_loss",
+    "value_loss",
+    "world_model_loss",
 ]
 
 VARIANTS = ("mermaide", "wm_only", "meta_only", "model_free")
-TRUST = 1.0
-"""Half-width, in logits of the policy output, of the candidates scored by a learned critic."""
+BETA0 = 20.0
+"""Initial sharpness of the bilinear (quantal) response model, per unit of the agent's payoff."""
+Params = dict[str, torch.Tensor]
 
-
-@dataclass
-class NetSpec:
-    """Facts of the principal's problem a network is built for (checked on load).
-
-    Attributes:
-        n_actions: K.
-        low: lowest incentive per action (K,).
-        high: highest incentive per action (K,).
-        mask: which actions the principal may pay for (K,) of bools.
-        values: the principal's value of each action (K,).
-        cost: cost per unit of incentive paid.
-        horizon: rounds per episode T.
-        observation: observation setting (``full``, ``actions``, ``noisy``, ``shares``).
-        obs_noise: probability an observed action is replaced by a random one.
-        x_scale: incentive scale for the network inputs.
-        reward_scale: reward scale for the network inputs.
-        init_incentive: incentives the untrained policy plays (default: the middle of the box),
-            e.g. the Pigouvian tax as an economist's starting point.
-        base: the incentive of actions the principal does not set (``mask`` False); default 0.
-    """
-
-    n_actions: int
-    low: list[float]
-    high: list[float]
-    mask: list[bool]
-    values: list[float]
-    cost: float
-    horizon: int
-    observation: str
-    obs_noise: float = 0.0
-    x_scale: float = 1.0
-    reward_scale: float = 1.0
-    init_incentive: list[float] | None = None
-    base: list[float] | None = None
-
-    def __post_init__(self) -> None:
-        # plain Python numbers only: checkpoints are read with torch.load(weights_only=True)
-        self.low = [float(v) for v in self.low]
-        self.high = [float(v) for v in self.high]
-        self.values = [float(v) for v in self.values]
-        self.mask = [bool(v) for v in self.mask]
-        self.cost = float(self.cost)
-        self.obs_noise = float(self.obs_noise)
-        self.x_scale = float(self.x_scale)
-        self.reward_scale = float(self.reward_scale)
-        self.n_actions = int(self.n_actions)
-        self.horizon = int(self.horizon)
-        if self.init_incentive is not None:
-            self.init_incentive = [float(v) for v in self.init_incentive]
-        if self.base is not None:
-            self.base = [float(v) for v in self.base]
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain dict for checkpoints."""
-        return dataclasses.asdict(self)
+WORLD_MODEL_PARTS = ("encoder.", "response.", "sensitivity.", "agent_reward.", "principal_reward_head.", "log_sigma")
+POLICY_PARTS = ("policy.", "value.")
 
 
 @dataclass
 class MermaideConfig:
-    """Hyperparameters of MERMAIDE and its ablations (all documented, all overridable)."""
+    """Hyperparameters of MERMAIDE and its ablations (every one a documented field)."""
 
     variant: Literal["mermaide", "wm_only", "meta_only", "model_free"] = option(
         "mermaide", help="method: mermaide (world model + MAML), wm_only, meta_only (MAML, no model), model_free"
     )
     hidden: int = option(32, help="GRU belief size", low=4, high=512)
-    policy_hidden: int = option(64, help="policy / head MLP width", low=4, high=1024)
+    width: int = option(64, help="width of the heads' hidden layers", low=4, high=1024)
     iterations: int = option(300, help="outer (meta) updates", low=1)
-    tasks_per_batch: int = option(16, help="agent types per outer update", low=1)
-    agents_per_task: int = option(8, help="independent agents per type and episode", low=1)
+    tasks_per_batch: int = option(8, help="agent types per outer update", low=1)
+    agents_per_task: int = option(4, help="independent agents per type and episode", low=1)
     lr: float = option(3e-3, help="outer learning rate (Adam)", low=0.0, low_open=True)
-    inner_lr: float = option(0.3, help="inner-loop (adaptation) step size", low=0.0)
+    inner_lr: float = option(0.1, help="inner-loop (adaptation) step size of the meta variants", low=0.0)
     inner_steps: int = option(1, help="inner gradient steps per adaptation episode", low=1, high=20)
-    # K-shot fine-tuning of the non-meta variants (wm_only, model_free). 0.03 was chosen on bandit_alignment
-    # *training-distribution* validation types (2 validation seeds x 10 types, never the test types): 1-shot
-    # normalized score for 0.3 / 0.1 / 0.03 / 0.01 / 0: model_free 0.08 / 0.40 / 0.77 / 0.77 / 0.73, wm_only
-    # 0.75 / 0.85 / 0.88 / 0.87 / 0.86 (full observation; actions only alike). Meta variants use inner_lr.
-    finetune_lr: float | None = option(
-        0.03, help="step size of the K-shot fine-tuning of non-meta variants (None: inner_lr)", low=0.0
-    )
+    finetune_lr: float = option(0.03, help="K-shot fine-tuning step of the non-meta variants", low=0.0)
     first_order: bool = option(False, help="first-order MAML (drop second derivatives)")
-    adapt: list[str] = option(
-        default_factory=lambda: ["encoder.h0", "head.", "policy."],
+    adapt: list[str] | None = option(
+        None,
         help="parameter-name prefixes adapted in the inner loop",
+        default_text="the world model and value head (world-model variants); the policy, value head and initial "
+        "belief (the others)",
     )
-    zero_shot_weight: float = option(1.0, help="weight of the unadapted (0-shot) loss in the outer loss", low=0.0)
-    explore_std: float = option(0.5, help="std of exploration noise on the policy's pre-sigmoid output", low=0.0)
-    policy_samples: int = option(2, help="noise samples per state in the model-based policy loss", low=1, high=64)
-    candidates: int = option(8, help="random candidate incentives per state in the model-based search", low=1)
-    imitation_weight: float = option(1.0, help="weight of the pull towards the best candidate", low=0.0)
-    explore_uniform: float = option(
-        0.2, help="share of rounds with a uniformly random incentive in training rollouts (model-based)", low=0, high=1
+    zero_shot_weight: float = option(1.0, help="weight of the unadapted (0-shot) loss in the meta loss", low=0.0)
+    explore: float = option(
+        0.15, help="world-model variants: share of rounds with a uniformly random action in exploring episodes", low=0
     )
-    objective: Literal["myopic", "return"] = option(
-        "myopic",
-        help="policy objective: the world model's one-round reward (myopic) or a learned critic of the return",
+    lookahead: int = option(4, help="planner: imagined rounds per plan (capped by the rounds left)", low=1, high=1000)
+    terminal_value: bool = option(
+        True, help="planner: add the learned value of the belief a plan ends in (the rounds beyond the lookahead)"
     )
-    policy_loss: Literal["model", "reinforce"] = option(
-        "model",
-        help="how the world-model variants train their policy: 'model' (the value the world model or critic "
-        "predicts for candidate incentives) or 'reinforce' (policy gradient on realised returns; the world model "
-        "then shapes the belief the policy reads and is what adaptation fits)",
+    samples: int = option(2, help="planner: imagined futures per plan (common random numbers across plans)", low=1)
+    tails: list[str] = option(
+        default_factory=lambda: ["constant"],
+        help="planner: plan shapes after the first action: 'constant' (keep it), 'null' (stop intervening)",
+        choices=("constant", "null"),
     )
-    gamma: float = option(0.97, help="discount of returns for the critic (objective = return)", low=0.0, high=1.0)
-    critic_weight: float = option(1.0, help="weight of the critic's regression loss", low=0.0)
-    plan_candidates: int = option(
-        64, help="decision-time search: candidates scored by the world model each round (0 = policy only)", low=0
+    reward_weight: float = option(1.0, help="weight of the agent-reward likelihood in the world-model loss", low=0.0)
+    entropy: float = option(0.01, help="policy-gradient variants: entropy bonus", low=0.0)
+    value_weight: float = option(
+        0.5,
+        help="weight of the value loss (the critic of the policy-gradient variants, the planner's terminal value)",
+        low=0.0,
     )
-    policy_weight: float = option(1.0, help="weight of the policy loss against the world-model loss", low=0.0)
-    value_weight: float = option(0.5, help="weight of the value-baseline loss (PG variants)", low=0.0)
-    entropy_bonus: float = option(0.0, help="bonus on the Gaussian policy's log-std (PG variants)", low=0.0)
+    gae_lambda: float = option(0.95, help="policy-gradient variants: GAE lambda", low=0.0, high=1.0)
     grad_clip: float = option(5.0, help="global gradient-norm clip of the outer update", low=0.0, low_open=True)
-    checkpoint_every: int = option(50, help="write a checkpoint every this many outer updates", low=1)
+    eval_every: int = option(25, help="updates between two points of the validation learning curve", low=1)
+    checkpoint_every: int = option(50, help="write a training checkpoint every this many outer updates", low=1)
+    keep: str = option(
+        "last",
+        help="which weights training returns: 'last' = those after the final update, 'best' = those of the point "
+        "of the validation learning curve with the highest return (early stopping on the validation pool; the "
+        "last update when there is no validation pool)",
+        choices=("best", "last"),
+    )
 
     @property
     def uses_world_model(self) -> bool:
-        """Model-based variants (mermaide, wm_only)."""
+        """Model-based variants (mermaide, wm_only): they plan through the world model."""
         return self.variant in ("mermaide", "wm_only")
 
     @property
@@ -213,96 +152,213 @@ class MermaideConfig:
         """Meta-learned variants (mermaide, meta_only)."""
         return self.variant in ("mermaide", "meta_only")
 
+    @property
+    def adapted_prefixes(self) -> list[str]:
+        """The parameter prefixes the inner loop (and K-shot fine-tuning) moves."""
+        if self.adapt is not None:
+            return list(self.adapt)
+        if self.uses_world_model:
+            return [*WORLD_MODEL_PARTS, "value."] if self.terminal_value else list(WORLD_MODEL_PARTS)
+        return [*POLICY_PARTS, "encoder.h0"]
+
+    @property
+    def adaptation_step(self) -> float:
+        """Step size of the K-shot adaptation at test time."""
+        return self.inner_lr if self.meta else self.finetune_lr
+
+
+# ------------------------------------------------------------ functional layers
+def _linear(params: Params, name: str, x: torch.Tensor) -> torch.Tensor:
+    """A linear layer, also with per-task parameters.
+
+    Per-task parameters carry a leading task dim B (weight (B, out, in)); the
+    activations' leading dim is then the task: x (B, ..., in) -> (B, ..., out),
+    one batched matrix product for all tasks.
+    """
+    w, b = params[f"{name}.weight"], params[f"{name}.bias"]
+    if w.dim() == 2:
+        return F.linear(x, w, b)
+    flat = x.reshape(x.shape[0], -1, x.shape[-1])
+    out = torch.baddbmm(b.unsqueeze(1), flat, w.transpose(1, 2))
+    return out.reshape(*x.shape[:-1], w.shape[1])
+
+
+def _mlp(params: Params, prefix: str, layers: int, x: torch.Tensor) -> torch.Tensor:
+    """An :class:`policies.nets.MLP` of ``layers`` linear layers, evaluated from ``params``."""
+    for i in range(layers):
+        x = _linear(params, f"{prefix}.net.{2 * i}", x)
+        if i < layers - 1:
+            x = torch.tanh(x)
+    return x
+
 
 class PrincipalNet(nn.Module):
-    """Belief encoder (GRU), world-model head, policy and value heads.
+    """Belief encoder (GRU), world-model heads, policy and value heads.
 
-    Called through ``torch.func.functional_call(net, params, (kind, *args))`` with
-    ``kind`` one of ``"encode"``, ``"head"``, ``"policy"``, ``"value"``.
+    The module holds the parameters (initialisation, ``state_dict``); its methods
+    evaluate a parameter dict passed in (``dict(net.named_parameters())`` or an
+    adapted copy), with any leading batch dims.
     """
 
     def __init__(
-        self, spec: NetSpec, hidden: int = 32, policy_hidden: int = 64, *, generator: torch.Generator | None = None
+        self, spec: NetSpec, hidden: int = 32, width: int = 64, *, generator: torch.Generator | None = None
     ) -> None:
         super().__init__()
-        k = spec.n_actions
+        k, d, p = spec.n_actions, spec.action_dim, spec.n_choices
         self.spec = spec
-        self.encoder = _Encoder(obs_dim(k), hidden)
-        self.head = MLP([hidden, policy_hidden, 2 * k + 1], out_gain=0.1)
-        self.policy = MLP([hidden + 1, policy_hidden, policy_hidden, k], out_gain=0.1)
-        self.value = MLP([hidden + 1, policy_hidden, 1], out_gain=0.1)
-        self.critic = MLP([hidden + 1 + k, policy_hidden, policy_hidden, 1], out_gain=0.1)
-        self.log_std = nn.Parameter(torch.full((k,), math.log(0.5)))
-        # near-greedy agents respond to incentives as a steep threshold: start the
-        # head's sensitivity at 10 logits per x_scale instead of about 1
-        self.register_buffer("sens_scale", torch.tensor(10.0))
-        self.register_buffer("low", torch.tensor(spec.low, dtype=torch.float32))
-        self.register_buffer("high", torch.tensor(spec.high, dtype=torch.float32))
-        self.register_buffer("mask", torch.tensor(spec.mask, dtype=torch.float32))
-        base = spec.base if spec.base is not None else [0.0] * k
-        self.register_buffer("base", torch.tensor(base, dtype=torch.float32))
-        self.register_buffer("values", torch.tensor(spec.values, dtype=torch.float32))
+        self.hidden = hidden
+        self.encoder = _Encoder(obs_dim(spec), hidden)
+        if spec.context_dim:  # the belief before the first round reads the row's context (the leader's payoffs)
+            self.encoder.context = MLP([spec.context_dim, hidden])
+        self.bilinear = spec.reward == "bilinear"
+        if self.bilinear:  # a quantal response to the agent's own payoffs x @ U, U read from the belief
+            self.response = MLP([hidden, width, d * k + 2], out_gain=0.1)
+        else:
+            self.response = MLP([hidden + d, width, k + 1], out_gain=0.1)
+        # agents see the incentive before choosing: a logit shift
+        self.structural = spec.posted and spec.incentive_vectors
+        if self.structural:
+            self.sensitivity = MLP([hidden, width, k], out_gain=0.1)
+        self.agent_reward = MLP([hidden, width, k], out_gain=0.1)
+        self.log_sigma = nn.Parameter(torch.zeros(()))
+        if spec.reward == "learned":
+            self.principal_reward_head = MLP([hidden + d + k, width, 1], out_gain=0.1)
+        self.policy = MLP([hidden + 1, width, width, p], out_gain=0.1)
+        self.value = MLP([hidden + 1, width, 1], out_gain=0.1)
+        self.register_buffer("action_table", torch.tensor(spec.actions, dtype=torch.float32))
+        self.register_buffer("values", torch.tensor(spec.values or [0.0] * k, dtype=torch.float32))
         if generator is not None:
             reinit(self, generator)
-            with torch.no_grad():
-                self.log_std.fill_(math.log(0.5))
-        if spec.init_incentive is not None:
-            span = (self.high - self.low).clamp_min(1e-9)
-            u = ((torch.tensor(spec.init_incentive) - self.low) / span).clamp(1e-3, 1 - 1e-3)
-            last = [m for m in self.policy.net if isinstance(m, nn.Linear)][-1]
-            with torch.no_grad():
-                last.bias.copy_(torch.logit(u))
 
-    def forward(self, kind: str, *args: torch.Tensor) -> torch.Tensor:
-        """Dispatch to the encoder, the world-model head, the policy or the value head."""
-        if kind == "encode":
-            return self.encoder(*args)
-        if kind == "step":
-            return self.encoder.cell(*args)
-        if kind == "h0":
-            return self.encoder.h0
-        if kind == "head":
-            return self._head(*args)
-        if kind == "policy":
-            return self.policy(torch.cat(args, dim=-1))
-        if kind == "value":
-            return self.value(torch.cat(args, dim=-1)).squeeze(-1)
-        if kind == "critic":
-            h, tf, x = args
-            return self.critic(torch.cat([h, tf, x / self.spec.x_scale], dim=-1)).squeeze(-1)
-        if kind == "log_std":
-            return self.log_std
-        raise ValueError(f"unknown kind {kind!r}")
+    # ----------------------------------------------------------------- belief
+    def initial_belief(self, params: Params, context: torch.Tensor | None = None) -> torch.Tensor:
+        """The belief before the first round: (H,), or (..., H) for per-row contexts (..., C).
 
-    def _head(self, h: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        Without a context it is the learned ``h0``; with one (``context_dim`` > 0) it is
+        ``tanh(h0 + W c + b)``, so the first decision can already use what the context says
+        about the agent (a prior learned across tasks). With per-task parameters (a leading
+        task dim B on ``h0``) the context's leading dim is the task.
+        """
+        h0 = params["encoder.h0"]
+        if context is None or context.shape[-1] == 0 or "encoder.context.net.0.weight" not in params:
+            return h0
+        if h0.dim() == 2:  # per-task parameters: (B, H) against contexts (B, ..., C)
+            h0 = h0.view(h0.shape[0], *([1] * (context.dim() - 2)), h0.shape[-1])
+        return torch.tanh(h0 + _linear(params, "encoder.context.net.0", context))
+
+    def update_belief(self, params: Params, obs: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+        """One GRU step: observation (..., D_obs) and belief (..., H) -> the next belief."""
+        hs = self.hidden
+        gx = _linear(params, "encoder.cell.w_x", obs)
+        gh = _linear(params, "encoder.cell.w_h", h)
+        r = torch.sigmoid(gx[..., :hs] + gh[..., :hs])
+        z = torch.sigmoid(gx[..., hs : 2 * hs] + gh[..., hs : 2 * hs])
+        n = torch.tanh(gx[..., 2 * hs :] + r * gh[..., 2 * hs :])
+        return (1.0 - z) * n + z * h
+
+    def beliefs(self, params: Params, obs: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
+        """Beliefs before each round: obs (..., T, D_obs) -> (..., T, H) holding h_0, ..., h_{T-1}.
+
+        ``context``: the rows' contexts (..., C) (the initial belief reads them), or None.
+        """
+        h0 = self.initial_belief(params, context)
+        h = h0.expand(*obs.shape[:-2], h0.shape[-1])
+        states = [h]
+        for t in range(obs.shape[-2] - 1):
+            h = self.update_belief(params, obs[..., t, :], h)
+            states.append(h)
+        return torch.stack(states, dim=-2)
+
+    # ------------------------------------------------------------ world model
+    def response_probs(self, params: Params, h: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """The agent's action distribution this round, given belief h (..., H) and the principal's action x.
+
+        ``(1 - floor) softmax(logits) + floor / K``: a floor of uniformly random
+        choices (exploration) read from the belief; where agents see incentives
+        before choosing, each action's logit also rises with its incentive at a
+        rate read from the belief (a noisy best response).
+        """
         k = self.spec.n_actions
-        out = self.head(h)
-        base, sens, eps = out[..., :k], out[..., k : 2 * k], out[..., 2 * k]
-        logits = base + self.sens_scale * nn.functional.softplus(sens + 1.0) * (x / self.spec.x_scale)
-        floor = torch.sigmoid(eps - 2.0).unsqueeze(-1)
+        xs = x / self.spec.x_scale
+        if self.bilinear:
+            return self._bilinear_response(params, h, xs)
+        out = _mlp(params, "response", 2, torch.cat([h.expand(*xs.shape[:-1], h.shape[-1]), xs], dim=-1))
+        logits = out[..., :k]
+        if self.structural:
+            sens = _mlp(params, "sensitivity", 2, h)
+            logits = logits + 10.0 * F.softplus(sens + 1.0) * xs
+        floor = torch.sigmoid(out[..., k] - 3.0).unsqueeze(-1)
         return (1.0 - floor) * torch.softmax(logits, dim=-1) + floor / k
+
+    def _bilinear_response(self, params: Params, h: torch.Tensor, xs: torch.Tensor) -> torch.Tensor:
+        """Quantal response to a commitment (McKelvey & Palfrey 1995): ``softmax(beta x @ U)`` with a floor.
+
+        The belief gives the agent's payoff matrix ``U`` (D x K, one row per
+        component of the principal's mixed commitment ``x``), a sharpness ``beta``
+        (``BETA0 x exp(.)``: large = a best response) and the floor of uniformly
+        random choices. Best-response regions are then polytopes in ``x`` whose
+        boundaries move with ``U``, so adapting the world model moves them.
+        """
+        d, k = self.spec.action_dim, self.spec.n_actions
+        for dim in range(h.dim() - 1):  # the planner broadcasts a belief over its plans: read each belief once
+            if h.stride(dim) == 0 and h.shape[dim] > 1:
+                h = h.narrow(dim, 0, 1)
+        out = _mlp(params, "response", 2, h)
+        utility = out[..., : d * k].reshape(*out.shape[:-1], d, k)
+        beta = BETA0 * torch.exp(out[..., d * k].clamp(-8.0, 8.0))
+        floor = torch.sigmoid(out[..., d * k + 1] - 3.0).unsqueeze(-1)
+        payoff = (xs.unsqueeze(-2) @ utility).squeeze(-2)  # (..., K); h and x broadcast
+        return (1.0 - floor) * torch.softmax(beta.unsqueeze(-1) * payoff, dim=-1) + floor / k
+
+    def agent_reward_mean(self, params: Params, h: torch.Tensor) -> torch.Tensor:
+        """The agent's mean private reward of each action, in ``reward_scale`` units, (..., K)."""
+        return _mlp(params, "agent_reward", 2, h)
+
+    def principal_reward(self, params: Params, h: torch.Tensor, x: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
+        """The principal's expected reward of a round (in reward units) given belief, action and choice shares."""
+        spec = self.spec
+        if spec.reward == "learned":
+            inp = torch.cat([h.expand(*p.shape[:-1], h.shape[-1]), x / spec.x_scale, p], dim=-1)
+            return _mlp(params, "principal_reward_head", 2, inp).squeeze(-1) * spec.reward_scale
+        raise ValueError("principal_reward is learned only for reward='learned'")
+
+    # --------------------------------------------------------- policy, value
+    def policy_logits(self, params: Params, h: torch.Tensor, tf: torch.Tensor) -> torch.Tensor:
+        """Logits over the principal's P actions from belief h (..., H) and round fraction tf (..., 1)."""
+        return _mlp(params, "policy", 3, torch.cat([h, tf], dim=-1))
+
+    def state_value(self, params: Params, h: torch.Tensor, tf: torch.Tensor) -> torch.Tensor:
+        """Value of the belief: the return to go, in ``reward_scale`` x horizon units (about [-1, 1]), (...)."""
+        return _mlp(params, "value", 2, torch.cat([h, tf], dim=-1)).squeeze(-1)
+
+    @property
+    def value_scale(self) -> float:
+        """Reward units per unit of :meth:`state_value` (``reward_scale`` x horizon)."""
+        return self.spec.reward_scale * self.spec.horizon
+
+    def actions_of(self, idx: torch.Tensor) -> torch.Tensor:
+        """Action vectors (..., D) of action indices (...)."""
+        return self.action_table[idx]
 
 
 class _Encoder(nn.Module):
+    """The GRU cell and the learned initial belief (parameter holder)."""
+
     def __init__(self, d_in: int, hidden: int) -> None:
         super().__init__()
         self.cell = GRUCell(d_in, hidden)
         self.h0 = nn.Parameter(torch.zeros(hidden))
 
-    def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        """Beliefs before each round: obs (..., T, D) -> (..., T, H) holding h_{-1}, h_0, ..., h_{T-2}."""
-        h = self.h0.expand(*obs.shape[:-2], self.h0.shape[0])
-        states = [h]
-        for t in range(obs.shape[-2] - 1):
-            h = self.cell(obs[..., t, :], h)
-            states.append(h)
-        return torch.stack(states, dim=-2)
 
-
-def incentives_from_pre(net: PrincipalNet, pre: torch.Tensor) -> torch.Tensor:
-    """Map unconstrained policy outputs to incentives inside the box; masked actions get ``base``."""
-    x = net.low + (net.high - net.low) * torch.sigmoid(pre)
-    return x * net.mask + net.base * (1.0 - net.mask)
+def expected_reward(net: PrincipalNet, params: Params, h: torch.Tensor, x: torch.Tensor, p: torch.Tensor, context):
+    """The principal's expected reward of action x (..., D) when the agent chooses with probabilities p (..., K)."""
+    spec = net.spec
+    if spec.reward == "incentive":
+        return (p * (net.values - spec.cost * torch.relu(x))).sum(-1)
+    if spec.reward == "bilinear":
+        pay = context.reshape(*context.shape[:-1], spec.action_dim, spec.n_actions)
+        return (p * (x.unsqueeze(-2) @ pay).squeeze(-2)).sum(-1)
+    return net.principal_reward(params, h, x, p)
 
 
 # ------------------------------------------------------------------ data
@@ -310,187 +366,155 @@ def incentives_from_pre(net: PrincipalNet, pre: torch.Tensor) -> torch.Tensor:
 class Trajectories:
     """Episodes of a batch of independent principal-agent rows, as tensors.
 
-    Shapes use leading dims ``(*batch, T)``: ``(tasks, agents)`` in training,
-    ``(agents,)`` for one type.
+    Leading dims ``(*B, T)``: ``(tasks, agents)`` in training, ``(agents,)`` for one type.
 
     Attributes:
-        obs: encoded observation after each round, (*, T, D).
-        pre: the policy's (noisy) pre-sigmoid output that produced each round's incentives, (*, T, K).
-        actions: observed action per round (-1 if not observed), (*, T) long.
-        reward: the principal's true reward per round and row, (*, T).
-        tfrac: t / T of each decision, (T,).
+        obs: encoded observation after each round, (*B, T, D_obs).
+        act: the principal's action index each round, (*B, T) long.
+        choice: observed action one-hot or shares, (*B, T, K) (zero where nothing was seen).
+        agent_reward: the agents' observed reward, (*B, T) (zero where unseen).
+        reward_seen: 1 where the agent's reward was observed, (*B, T).
+        reward: the principal's reward each round, (*B, T).
+        context: per-row context (*B, C) (C may be 0).
     """
 
     obs: torch.Tensor
-    pre: torch.Tensor
-    actions: torch.Tensor
+    act: torch.Tensor
+    choice: torch.Tensor
+    agent_reward: torch.Tensor
+    reward_seen: torch.Tensor
     reward: torch.Tensor
-    tfrac: torch.Tensor = field(default_factory=lambda: torch.zeros(0))
+    context: torch.Tensor = field(default_factory=lambda: torch.zeros(0))
+
+    def fields(self) -> tuple[torch.Tensor, ...]:
+        """The tensors, in field order (for vmap)."""
+        return tuple(getattr(self, f.name) for f in dataclasses.fields(self))
+
+    @classmethod
+    def of(cls, *tensors: torch.Tensor) -> Trajectories:
+        """Rebuild from :meth:`fields`."""
+        return cls(*tensors)
 
     def select(self, idx: Any) -> Trajectories:
         """Index the leading batch dims."""
-        return Trajectories(self.obs[idx], self.pre[idx], self.actions[idx], self.reward[idx], self.tfrac)
+        return Trajectories.of(*(t[idx] for t in self.fields()))
 
     @staticmethod
     def cat(items: list[Trajectories], dim: int = 0) -> Trajectories:
         """Concatenate along a batch dim."""
-        return Trajectories(
-            torch.cat([t.obs for t in items], dim),
-            torch.cat([t.pre for t in items], dim),
-            torch.cat([t.actions for t in items], dim),
-            torch.cat([t.reward for t in items], dim),
-            items[0].tfrac,
-        )
+        return Trajectories.of(*(torch.cat(ts, dim) for ts in zip(*(t.fields() for t in items), strict=True)))
+
+    @property
+    def horizon(self) -> int:
+        """T."""
+        return self.obs.shape[-2]
 
 
-# ----------------------------------------------------------------- losses
-def _call(net: PrincipalNet, params: dict[str, torch.Tensor], kind: str, *args: torch.Tensor) -> torch.Tensor:
-    return functional_call(net, params, (kind, *args))
+# ---------------------------------------------------------------- losses
+def _context(traj: Trajectories) -> torch.Tensor | None:
+    """The rows' contexts of a batch of episodes, or None when the problem has none."""
+    return traj.context if traj.context.dim() > 0 and traj.context.shape[-1] > 0 else None
 
 
-def _detach(params: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    return {k: v.detach() for k, v in params.items()}
+def world_model_loss(net: PrincipalNet, params: Params, traj: Trajectories, reward_weight: float = 1.0):
+    """Negative log-likelihood of what was observed under the world model (per observed round).
 
-
-def wm_loss(net: PrincipalNet, params: dict[str, torch.Tensor], traj: Trajectories) -> torch.Tensor:
-    """Negative log-likelihood of what was observed (an action, or choice shares) under the world model.
-
-    The target of round t is read from the observation (one-hot of the observed
-    action, or the observed shares: then it is the cross-entropy per household).
+    Terms: the observed action (or the choice shares, as cross-entropy per
+    agent), corrupted by the known observation noise; under ``full``
+    observation, the agent's private reward of the action it took (Gaussian
+    with a learned spread), weighted by ``reward_weight``; for a learned
+    principal reward, its squared error in ``reward_scale`` units.
     """
     spec = net.spec
     k = spec.n_actions
-    beliefs = _call(net, params, "encode", traj.obs)
-    x = incentives_from_pre(net, traj.pre)
-    p_true = _call(net, params, "head", beliefs, x)
-    p_obs = (1.0 - spec.obs_noise) * p_true + spec.obs_noise / k
-    target = traj.obs[..., k : 2 * k]
-    seen = target.sum(-1) > 0
-    nll = -(target * torch.log(p_obs.clamp_min(1e-8))).sum(-1)
-    return (nll * seen).sum() / seen.sum().clamp_min(1)
+    beliefs = net.beliefs(params, traj.obs, _context(traj))
+    x = net.actions_of(traj.act)
+    p = net.response_probs(params, beliefs, x)
+    p_obs = (1.0 - spec.obs_noise) * p + spec.obs_noise / k
+    seen = traj.choice.sum(-1) > 0
+    nll = -(traj.choice * torch.log(p_obs.clamp_min(1e-8))).sum(-1)
+    loss = (nll * seen).sum() / seen.sum().clamp_min(1)
+    if reward_weight > 0 and spec.observation == "full":
+        incentive = (traj.choice * x).sum(-1) if spec.incentive_vectors else torch.zeros_like(traj.agent_reward)
+        private = (traj.agent_reward - incentive) / spec.reward_scale
+        mean = (net.agent_reward_mean(params, beliefs) * traj.choice).sum(-1)
+        sigma = torch.exp(params["log_sigma"]).clamp_min(1e-3)
+        r_nll = 0.5 * ((private - mean) / sigma) ** 2 + torch.log(sigma)
+        loss = loss + reward_weight * (r_nll * traj.reward_seen).sum() / traj.reward_seen.sum().clamp_min(1)
+    if spec.reward == "learned":
+        pred = net.principal_reward(params, beliefs, x, traj.choice)
+        loss = loss + (((pred - traj.reward) / spec.reward_scale) ** 2).mean()
+    return loss
 
 
-def _returns(reward: torch.Tensor, gamma: float) -> torch.Tensor:
-    """Discounted reward-to-go along the last dim."""
-    out = torch.zeros_like(reward)
+def value_loss(net: PrincipalNet, params: Params, traj: Trajectories) -> torch.Tensor:
+    """Squared error of the value of each belief against the realised return to go (``value_scale`` units).
+
+    The planner's terminal value: what the rounds beyond its lookahead are worth
+    from the belief a plan ends in, under the planner's own play.
+    """
+    spec = net.spec
+    beliefs = net.beliefs(params, traj.obs, _context(traj))
+    tf = (torch.arange(traj.horizon, dtype=torch.float32) / spec.horizon).expand(*beliefs.shape[:-1]).unsqueeze(-1)
+    value = net.state_value(params, beliefs, tf)
+    rtg = torch.flip(torch.cumsum(torch.flip(traj.reward / net.value_scale, [-1]), -1), [-1])
+    return ((value - rtg) ** 2).mean()
+
+
+def _gae(reward: torch.Tensor, value: torch.Tensor, lam: float) -> torch.Tensor:
+    """Generalised advantage estimates (undiscounted episodes, zero value after the last round)."""
+    adv = torch.zeros_like(reward)
     acc = torch.zeros_like(reward[..., 0])
-    for t in range(reward.shape[-1] - 1, -1, -1):
-        acc = reward[..., t] + gamma * acc
-        out[..., t] = acc
-    return out
+    horizon = reward.shape[-1]
+    for t in range(horizon - 1, -1, -1):
+        nxt = value[..., t + 1] if t + 1 < horizon else torch.zeros_like(acc)
+        delta = reward[..., t] + nxt - value[..., t]
+        acc = delta + lam * acc
+        adv[..., t] = acc
+    return adv
 
 
-def critic_loss(net: PrincipalNet, params: dict[str, torch.Tensor], traj: Trajectories, gamma: float) -> torch.Tensor:
-    """Value V(belief, t) on the discounted return-to-go, and the advantage critic Q(belief, t, x_t) on G - V.
+def pg_loss(net: PrincipalNet, params: Params, traj: Trajectories, cfg: MermaideConfig) -> torch.Tensor:
+    """Advantage actor-critic loss with GAE, normalised advantages and an entropy bonus."""
+    spec = net.spec
+    beliefs = net.beliefs(params, traj.obs, _context(traj))
+    horizon = traj.horizon
+    tf = (torch.arange(horizon, dtype=torch.float32) / spec.horizon).expand(*beliefs.shape[:-1]).unsqueeze(-1)
+    logits = net.policy_logits(params, beliefs, tf)
+    logp_all = torch.log_softmax(logits, dim=-1)
+    logp = logp_all.gather(-1, traj.act.unsqueeze(-1)).squeeze(-1)
+    value = net.state_value(params, beliefs, tf)
+    reward = traj.reward / net.value_scale
+    adv = _gae(reward, value.detach(), cfg.gae_lambda)
+    target = adv + value.detach()
+    adv = (adv - adv.mean()) / (adv.std() + 1e-6)
+    entropy = -(logp_all.exp() * logp_all).sum(-1).mean()
+    return -(logp * adv).mean() + cfg.value_weight * ((value - target) ** 2).mean() - cfg.entropy * entropy
 
-    Returns are in ``reward_scale`` units. Fitting Q to the advantage (not the
-    return itself) removes the large differences between populations from its
-    target, so the small effect of this round's incentive is not drowned.
+
+def adaptation_loss(net: PrincipalNet, params: Params, traj: Trajectories, cfg: MermaideConfig) -> torch.Tensor:
+    """The loss the inner loop and K-shot fine-tuning descend, also the per-task training loss.
+
+    World-model variants: the world model's likelihood of what was observed,
+    plus ``value_weight`` x the planner's terminal-value loss; policy-gradient
+    variants: the A2C loss.
     """
-    beliefs = _call(net, params, "encode", traj.obs)
-    tf = traj.tfrac.expand(*beliefs.shape[:-1]).unsqueeze(-1)
-    x = incentives_from_pre(net, traj.pre)
-    target = _returns(traj.reward / net.spec.reward_scale, gamma).detach()
-    v = _call(net, params, "value", beliefs, tf)
-    q = _call(net, params, "critic", beliefs, tf, x)
-    return ((v - target) ** 2).mean() + ((q - (target - v.detach())) ** 2).mean()
+    if not cfg.uses_world_model:
+        return pg_loss(net, params, traj, cfg)
+    loss = world_model_loss(net, params, traj, cfg.reward_weight)
+    if cfg.terminal_value:
+        loss = loss + cfg.value_weight * value_loss(net, params, traj)
+    return loss
 
 
-def model_based_policy_loss(
-    net: PrincipalNet,
-    params: dict[str, torch.Tensor],
-    traj: Trajectories,
-    noise: dict[str, torch.Tensor],
-    imitation_weight: float = 1.0,
-    objective: str = "myopic",
-) -> torch.Tensor:
-    """Policy loss against the world model's predicted principal reward.
-
-    Two terms at every visited belief state (beliefs and world-model parameters
-    are constants here: the policy learns from the model, the model from data):
-
-    * minus the predicted reward of the policy's incentives, averaged over
-      reparameterised exploration noise (local refinement);
-    * ``imitation_weight`` x the squared distance (as a share of the allowed
-      range) to the best of a set of random candidate incentives and the policy's
-      own, scored by the world model (global search: a near-greedy agent's
-      response is a steep threshold, and gradient ascent alone stalls below it).
-
-    Args:
-        net: the network.
-        params: current parameters (only the policy's get gradients).
-        traj: the episodes whose belief states are used.
-        noise: ``{"smooth": N(0,1) of shape (S, *batch, T, K), "cand": U(0,1) of shape (C, *batch, T, K)}``.
-        imitation_weight: weight of the search term.
-        objective: ``myopic`` (the world model's one-round reward) or ``return`` (the critic).
-    """
-    fixed = _detach(params)
-    beliefs = _call(net, fixed, "encode", traj.obs)
-    tf = traj.tfrac.expand(*beliefs.shape[:-1]).unsqueeze(-1)
-    pre = _call(net, params, "policy", beliefs, tf)
-    std = torch.exp(_call(net, fixed, "log_std")).clamp(0.05, 2.0)
-    smooth = noise["smooth"]
-    x_s = incentives_from_pre(net, pre.unsqueeze(0) + smooth * std)
-    local = _predicted_reward(net, fixed, beliefs, tf, x_s, objective).mean()
-    x_pol = incentives_from_pre(net, pre)
-    span = (net.high - net.low).clamp_min(1e-6)
-    if objective == "return":
-        # a learned critic is only trusted near the incentives it was fitted on: candidates lie within
-        # +-TRUST logits of the policy's own output
-        cand = incentives_from_pre(net, pre.detach().unsqueeze(0) + TRUST * (2.0 * noise["cand"] - 1.0))
-    else:
-        cand = incentives_from_pre(net, torch.logit((noise["cand"]).clamp(1e-4, 1 - 1e-4)))
-    cand = torch.cat([cand, x_pol.detach().unsqueeze(0)], dim=0)
-    scores = _predicted_reward(net, fixed, beliefs, tf, cand, objective)
-    best = scores.argmax(0, keepdim=True).unsqueeze(-1).expand(1, *cand.shape[1:])
-    target = cand.gather(0, best).squeeze(0)
-    imitation = ((((x_pol - target) / span) ** 2) * net.mask).sum(-1).mean()
-    return -local + imitation_weight * imitation
-
-
-def _predicted_reward(
-    net: PrincipalNet,
-    fixed: dict[str, torch.Tensor],
-    beliefs: torch.Tensor,
-    tf: torch.Tensor,
-    x: torch.Tensor,
-    objective: str = "myopic",
-) -> torch.Tensor:
-    """Predicted value of incentives x (S, *batch, T, K) at beliefs (*batch, T, H).
-
-    ``myopic``: the world model's expected reward this round, sum_a p(a) (v_a - c max(x_a, 0)).
-    ``return``: the critic's estimate of the discounted return.
-    """
-    b = beliefs.unsqueeze(0).expand(x.shape[0], *beliefs.shape)
-    if objective == "return":
-        return _call(net, fixed, "critic", b, tf.unsqueeze(0).expand(x.shape[0], *tf.shape), x)
-    p = _call(net, fixed, "head", b, x)
-    return (p * (net.values - net.spec.cost * torch.relu(x))).sum(-1)
-
-
-def pg_loss(
-    net: PrincipalNet, params: dict[str, torch.Tensor], traj: Trajectories, value_weight: float, entropy_bonus: float
-) -> torch.Tensor:
-    """REINFORCE with reward-to-go and a learned value baseline (model-free variants)."""
-    beliefs = _call(net, params, "encode", traj.obs)
-    tf = traj.tfrac.expand(*beliefs.shape[:-1]).unsqueeze(-1)
-    mean = _call(net, params, "policy", beliefs, tf)
-    log_std = _call(net, params, "log_std").clamp(math.log(0.05), math.log(2.0))
-    dist = torch.distributions.Normal(mean, torch.exp(log_std))
-    logp = dist.log_prob(traj.pre).sum(-1)
-    # reward-to-go in reward_scale units, like the critic's target (a value loss in raw units, e.g. dollars,
-    # dominates every other gradient, and one inner step on it throws the shared encoder state far off)
-    rtg = torch.flip(torch.cumsum(torch.flip(traj.reward / net.spec.reward_scale, [-1]), -1), [-1])
-    value = _call(net, params, "value", beliefs, tf)
-    adv = (rtg - value).detach()
-    adv = adv / (adv.std() + 1e-6)
-    policy = -(logp * adv).mean()
-    vloss = ((value - rtg) ** 2).mean()
-    return policy + value_weight * vloss - entropy_bonus * log_std.sum()
+def training_loss(net: PrincipalNet, params: Params, traj: Trajectories, cfg: MermaideConfig) -> torch.Tensor:
+    """The per-task training loss of a variant (its adaptation loss: the planner itself has no parameters)."""
+    return adaptation_loss(net, params, traj, cfg)
 
 
 # ------------------------------------------------------------------- MAML
-def _split(params: dict[str, torch.Tensor], prefixes: list[str]) -> tuple[dict, dict]:
+def split_params(params: Params, prefixes: list[str]) -> tuple[Params, Params]:
+    """(fast, slow): the parameters whose names start with one of ``prefixes``, and the rest."""
     fast = {k: v for k, v in params.items() if any(k.startswith(p) for p in prefixes)}
     slow = {k: v for k, v in params.items() if k not in fast}
     return fast, slow
@@ -498,162 +522,84 @@ def _split(params: dict[str, torch.Tensor], prefixes: list[str]) -> tuple[dict, 
 
 def inner_adapt(
     net: PrincipalNet,
-    params: dict[str, torch.Tensor],
+    params: Params,
     traj: Trajectories,
     cfg: MermaideConfig,
-    noise: dict[str, torch.Tensor],
     *,
-    steps: int | None = None,
     lr: float | None = None,
-) -> dict[str, torch.Tensor]:
-    """MAML inner loop: new parameters after gradient steps on the adaptation episodes.
+    steps: int | None = None,
+    first_order: bool | None = None,
+) -> Params:
+    """MAML inner loop: new parameters after gradient steps of the adaptation loss on ``traj``.
 
     Args:
         net: the network.
         params: initial parameters (a dict; not modified).
-        traj: the K adaptation episodes of one agent type (batch dims are agents/episodes).
-        cfg: method config (``adapt`` prefixes, ``first_order``, ``inner_steps``, ``inner_lr``).
-        noise: the random numbers of the model-based policy loss (see :func:`model_based_policy_loss`).
-        steps: override ``cfg.inner_steps``.
-        lr: override ``cfg.inner_lr``.
+        traj: the adaptation episodes of one agent type (batch dims are agents/episodes).
+        cfg: the variant (its adaptation loss, ``adapted_prefixes``, ``inner_steps``, ``inner_lr``).
+        lr: step size (default ``cfg.inner_lr``).
+        steps: number of steps (default ``cfg.inner_steps``).
+        first_order: drop second derivatives (default ``cfg.first_order``).
 
     Returns:
-        A new parameter dict; ``lr = 0`` returns values equal to ``params``.
+        A new parameter dict; with ``lr = 0`` its values equal ``params``.
     """
-    steps = cfg.inner_steps if steps is None else steps
     lr = cfg.inner_lr if lr is None else lr
-    fast, slow = _split(params, cfg.adapt)
+    steps = cfg.inner_steps if steps is None else steps
+    first_order = cfg.first_order if first_order is None else first_order
+    fast, slow = split_params(params, cfg.adapted_prefixes)
     if not fast:
         return dict(params)
 
-    def maybe_detach(g: torch.Tensor) -> torch.Tensor:
-        return g.detach() if cfg.first_order else g
-
-    def step(keys: list[str], loss: Callable[[dict[str, torch.Tensor]], torch.Tensor]) -> None:
-        """One gradient step of ``loss`` on the fast weights named in ``keys``."""
-        nonlocal fast
-        rest = {**slow, **fast}
-        sub = {k: fast[k] for k in keys}
-        g = grad(lambda s: loss({**rest, **s}))(sub)
-        fast = {**fast, **{k: sub[k] - lr * maybe_detach(g[k]) for k in keys}}
-
-    def pol(p: dict[str, torch.Tensor]) -> torch.Tensor:
-        return policy_loss(net, p, traj, cfg, noise)
+    def loss(f: Params) -> torch.Tensor:
+        return adaptation_loss(net, {**slow, **f}, traj, cfg)
 
     for _ in range(steps):
-        if cfg.uses_world_model:  # the world model on its likelihood first, then the policy against it
-            wm_keys = [k for k in fast if not k.startswith(("policy.", "value.", "log_std", "critic."))]
-            pol_keys = [k for k in fast if k not in wm_keys]
-            if wm_keys:
-                step(wm_keys, lambda p: wm_loss(net, p, traj))
-            if pol_keys:
-                step(pol_keys, pol)
-        else:
-            step(list(fast), pol)
+        g = grad(loss)(fast)
+        fast = {k: v - lr * (g[k].detach() if first_order else g[k]) for k, v in fast.items()}
     return {**slow, **fast}
 
 
-def task_loss(
-    net: PrincipalNet,
-    params: dict[str, torch.Tensor],
-    traj: Trajectories,
-    cfg: MermaideConfig,
-    noise: dict[str, torch.Tensor],
-) -> torch.Tensor:
-    """The per-task training loss of a variant on some episodes."""
-    if not cfg.uses_world_model:
-        return policy_loss(net, params, traj, cfg, noise)
-    loss = wm_loss(net, params, traj) + cfg.policy_weight * policy_loss(net, params, traj, cfg, noise)
-    if cfg.policy_loss == "model" and cfg.objective == "return":  # the critic that the model-based policy ascends
-        loss = loss + cfg.critic_weight * critic_loss(net, params, traj, cfg.gamma)
-    return loss
+def adapt_params(net: PrincipalNet, params: Params, support: Trajectories, cfg: MermaideConfig) -> Params:
+    """Per-task adapted parameters for a batch of tasks (vmap over the task dim, the first of ``support``)."""
 
+    def one(*tensors: torch.Tensor) -> Params:
+        return inner_adapt(net, params, Trajectories.of(*tensors), cfg)
 
-def policy_loss(
-    net: PrincipalNet,
-    params: dict[str, torch.Tensor],
-    traj: Trajectories,
-    cfg: MermaideConfig,
-    noise: dict[str, torch.Tensor],
-) -> torch.Tensor:
-    """The policy's loss of a variant: model-based for the world-model variants, else REINFORCE.
-
-    ``policy_loss = "reinforce"`` makes the world-model variants use REINFORCE too.
-    """
-    if cfg.uses_world_model and cfg.policy_loss == "model":
-        return model_based_policy_loss(net, params, traj, noise, cfg.imitation_weight, cfg.objective)
-    return pg_loss(net, params, traj, cfg.value_weight, cfg.entropy_bonus)
-
-
-def adapt_params(
-    net: PrincipalNet,
-    params: dict[str, torch.Tensor],
-    support: Trajectories,
-    cfg: MermaideConfig,
-    noise: dict[str, torch.Tensor],
-) -> dict[str, torch.Tensor]:
-    """Per-task adapted parameters for a batch of tasks (vmap over the task dim).
-
-    ``support`` has batch dims (tasks, agents) and every ``noise`` tensor a leading
-    task dim; returns parameters with a leading task dimension.
-    """
-
-    def one(s_obs, s_pre, s_act, s_rew, nz):
-        t = Trajectories(s_obs, s_pre, s_act, s_rew, support.tfrac)
-        return inner_adapt(net, params, t, cfg, nz)
-
-    return vmap(one, randomness="error")(support.obs, support.pre, support.actions, support.reward, noise)
-
-
-def _task_major(noise: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """(tasks, S, agents, T, K) -> (S, tasks, agents, T, K)."""
-    return {k: v.transpose(0, 1) for k, v in noise.items()}
+    return vmap(one, randomness="error")(*support.fields())
 
 
 def outer_loss(
     net: PrincipalNet,
-    params: dict[str, torch.Tensor],
-    adapted: dict[str, torch.Tensor] | None,
+    params: Params,
+    adapted: Params | None,
     support: Trajectories,
     query: Trajectories,
     cfg: MermaideConfig,
-    noise_s: dict[str, torch.Tensor],
-    noise_q: dict[str, torch.Tensor],
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """Meta-objective over a batch of tasks (batch dims (tasks, agents)).
 
-    Meta variants: mean over tasks of the query loss under the task's adapted
+    Meta variants: mean over tasks of the query loss under each task's adapted
     parameters plus ``zero_shot_weight`` x the support loss under the initial
     parameters. Non-meta variants: the plain loss on support and query episodes.
-    Noise tensors have a leading task dim: (tasks, S, agents, T, K).
     """
     logs: dict[str, float] = {}
     if cfg.meta and adapted is not None:
 
-        def q_loss(p, q_obs, q_pre, q_act, q_rew, nz):
-            return task_loss(net, p, Trajectories(q_obs, q_pre, q_act, q_rew, query.tfrac), cfg, nz)
+        def q_loss(p: Params, *tensors: torch.Tensor) -> torch.Tensor:
+            return training_loss(net, p, Trajectories.of(*tensors), cfg)
 
-        post = vmap(q_loss, randomness="error")(adapted, query.obs, query.pre, query.actions, query.reward, noise_q)
-        pre = task_loss(net, params, support, cfg, _task_major(noise_s))
+        post = vmap(q_loss, randomness="error")(adapted, *query.fields())
+        pre = training_loss(net, params, support, cfg)
         loss = post.mean() + cfg.zero_shot_weight * pre
         logs["loss/post"] = float(post.mean().detach())
         logs["loss/pre"] = float(pre.detach())
     else:
-        both = Trajectories.cat([support, query], dim=0)
-        nz = _task_major({k: torch.cat([noise_s[k], noise_q[k]], dim=0) for k in noise_s})
-        loss = task_loss(net, params, both, cfg, nz)
+        loss = training_loss(net, params, Trajectories.cat([support, query], dim=0), cfg)
         logs["loss/pre"] = float(loss.detach())
-    if cfg.uses_world_model:
-        with torch.no_grad():
-            logs["loss/world_model"] = float(wm_loss(net, params, query))
     return loss, logs
 
 
-def init_params(net: PrincipalNet) -> dict[str, torch.Tensor]:
-    """The network's parameters as a dict (the meta-learned initialisation)."""
-    return dict(net.named_parameters())
-
-
-def as_numpy_incentives(net: PrincipalNet, pre: torch.Tensor) -> np.ndarray:
-    """Incentives (float64 numpy) from pre-sigmoid outputs."""
-    return incentives_from_pre(net, pre).detach().to(torch.float64).numpy()
+def count_parameters(net: PrincipalNet) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in net.parameters())

@@ -1,112 +1,175 @@
-"""Small networks shared by the learned principals, written for torch.func.
+"""Small networks and the observation encoding shared by the learned principals, written for torch.func.
 
 Everything is a plain ``nn.Module`` evaluated through
 ``torch.func.functional_call`` with an explicit parameter dict, so MAML's inner
-loop can return new parameter dicts (STYLE.md, "Functional meta-learning").
-The GRU cell is written out in elementary ops (not ``nn.GRU``) so that second
-derivatives exist for second-order MAML and ``vmap`` over tasks works.
+loop can return new parameter dicts. The GRU cell is written out in elementary
+ops (not ``nn.GRU``) so that second derivatives exist for second-order MAML and
+``vmap`` over tasks works.
 
-Observation encoding (one vector per agent and round, what the principal saw
-after round t): incentives offered (K, scaled by ``x_scale``), the observed
-action one-hot or the observed choice shares (K), the observed reward (1, zero
-when not observed), a reward mask (1) and the round's position t / T (1).
+Observation encoding (:class:`Features`): one vector per row and round, what the
+principal saw after round t, computed by the same torch code for real episodes
+and for the episodes the planner imagines through the world model:
+
+========================  =====  ==============================================
+part                      size   meaning
+========================  =====  ==============================================
+action / x_scale          D      the principal's action vector this round
+choice                    K      observed agent action (one-hot) or choice shares
+reward / reward_scale     1      the agent's observed reward (0 when unseen)
+reward mask               1      1 when the reward was observed
+(t + 1) / T               1      position in the episode
+counts / T                K      how often each action was observed so far
+mean private reward       K      observed reward minus incentive, per action
+mean incentive paid       K      per action (incentive games, D = K, only)
+lowest, highest x         2 K D  per action: the least and greatest component of
+                                 the principal's actions under which it was
+                                 observed (commitments, bilinear reward, only)
+context                   C      a per-row context (the leader's payoffs)
+========================  =====  ==============================================
+
+The running parts are sufficient statistics of a stationary bandit; they spare
+the GRU from learning to count and average. They do not reveal the agent's
+latent type (its prior, prior weight, exploration or learning rate), which the
+world model must infer from how the agent responds. Where the principal commits
+to mixed strategies (a bilinear reward), the range of its commitments under
+which each agent action was observed plays the same role: a best-responding
+agent's action regions are convex, so each observed range lies inside one
+region, and the region boundaries lie between the ranges.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 
-import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["MLP", "GRUCell", "RunningStats", "encode_observation", "obs_dim", "reinit"]
+from .problem import NetSpec
+
+__all__ = ["MLP", "Features", "GRUCell", "hull_dim", "obs_dim", "reinit"]
 
 
-def obs_dim(n_actions: int) -> int:
-    """Length of the per-round observation vector."""
-    return 5 * n_actions + 3
+def hull_dim(spec: NetSpec) -> int:
+    """Length of each of the lowest / highest action statistics (K x D for commitments, else 0)."""
+    return spec.n_actions * spec.action_dim if spec.reward == "bilinear" else 0
 
 
-class RunningStats:
-    """Per-row running statistics of the observations, part of the encoder's input.
+def obs_dim(spec: NetSpec) -> int:
+    """Length of the per-round observation vector for a problem."""
+    k, d = spec.n_actions, spec.action_dim
+    paid = k if spec.incentive_vectors else 0
+    return d + k + 3 + 2 * k + paid + 2 * hull_dim(spec) + spec.context_dim
 
-    For each action: how often the row was seen choosing it (share of the horizon)
-    and the mean private reward observed for it (observed reward minus the
-    incentive paid on the chosen action). Sufficient statistics of a stationary
-    bandit; they spare the GRU from learning to count and average.
+
+@dataclass
+class Features:
+    """Running statistics of each row's observations (torch tensors with leading batch dims ``(*B,)``).
+
+    Attributes:
+        counts: times each action was observed, (*B, K).
+        private: sum of the observed private rewards per action, (*B, K).
+        paid: sum of the incentives paid per action, (*B, K).
+        low: per action, the least component of the principal's actions under which it was observed
+            (*B, K x D), flattened action-major; +inf before the first observation (empty when unused).
+        high: the same with the greatest component; -inf before the first observation.
     """
 
-    def __init__(self, n: int, k: int, horizon: int) -> None:
-        self.counts = np.zeros((n, k))
-        self.sums = np.zeros((n, k))
-        self.horizon = max(horizon, 1)
+    counts: torch.Tensor
+    private: torch.Tensor
+    paid: torch.Tensor
+    low: torch.Tensor
+    high: torch.Tensor
 
-    def update(self, actions: np.ndarray | None, private: np.ndarray | None) -> np.ndarray:
-        """Add one round; return (n, 3K) features: reward slot, count share, mean reward."""
-        n, k = self.counts.shape
-        slot = np.zeros((n, k))
-        if actions is not None:
-            rows = np.arange(n)
-            self.counts[rows, actions] += 1.0
-            if private is not None:
-                slot[rows, actions] = private
-                self.sums[rows, actions] += private
-        means = np.divide(self.sums, self.counts, out=np.zeros_like(self.sums), where=self.counts > 0)
-        return np.concatenate([slot, self.counts / self.horizon, means], axis=1)
+    @staticmethod
+    def zeros(batch: tuple[int, ...], k: int, hull: int = 0) -> Features:
+        """Empty statistics for a batch of rows (``hull``: :func:`hull_dim` of the problem)."""
+        z = torch.zeros((*batch, k))
+        inf = torch.full((*batch, hull), math.inf)
+        return Features(z, z.clone(), z.clone(), inf, -inf)
 
+    @staticmethod
+    def empty(batch: tuple[int, ...], spec: NetSpec) -> Features:
+        """Empty statistics for a batch of rows of a problem."""
+        return Features.zeros(batch, spec.n_actions, hull_dim(spec))
 
-def encode_observation(
-    incentives: np.ndarray,
-    actions: np.ndarray | None,
-    shares: np.ndarray | None,
-    rewards: np.ndarray | None,
-    n_agents: int,
-    n_actions: int,
-    round_frac: float,
-    x_scale: float,
-    reward_scale: float = 1.0,
-    stats: RunningStats | None = None,
-) -> torch.Tensor:
-    """(n_agents, obs_dim) float32 tensor of one round's observation.
+    def tensors(self) -> tuple[torch.Tensor, ...]:
+        """The statistics, in field order (each (*B, size))."""
+        return (self.counts, self.private, self.paid, self.low, self.high)
 
-    Layout: incentives / x_scale (K), observed action one-hot or shares (K),
-    observed reward / reward_scale (1), reward mask (1), t / T (1), then the
-    :class:`RunningStats` features (3K, rewards scaled), zero without ``stats``.
+    def map(self, fn: Callable[[torch.Tensor], torch.Tensor]) -> Features:
+        """The statistics with ``fn`` applied to each tensor (reshapes, broadcasts)."""
+        return Features(*(fn(t) for t in self.tensors()))
 
-    Args:
-        incentives: (K,) or (n, K) incentives offered this round.
-        actions: observed action per agent (n,) or None.
-        shares: observed choice shares (K,), used when actions are not observed.
-        rewards: observed reward per agent (n,) or None.
-        n_agents: number of independent agents (rows).
-        n_actions: K.
-        round_frac: t / T of the round just observed.
-        x_scale: incentives are divided by this.
-        reward_scale: rewards are divided by this.
-        stats: the rows' running statistics, updated with this round.
-    """
-    k = n_actions
-    out = np.zeros((n_agents, 5 * k + 3), dtype=np.float32)
-    inc = np.broadcast_to(np.asarray(incentives, dtype=np.float64).reshape(-1, k), (n_agents, k))
-    out[:, :k] = inc / x_scale
-    acts = None if actions is None else np.asarray(actions, dtype=np.int64)
-    if acts is not None:
-        out[np.arange(n_agents), k + acts] = 1.0
-    elif shares is not None:
-        out[:, k : 2 * k] = np.asarray(shares, dtype=np.float64)
-    private = None
-    if rewards is not None:
-        r = np.asarray(rewards, dtype=np.float64)
-        out[:, 2 * k] = r / reward_scale
-        out[:, 2 * k + 1] = 1.0
-        if acts is not None:
-            private = (r - inc[np.arange(n_agents), acts]) / reward_scale
-    out[:, 2 * k + 2] = round_frac
-    if stats is not None:
-        out[:, 2 * k + 3 :] = stats.update(acts, private)
-    return torch.from_numpy(out)
+    def expand(self, *lead: int) -> Features:
+        """The same statistics broadcast to extra leading dims (for imagined rollouts)."""
+        return self.map(lambda t: t.expand(*lead, *t.shape))
+
+    def encode(
+        self,
+        spec: NetSpec,
+        x: torch.Tensor,
+        choice: torch.Tensor,
+        reward: torch.Tensor | None,
+        t: int,
+        context: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, Features]:
+        """One round's observation vector and the updated statistics.
+
+        Args:
+            spec: the problem.
+            x: the principal's action vectors (*B, D).
+            choice: observed action one-hot or shares (*B, K) (all zero: nothing observed).
+            reward: the agents' observed rewards (*B,) (incentive included), or None.
+            t: the round just played (0-based).
+            context: per-row context (*B, C) or None.
+
+        Returns:
+            ``(obs (*B, obs_dim), new statistics)``.
+        """
+        incentive_game = spec.incentive_vectors
+        paid_now = (choice * x).sum(-1) if incentive_game else torch.zeros(choice.shape[:-1])
+        counts = self.counts + choice
+        paid = self.paid + choice * paid_now.unsqueeze(-1) if incentive_game else self.paid
+        if reward is not None:
+            private_now = (reward - paid_now) / spec.reward_scale
+            private = self.private + choice * private_now.unsqueeze(-1)
+            r_in = reward / spec.reward_scale
+            mask = torch.ones_like(reward)
+        else:
+            private = self.private
+            r_in = torch.zeros(choice.shape[:-1])
+            mask = r_in
+        safe = counts.clamp_min(1e-6)
+        parts = [
+            x / spec.x_scale,
+            choice,
+            r_in.unsqueeze(-1),
+            mask.unsqueeze(-1),
+            torch.full((*choice.shape[:-1], 1), (t + 1) / spec.horizon),
+            counts / spec.horizon,
+            torch.where(counts > 0, private / safe, torch.zeros_like(private)),
+        ]
+        if incentive_game:
+            parts.append(torch.where(counts > 0, paid / safe, torch.zeros_like(paid)) / spec.x_scale)
+        low, high = self.low, self.high
+        if low.shape[-1]:  # the range of the principal's actions under which each agent action was observed
+            k, d = spec.n_actions, spec.action_dim
+            lead = choice.shape[:-1]
+            xs = (x / spec.x_scale).unsqueeze(-2).expand(*lead, k, d)
+            seen = choice.unsqueeze(-1) > 0
+            low = torch.where(seen, torch.minimum(low.reshape(*lead, k, d), xs), low.reshape(*lead, k, d))
+            high = torch.where(seen, torch.maximum(high.reshape(*lead, k, d), xs), high.reshape(*lead, k, d))
+            shown = (counts > 0).unsqueeze(-1)
+            parts.append(torch.where(shown, low, torch.zeros_like(low)).flatten(-2))
+            parts.append(torch.where(shown, high, torch.zeros_like(high)).flatten(-2))
+            low, high = low.flatten(-2), high.flatten(-2)
+        if spec.context_dim:
+            assert context is not None, "this problem needs a per-row context"
+            parts.append(context.expand(*choice.shape[:-1], spec.context_dim))
+        return torch.cat(parts, dim=-1), Features(counts, private, paid, low, high)
 
 
 class GRUCell(nn.Module):

@@ -28,7 +28,7 @@ import numpy as np
 
 from simulator.config import ConfigError, set_threads
 
-from .training import BatchEnv, StepResult, TrainingProblem
+from .problem import BatchEnv, StepResult, TrainingProblem
 
 __all__ = [
     "PHASES",

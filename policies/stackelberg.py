@@ -22,7 +22,7 @@ response; ties are broken in the leader's favour (strong Stackelberg equilibrium
   strategy to commit to", SAGT 2009: the leader knows its own payoffs only and
   may ask for the follower's best response to any mixed strategy.
 
-Textbook example (REFERENCES.md section 2): ``L = [[2, 4], [1, 3]]``,
+Textbook example (Conitzer & Sandholm 2006): ``L = [[2, 4], [1, 3]]``,
 ``F = [[1, 0], [0, 1]]``: commit to (0.5, 0.5), the follower plays column 1,
 the leader gets 3.5, against 3 for the best pure commitment and 2 at the unique
 Nash equilibrium.
@@ -200,6 +200,9 @@ def _commitment_lp(
         rows.append((Fr[:, [t]] - Fr[:, others]).T)
     if extra is not None and len(extra):
         rows.append(np.asarray(extra, dtype=float))
+    if m == 2:  # one free variable: the feasible set is an interval, solved exactly without an LP solver
+        A = np.vstack(rows) if rows else np.zeros((0, 2))
+        return _two_row_lp(Lr[:, t], A, np.full(A.shape[0], float(margin)))
     A_ub = -np.vstack(rows) if rows else None
     b_ub = np.full(A_ub.shape[0], -margin) if A_ub is not None else None
     res = linprog(
@@ -218,6 +221,33 @@ def _commitment_lp(
     return res.x
 
 
+def _two_row_lp(objective: np.ndarray, A: np.ndarray, b: np.ndarray, tol: float = 1e-9) -> np.ndarray | None:
+    """``max objective @ p`` s.t. ``A @ p >= b``, ``p = (q, 1 - q)``, ``0 <= q <= 1``; ``None`` when infeasible.
+
+    Each row reads ``(A0 - A1) q >= b - A1``: a lower or an upper bound on ``q``
+    (or, with ``A0 = A1``, a condition that holds for every ``q`` or for none);
+    the optimum is the end of the feasible interval the objective points to (the
+    lower end when it is flat). Bounds that cross by at most ``tol`` count as one
+    point, about the feasibility tolerance of an LP solver.
+    """
+    lo, hi = 0.0, 1.0
+    for (a0, a1), rhs in zip(A, b, strict=True):
+        slope, need = a0 - a1, rhs - a1
+        if abs(slope) <= 1e-15:
+            if need > tol:
+                return None
+        elif slope > 0:
+            lo = max(lo, need / slope)
+        else:
+            hi = min(hi, need / slope)
+    if lo > hi + tol:
+        return None
+    if lo > hi:
+        lo = hi = 0.5 * (lo + hi)
+    q = hi if objective[0] > objective[1] else lo
+    return np.array([q, 1.0 - q])
+
+
 def solve_stackelberg(leader_payoffs: Any, follower_payoffs: Any) -> StackelbergSolution:
     """The leader's optimal mixed strategy to commit to (strong Stackelberg equilibrium).
 
@@ -231,8 +261,9 @@ def solve_stackelberg(leader_payoffs: Any, follower_payoffs: Any) -> Stackelberg
     such ``t`` wins, so the result is deterministic. Each LP is solved by HiGHS
     (``scipy.optimize.linprog``) on payoffs rescaled to [0, 1]; the solution is
     clipped and renormalised onto the simplex, and the values are recomputed on
-    the original payoffs. Cost: ``n`` LPs with ``m`` variables and ``n - 1``
-    inequality constraints.
+    the original payoffs; with two leader rows the feasible set is an interval and
+    each LP is solved exactly in closed form. Cost: ``n`` LPs with ``m``
+    variables and ``n - 1`` inequality constraints.
 
     Args:
         leader_payoffs: (m, n) leader payoffs; rows = leader actions, columns = follower actions.

@@ -4,3 +4,8 @@
 * ``bandit_alignment``: MERMAIDE's bandit experiments (align a learning agent with a target arm);
 * ``stackelberg``: the principal as Stackelberg leader against a learning follower.
 """
+
+import os as _os
+
+# before PyTorch or numba load the OpenMP runtime: idle worker threads sleep instead of spinning (see simulator)
+_os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")

@@ -1,19 +1,27 @@
-"""Where a scenario's independent tasks run (this process or a Ray cluster), and how their results stream.
+"""Where a scenario's independent tasks run (this machine's cores or a Ray cluster), and how their results stream.
 
 A scenario splits its evaluation into *tasks* (green_tax: one per seed x setting;
-bandit_alignment: one per observation x seed x setting; a sweep: one per point x
-that). Each task derives all of its randomness from its own arguments, so a task
-gives the same rows wherever and in whatever order it runs:
+bandit_alignment: one per observation x seed x setting; stackelberg: one per
+seed x setting x follower x principal; a sweep: one per point x that). Each task
+derives all of its randomness from its own arguments, so a task gives the same
+rows wherever and in whatever order it runs:
 
-* :func:`run_tasks` runs them one after another here (``backend="local"``) or as
-  Ray tasks (``backend="ray"``, one CPU and single-threaded numba/torch each, so a
-  speed-up is measured fairly, DESIGN.md section 8) and calls ``on_result`` as
-  each one finishes;
+* :func:`run_tasks` runs them on a pool of worker processes on this machine
+  (``backend="local"``, one per core by default, each single-threaded), one after
+  another in this process (``--workers 1``), or as Ray tasks (``backend="ray"``,
+  one CPU and single-threaded numba/torch each, so a speed-up is measured fairly);
+  it calls ``on_result`` in this process as each one finishes;
 * :class:`TaskStore` appends each finished task's rows to ``results.csv`` of a run
   folder at once (a crash or Ctrl-C loses only unfinished tasks), logs the task
   as done, and on ``--resume`` tells which tasks to skip. At the end it gives the
   whole table back in task order, so ``results.csv`` is the same, byte for byte,
-  whichever backend ran it and however often it was resumed.
+  whichever backend ran it, with how many workers, and however often it was
+  resumed.
+
+The pool starts its workers with ``spawn`` (a fresh interpreter each: no state
+inherited from this process's numba and OpenMP threads, which are not safe to
+fork), and runs each task with ``--threads`` numba/torch threads (default 1) so
+that a task's numbers do not depend on how many run at once.
 
 Ray is an optional extra: without it, ``--backend ray`` ends in one line (exit
 code 2) that says how to install it. ``ray.init`` starts a local Ray on this
@@ -22,13 +30,20 @@ machine's CPUs, or joins the cluster named by ``RAY_ADDRESS`` (``address="auto"`
 
 from __future__ import annotations
 
+import concurrent.futures as _futures
 import contextlib
+import contextvars
 import hashlib
+import importlib.util
 import json
+import multiprocessing
 import os
+import pickle
 import shutil
+import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -45,8 +60,10 @@ __all__ = [
     "check_backend",
     "import_ray",
     "init_ray",
+    "local_pool",
     "open_run_folder",
     "run_tasks",
+    "start_pool_server",
     "thread_limit",
 ]
 
@@ -73,41 +90,187 @@ def _call_in_worker(fn: Callable[[Any], Any], task: Any, threads: int) -> tuple[
     return out, time.perf_counter() - start
 
 
+# ------------------------------------------------------------ local pool
+@dataclass(frozen=True)
+class _LocalPool:
+    workers: int | None = None
+    threads: int | None = None
+
+
+_LOCAL: contextvars.ContextVar[_LocalPool | None] = contextvars.ContextVar("local_pool", default=None)
+
+
+@contextlib.contextmanager
+def local_pool(workers: int | None = None, threads: int | None = None) -> Iterator[None]:
+    """Inside the block, :func:`run_tasks` (local backend) uses these defaults: a run's ``--workers``/``--threads``.
+
+    Args:
+        workers: worker processes (``1``: tasks run in this process; ``None``: as outside the
+            block, by default one per core).
+        threads: numba and torch threads of each task (``None``: as outside the block, by default 1).
+    """
+    outer = _LOCAL.get() or _LocalPool()
+    token = _LOCAL.set(_LocalPool(workers or outer.workers, threads or outer.threads))
+    try:
+        yield
+    finally:
+        _LOCAL.reset(token)
+
+
+def _init_worker(threads: int) -> None:
+    """Each pool worker: ``threads`` numba/torch threads, for every task it runs."""
+    set_threads(threads)
+
+
+def _picklable(fn: Callable[[Any], Any]) -> bool:
+    try:
+        pickle.dumps(fn)
+    except (pickle.PicklingError, AttributeError, TypeError):
+        return False
+    return True
+
+
+_TORCH_LAZY = ("torch._dynamo",)
+"""Loaded by torch on first use of torch.func's transforms (about 4 s): imported once by the fork server."""
+
+
+def _main_module_name() -> str | None:
+    spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+    return getattr(spec, "name", None)
+
+
+def _preload(module: str | None) -> list[str]:
+    names = [module] if module else []
+    if "torch" in sys.modules:  # the tasks will use torch: its lazily loaded parts too
+        names += [m for m in _TORCH_LAZY if importlib.util.find_spec(m.split(".")[0]) is not None]
+    return names
+
+
+_QUIET_RUNPY = "ignore::RuntimeWarning:runpy"
+"""Each worker re-runs the ``python -m`` module as ``__mp_main__``, which the fork server has already
+imported; runpy then warns that the module "may result in unpredictable behaviour" (it is the same module,
+imported twice, harmless). The fork server and its workers ignore runpy's RuntimeWarning."""
+
+
+def _quiet_main_rerun() -> None:
+    current = os.environ.get("PYTHONWARNINGS", "")
+    if _QUIET_RUNPY not in current.split(","):
+        os.environ["PYTHONWARNINGS"] = ",".join(filter(None, [current, _QUIET_RUNPY]))
+
+
+def _context(module: str | None) -> Any:
+    """How pool workers start: ``forkserver`` where there is one, else ``spawn``; never ``fork``.
+
+    The fork server is a fresh process that imports the tasks' module (numpy,
+    numba, torch...) once; each worker is then forked from it in a fraction of a
+    second. ``fork`` from this process is unsafe: its numba and OpenMP threads may
+    be running.
+    """
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    ctx = multiprocessing.get_context("forkserver")
+    _quiet_main_rerun()  # before the fork server starts: it reads the environment once
+    ctx.set_forkserver_preload(_preload(module))
+    return ctx
+
+
+def start_pool_server(module: str | None = None) -> None:
+    """Start the fork server now, so that its imports overlap this process's own setup (a no-op without one).
+
+    Args:
+        module: the module whose functions the tasks run (default: the ``python -m`` module).
+    """
+    module = _main_module_name() if module in (None, "__main__") else module
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        from multiprocessing import forkserver
+
+        _context(module)
+        forkserver.ensure_running()
+
+
+def _task_module(fn: Callable[[Any], Any]) -> str | None:
+    module = getattr(fn, "__module__", None)
+    return _main_module_name() if module == "__main__" else module
+
+
+def _run_pool(
+    fn: Callable[[Any], Any],
+    tasks: list[Any],
+    workers: int,
+    threads: int,
+    on_result: Callable[[int, Any], None] | None,
+) -> list[Any]:
+    results: list[Any] = [None] * len(tasks)
+    pool = _futures.ProcessPoolExecutor(
+        max_workers=workers, mp_context=_context(_task_module(fn)), initializer=_init_worker, initargs=(threads,)
+    )
+    try:
+        index = {pool.submit(fn, task): i for i, task in enumerate(tasks)}
+        for future in _futures.as_completed(index):
+            i = index[future]
+            results[i] = future.result()
+            if on_result is not None:
+                on_result(i, results[i])
+    except BaseException:  # a failed task, Ctrl-C: stop the others now, keep what was streamed
+        processes = list((getattr(pool, "_processes", None) or {}).values())
+        pool.shutdown(wait=False, cancel_futures=True)
+        for proc in processes:
+            with contextlib.suppress(Exception):
+                proc.terminate()
+        raise
+    pool.shutdown(wait=True)
+    return results
+
+
 def run_tasks(
     fn: Callable[[Any], Any],
     tasks: Sequence[Any],
     *,
     backend: str = "local",
     on_result: Callable[[int, Any], None] | None = None,
-    threads_per_task: int | None = 1,
+    threads_per_task: int | None = None,
     num_cpus: int | None = None,
+    workers: int | None = None,
 ) -> list[Any]:
     """Run ``fn(task)`` for every task; results in task order, ``on_result`` as each finishes.
 
+    Locally the tasks go to a pool of ``workers`` processes (default: the run's
+    ``--workers``, else one per CPU this process may use, at most one per task), each
+    with ``threads_per_task`` threads; with one worker, or a ``fn`` that cannot be
+    pickled by reference (a closure, a lambda), they run one after another in this
+    process with those threads. Either way each task sees the same thread count, so
+    the results are the same.
+
     Args:
-        fn: a module-level function (Ray ships it to workers by import path). It
-            must derive all randomness from its argument.
-        tasks: the tasks (picklable for ``backend="ray"``).
-        backend: ``"local"`` (one after another in this process) or ``"ray"``.
+        fn: a module-level function (workers import it by name). It must derive all
+            randomness from its argument.
+        tasks: the tasks (picklable, for a pool or Ray).
+        backend: ``"local"`` or ``"ray"``.
         on_result: called with ``(index, result)`` in this process as soon as a
-            task finishes (completion order under Ray, task order locally).
+            task finishes (completion order with a pool or Ray, task order in this process).
         threads_per_task: numba and torch threads inside a task; each Ray task
-            reserves that many CPUs. ``None`` leaves this process's settings alone
-            locally and means 1 under Ray.
+            reserves that many CPUs (default: the run's ``--threads``, else 1).
         num_cpus: CPUs of a local Ray started here (default: all this process may
             use); ignored when Ray already runs or ``RAY_ADDRESS`` is set.
+        workers: local worker processes (default: see above; 1: in this process).
 
     Returns:
         ``fn(task)`` for each task, in the order of ``tasks``.
 
     Raises:
         ConfigError: an unknown backend, or ``"ray"`` without Ray installed.
-        Exception: whatever a task raised (under Ray, the other tasks are cancelled).
+        Exception: whatever a task raised (the other tasks are stopped).
     """
     tasks = list(tasks)
     results: list[Any] = [None] * len(tasks)
+    defaults = _LOCAL.get() or _LocalPool()
+    threads = threads_per_task or defaults.threads or 1
     if backend == "local":
-        with thread_limit(threads_per_task):
+        n = workers or defaults.workers or max(1, available_cpus() // threads)
+        n = max(1, min(n, len(tasks)))
+        if n > 1 and _picklable(fn):
+            return _run_pool(fn, tasks, n, threads, on_result)
+        with thread_limit(threads):
             for i, task in enumerate(tasks):
                 results[i] = fn(task)
                 if on_result is not None:
@@ -116,7 +279,6 @@ def run_tasks(
     if backend != "ray":
         raise ConfigError(f"backend: must be one of {', '.join(BACKENDS)}, got {backend!r}")
     ray = init_ray(num_cpus)
-    threads = threads_per_task or 1
     remote = ray.remote(num_cpus=threads)(_call_in_worker)
     fn_ref = ray.put(fn)
     index = {remote.remote(fn_ref, task, threads): i for i, task in enumerate(tasks)}

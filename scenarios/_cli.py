@@ -41,22 +41,32 @@ def scenario_main(
     """Parse ``argv`` into ``args_cls``, check the run options, call ``run(args)`` and print the run folder.
 
     ``run`` runs with this process's numba and torch threads set by ``--threads``
-    (or the run's default), restored afterwards.
+    (or the run's default), restored afterwards, and with ``--workers`` and
+    ``--threads`` as the defaults of :func:`scenarios._backend.run_tasks`.
 
     Configuration and run-folder mistakes (an existing or interrupted folder, an
     output path that cannot be created, say) print ``error: ...`` on one line and
     return exit code 2.
     """
     from analysis.runs import RunFolderError
+    from simulator.model import resolve_device
+
+    from ._backend import local_pool, start_pool_server
 
     def go() -> None:
         args, _ = parse_args(args_cls, argv, prog=prog, description=description)
-        threads = None
+        threads = workers = None
         if isinstance(args, RunOptions):
             prepare_run(args)
             threads = args.thread_count
+            workers = getattr(args, "workers", None)
+            if workers is None and args.device != "cpu" and resolve_device(args.device) != "cpu":
+                workers = 1  # the tasks share one GPU: one at a time, in this process
+            if args.backend == "local" and workers != 1:
+                start_pool_server(run.__module__)  # its imports overlap this run's setup
         try:
-            with thread_limit(threads):  # this process's threads (--threads), restored when the run ends
+            # this process's threads and the local pool's workers and threads per task, for this run only
+            with thread_limit(threads), local_pool(workers, threads):
                 path = run(args)
         except RunFolderError as exc:
             raise ConfigError(str(exc)) from None

@@ -1,12 +1,16 @@
 """dashboard: a live web dashboard of the green-tax economy (Mesa ``SolaraViz``).
 
-The page shows one green-tax economy (:mod:`scenarios._green_economy`) as it
-runs, year by year: controls for the population (size, rational share,
-pessimism, the learner mix of epsilon-greedy vs softmax households), the
-government (no intervention, the Pigouvian tax, a constant EV subsidy, or both)
-and the seed; Mesa's play / step / reset buttons; live charts of the choice
-shares, the tax (+) or subsidy (-) on each technology, welfare per household
-and the cumulative intervention cost; and the households' current cars, as a
+The page shows one green-tax economy (:mod:`scenarios.green_tax.economy`) as it
+runs, year by year after its burn-in: controls for the population (size,
+rational share, pessimism, the learner mix of epsilon-greedy vs softmax
+households, how strongly learning households learn from their neighbours'
+experience), the government (no intervention, the Pigouvian carbon tax, a
+constant EV subsidy, both, or the meta-learned government) and the seed; Mesa's
+play / step / reset buttons; live charts of the households' choices (no car,
+gasoline, hybrid, electric), the carbon tax and the EV subsidy, welfare per
+household, the cumulative subsidy outlay, and what pessimistic learners believe
+about electric cars (the social-learning panel: with neighbours' experience
+their beliefs approach the truth faster); and the households' current cars, as a
 grid (every household for populations of up to 500, read through the
 :class:`~simulator.model.ConsumerAgent` views; an evenly spaced sample of the
 arrays above that) and as shares per household type.
@@ -20,22 +24,26 @@ Run it (the ``dashboard`` extra pins a Solara that works offline):
 
 Changed sliders take effect on **Reset** (Mesa's rule: the model is rebuilt
 from the parameters). This module holds the model (:class:`GreenDashboardModel`,
-a thin Mesa model that builds the green-tax :class:`~simulator.IncentiveModel`
-from flat keyword parameters and adds welfare and cost reporters), the
-matplotlib figures the page shows, and the command line; it imports no Solara,
-so it can be used and tested without the web stack. The page itself is
+a thin Mesa model that builds the green-tax economy
+(:class:`~scenarios.green_tax.economy.GreenModel`) from flat keyword parameters and
+collects its accounts), the matplotlib figures the page shows, and the command
+line, which serves the page with ``solara run`` in a process group of its own and
+ends that whole group when it is stopped (Ctrl-C, SIGTERM, SIGHUP); it imports no
+Solara, so it can be used and tested without the web stack. The page itself is
 :mod:`scenarios.dashboard_app`. See ``docs/dashboard.md``.
 """
 
 from __future__ import annotations
 
+import functools
 import os
+import signal
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
@@ -50,7 +58,15 @@ from matplotlib.ticker import MaxNLocator
 from simulator import IncentiveModel
 from simulator.config import option, parse_args, run_cli
 
-from ._green_economy import Economy, HouseholdMix, Households, build_model, pigouvian_tax, welfare_of
+from .green_tax.economy import (
+    Economy,
+    GreenModel,
+    HouseholdMix,
+    Households,
+    PolicySource,
+    build,
+    principal_policy,
+)
 
 __all__ = [
     "PRINCIPALS",
@@ -67,23 +83,25 @@ __all__ = [
     "main",
     "principal_spec",
     "series_figure",
+    "serve",
     "solara_command",
     "summary_html",
 ]
 
 PRINCIPALS = ("none", "pigouvian", "ev_subsidy", "pigouvian_ev_subsidy", "mermaide")
-"""Government choices on the page: no intervention, tau = SCC x e, a constant EV subsidy, both together, and
-the meta-learned government (the shipped green_tax checkpoint, 0-shot)."""
+"""Government choices on the page: no intervention, the Pigouvian carbon tax, a constant EV subsidy (no carbon
+tax), both together, and the meta-learned government (the shipped green_tax checkpoint, 0-shot, on top of the
+Pigouvian carbon tax)."""
 
 PRINCIPAL_LABELS = {
     "none": "no intervention",
-    "pigouvian": "Pigouvian tax (SCC x emissions)",
-    "ev_subsidy": "constant EV subsidy",
-    "pigouvian_ev_subsidy": "Pigouvian tax + EV subsidy",
-    "mermaide": "MERMAIDE (meta-learned, sets the EV rate each year)",
+    "pigouvian": "Pigouvian carbon tax (the SCC per tonne)",
+    "ev_subsidy": "constant EV subsidy, no carbon tax",
+    "pigouvian_ev_subsidy": "Pigouvian carbon tax + EV subsidy",
+    "mermaide": "MERMAIDE (meta-learned vehicle incentives on top of the carbon tax)",
 }
 TYPE_LABELS = {"epsilon_greedy": "ε-greedy", "best_response": "rational"}
-TECH_COLORS = {"gasoline": "#8c564b", "hybrid": "#1f77b4", "electric": "#2ca02c"}
+TECH_COLORS = {"none": "#bbbbbb", "gasoline": "#8c564b", "hybrid": "#1f77b4", "electric": "#2ca02c"}
 MAX_GRID = 400
 """Households drawn in the grid when the population has no agent views (an evenly spaced sample)."""
 SERVER_ENV = {"SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False"}
@@ -93,6 +111,18 @@ THREADS_ENV = "LEARNING_INCENTIVES_DASHBOARD_THREADS"
 
 
 # ------------------------------------------------------------------ model
+@functools.cache
+def _intercepts() -> list[float]:
+    """The default households' ownership intercepts.
+
+    Every population of the page keeps them, as the scenario's settings do (they differ in what
+    households know, not in what they value).
+    """
+    from .green_tax.economy import calibrate_ownership
+
+    return [float(a) for a in calibrate_ownership(Economy(), HouseholdMix())]
+
+
 @contextmanager
 def _numba_threads(threads: int | None) -> Iterator[None]:
     """Run the population kernels on ``threads`` numba threads (None: leave as is), then restore."""
@@ -109,25 +139,29 @@ def _numba_threads(threads: int | None) -> Iterator[None]:
         numba.set_num_threads(prev)
 
 
-def principal_spec(name: str, econ: Economy, ev_subsidy: float) -> tuple[str, dict[str, Any] | None]:
-    """The registered principal and its parameters for a dashboard choice.
+def principal_spec(name: str, econ: Economy, ev_subsidy: float) -> PolicySource:
+    """The economy's policy for a dashboard choice.
 
     Args:
         name: one of :data:`PRINCIPALS`.
-        econ: the economy (technologies, emissions, SCC, the clean technology's index).
-        ev_subsidy: subsidy on the clean technology, $/yr per household owning it (>= 0).
+        econ: the economy (the clean technology's index, the horizon).
+        ev_subsidy: subsidy on the clean technology, $/yr per vehicle (>= 0).
 
     Returns:
-        ``(name, params)`` for :func:`policies.make_principal` (incentives = minus the taxes).
+        a :class:`~scenarios.green_tax.economy.PolicySource`: a registered principal with the carbon tax
+        it implies (none: no carbon tax; the EV subsidy alone: no carbon tax; the others: the Pigouvian
+        carbon tax).
     """
+    from policies import make_principal
+
     if name not in PRINCIPALS:
         raise ValueError(f"principal: unknown {name!r}; choose one of {', '.join(PRINCIPALS)}")
     if ev_subsidy < 0:
         raise ValueError(f"ev_subsidy: must be >= 0, got {ev_subsidy}")
     if name in ("none", "pigouvian"):
-        return name, None
+        return principal_policy(make_principal(name))
     if name == "mermaide":  # the shipped checkpoint; it refuses an economy it was not trained for
-        from policies.training import load_checkpoint
+        from policies.checkpoints import load_checkpoint
 
         path = Path(__file__).parent / "checkpoints" / "green_tax" / "mermaide.pt"
         trained = load_checkpoint(path)["net_spec"]["horizon"]
@@ -135,47 +169,51 @@ def principal_spec(name: str, econ: Economy, ev_subsidy: float) -> tuple[str, di
             raise ValueError(
                 f"principal: the shipped MERMAIDE government was trained for {trained} years; set Years to {trained}"
             )
-        return "mermaide", {"checkpoint": str(path), "seed": 0}
+        return principal_policy(make_principal("mermaide", checkpoint=str(path), seed=0))
     incentives = np.zeros(econ.k)
-    if name == "pigouvian_ev_subsidy":
-        incentives = -pigouvian_tax(econ)
-    incentives[econ.clean] += float(ev_subsidy)
-    return "constant", {"incentives": incentives}
+    incentives[econ.clean] = float(ev_subsidy)
+    share = 0.0 if name == "ev_subsidy" else None  # None: the economy's default, the Pigouvian carbon tax
+    return principal_policy(make_principal("constant", incentives=incentives), share)
 
 
 class GreenDashboardModel(mesa.Model):
     """The green-tax economy with flat keyword parameters, for Mesa's ``SolaraViz``.
 
-    It builds the scenario's :class:`~simulator.IncentiveModel` with
-    :func:`scenarios._green_economy.build_model` and steps it once per
-    ``step()``; its own DataCollector adds what the dashboard plots, computed
-    from the ledger with :func:`~scenarios._green_economy.welfare_of` (money
-    in $ per household):
+    It builds the scenario's economy (:func:`scenarios.green_tax.economy.build`: the households, a
+    steady-state fleet after the burn-in, the margins and the accounts) and steps it once per
+    ``step()``; its own DataCollector collects what the dashboard plots, read from the economy's
+    accounts (money in $ per household):
 
-    * ``share_<tech>``: share of households that chose each technology this year;
-    * ``tax_<tech>``: the posted tax (> 0) or subsidy (< 0), $/yr;
+    * ``share_<tech>``: share of households owning each option this year (``none``: no car);
+    * ``carbon_tax``: the carbon tax, $/tCO2; ``ev_subsidy``: the subsidy per electric vehicle, $/yr;
     * ``welfare``: welfare this year; ``discounted_welfare``: its discounted sum so far;
-    * ``intervention_cost``: subsidy outlays (+ administrative cost) this year;
-      ``cumulative_cost``: their undiscounted sum so far;
-    * ``tax_revenue``, ``emissions`` (tCO2), ``clean_share``.
+    * ``subsidy_cost``: subsidy outlays (+ administrative cost) this year; ``cumulative_cost``: their
+      undiscounted sum so far;
+    * ``tax_revenue``, ``emissions`` (tCO2), ``clean_share`` (electric share of vehicles);
+    * ``belief_gap``: pessimistic learners' mean estimate of an electric car's value minus its true value
+      for them, $/yr (social learning closes it faster); ``contacts_heard``: others' experiences each
+      learning household has heard so far.
 
     Args:
         n_households: population size N.
-        rational_share: share of informed best-responders.
+        rational_share: share of informed households.
         pessimistic_share: share of learning households pessimistic about the clean technology.
         pessimism_depth: how far below the truth pessimists' prior of the clean technology is, $/yr.
         epsilon_share: share of the learning households that are epsilon-greedy (the rest softmax).
+        social_strength: others' experiences a learning household learns from per year (neighbours of
+            its area and income decile); 0: none (:mod:`simulator.social`).
         principal: the government, one of :data:`PRINCIPALS`.
-        ev_subsidy: the constant subsidy on the clean technology of ``ev_subsidy`` and
+        ev_subsidy: the constant subsidy per electric vehicle of ``ev_subsidy`` and
             ``pigouvian_ev_subsidy``, $/yr.
-        horizon: years simulated (the model stops after them).
+        horizon: years simulated after the burn-in (the model stops after them).
         seed: the one seed of the run.
         threads: numba threads used by a step (None: numba's default). One thread is
             the default because a parallel kernel waits for every worker and a
             dashboard shares the cores with the browser and the server.
 
     Attributes:
-        incentive_model: the green-tax :class:`~simulator.IncentiveModel`.
+        economy: the green-tax :class:`~scenarios.green_tax.economy.GreenModel`.
+        incentive_model: its :class:`~simulator.IncentiveModel` (the households).
         households: the drawn households (values, groups, types, pessimists).
         econ: the :class:`Economy`; mix: the :class:`HouseholdMix`.
         last_step_seconds: wall time of the last ``step()``, server side (not collected:
@@ -193,8 +231,9 @@ class GreenDashboardModel(mesa.Model):
         pessimistic_share: float = 0.5,
         pessimism_depth: float = 2500.0,
         epsilon_share: float = 0.5,
+        social_strength: float = 0.25,
         principal: str = "none",
-        ev_subsidy: float = 2000.0,
+        ev_subsidy: float = 600.0,
         horizon: int = 20,
         seed: int = 0,
         threads: int | None = 1,
@@ -211,6 +250,8 @@ class GreenDashboardModel(mesa.Model):
         ):
             if not 0.0 <= float(value) <= 1.0:
                 raise ValueError(f"{name}: must be in [0, 1], got {value}")
+        if not 0.0 <= float(social_strength) <= 10.0:
+            raise ValueError(f"social_strength: must be in [0, 10], got {social_strength}")
         self.econ = Economy(horizon=int(horizon))
         self.econ.check()
         learners: dict[str, Any] = {}
@@ -224,25 +265,21 @@ class GreenDashboardModel(mesa.Model):
             pessimistic_share=float(pessimistic_share),
             pessimism_depth=float(pessimism_depth),
             learners=learners,
+            social_strength=float(social_strength),
+            ownership_intercepts=_intercepts(),
         )
         self.seed_value = int(seed)
         self.principal_name = principal
         self.ev_subsidy = float(ev_subsidy)
         self.threads = threads
-        name, params = principal_spec(principal, self.econ, self.ev_subsidy)
-        self.incentive_model: IncentiveModel
-        self.households: Households
-        self.incentive_model, self.households = build_model(
-            self.econ,
-            self.mix,
-            int(seed),
-            name,
-            principal_params=params,
-            collect_every=10**9,  # the dashboard collects; the inner table stays empty
-            track_households=False,
-        )
+        policy = principal_spec(principal, self.econ, self.ev_subsidy)
+        with _numba_threads(threads):
+            self.economy: GreenModel = build(self.econ, self.mix, int(seed), policy, n=n)
+        self.incentive_model: IncentiveModel = self.economy.model
+        self.households: Households = self.economy.hh
+        learners_mask = (self.households.kind == 1) & self.households.pessimist
+        self._pessimists = np.flatnonzero(learners_mask)
         self._values: dict[str, float] = {}
-        self._prev_incentives: np.ndarray | None = None
         self.cumulative_cost = 0.0
         self.discounted_welfare = 0.0
         self.last_step_seconds = float("nan")
@@ -252,7 +289,7 @@ class GreenDashboardModel(mesa.Model):
 
     @property
     def technologies(self) -> list[str]:
-        """Technology names, in action order."""
+        """Option names, in action order (``none``: no car)."""
         return list(self.econ.technologies)
 
     @property
@@ -262,61 +299,67 @@ class GreenDashboardModel(mesa.Model):
 
     @property
     def year(self) -> int:
-        """Completed years (rounds)."""
-        return self.incentive_model.round
+        """Completed years after the burn-in."""
+        return max(self.economy.t, 0)
 
     def _reporters(self) -> dict[str, Any]:
         rep: dict[str, Any] = {"year": lambda m: m.year}
         for tech in self.technologies:
             rep[f"share_{tech}"] = lambda m, key=f"share_{tech}": m._values[key]
-        for tech in self.technologies:
-            rep[f"tax_{tech}"] = lambda m, key=f"tax_{tech}": m._values[key]
         for key in (
+            "carbon_tax",
+            "ev_subsidy",
             "welfare",
             "discounted_welfare",
-            "intervention_cost",
+            "subsidy_cost",
             "cumulative_cost",
             "tax_revenue",
             "emissions",
             "clean_share",
+            "belief_gap",
+            "contacts_heard",
         ):
             rep[key] = lambda m, key=key: m._values[key]
         return rep
 
+    def belief_gap(self) -> float:
+        """Pessimistic learners' mean estimate of the clean technology's value minus its true value, $/yr."""
+        if self._pessimists.size == 0:
+            return float("nan")
+        est = self.incentive_model.population.estimates()[self._pessimists, self.econ.clean]
+        return float((est - self.households.values[self._pessimists, self.econ.clean]).mean())
+
     def step(self) -> None:
-        """One year of the economy, then the welfare and cost accounts, then collect."""
+        """One year of the economy, then collect."""
         with self.lock:
             self._step()
 
     def _step(self) -> None:
         started = time.perf_counter()
         with _numba_threads(self.threads):
-            self.incentive_model.step()
+            row = self.economy.step()
         self.last_step_seconds = time.perf_counter() - started
-        rec = self.incentive_model.ledger.last
-        sums = {"counts": rec.counts, "private": rec.private, "paid": rec.paid, "collected": rec.collected}
-        changed = self._prev_incentives is not None and not np.allclose(self._prev_incentives, rec.incentives)
-        self._prev_incentives = rec.incentives.copy()
-        w = welfare_of(self.econ, sums, self.n_households, changed=changed)
-        cost = w["subsidy_cost"] + w["admin_cost"]
+        cost = row["subsidy_cost"] + row["admin_cost"]
         self.cumulative_cost += cost
-        self.discounted_welfare += w["welfare"] * (1.0 + self.econ.discount) ** -rec.round
-        counts = rec.counts.sum(axis=0)
-        total = max(float(counts.sum()), 1.0)
-        values = {f"share_{t}": float(counts[j] / total) for j, t in enumerate(self.technologies)}
-        values |= {f"tax_{t}": 0.0 - float(rec.incentives[j]) for j, t in enumerate(self.technologies)}
+        self.discounted_welfare += row["welfare"] * (1.0 + self.econ.discount) ** -row["round"]
+        clean = self.technologies[self.econ.clean]
+        values = {f"share_{t}": row[f"share_{t}"] for t in self.technologies}
         values |= {
-            "welfare": w["welfare"],
+            "carbon_tax": row["carbon_tax"],
+            "ev_subsidy": row[f"subsidy_{clean}"],
+            "welfare": row["welfare"],
             "discounted_welfare": self.discounted_welfare,
-            "intervention_cost": cost,
+            "subsidy_cost": cost,
             "cumulative_cost": self.cumulative_cost,
-            "tax_revenue": w["tax_revenue"],
-            "emissions": w["emissions"],
-            "clean_share": w["clean_share"],
+            "tax_revenue": row["tax_revenue"],
+            "emissions": row["emissions"],
+            "clean_share": row["clean_share"],
+            "belief_gap": self.belief_gap(),
+            "contacts_heard": float(self.economy.social.heard if self.economy.social is not None else 0),
         }
         self._values = values
         self.datacollector.collect(self)
-        self.running = self.incentive_model.running
+        self.running = self.year < self.econ.horizon
 
     # ------------------------------------------------------- households
     def current_choices(self, max_households: int = MAX_GRID) -> tuple[np.ndarray, np.ndarray]:
@@ -390,10 +433,11 @@ def _figure(left: float = 0.16, right: float = 0.97, bottom: float = 0.16, top: 
 
 
 SERIES: dict[str, tuple[str, str]] = {
-    "shares": ("Choice shares", "share of households"),
-    "taxes": ("Tax or subsidy per technology", "$/yr (+ tax, - subsidy)"),
+    "shares": ("Households' cars", "share of households"),
+    "policy": ("Carbon tax and EV subsidy", "$ (per tCO2; per EV a year)"),
     "welfare": ("Welfare this year", "$ per household"),
-    "cost": ("Cumulative intervention cost (subsidies)", "$ per household"),
+    "cost": ("Cumulative subsidy outlay", "$ per household"),
+    "beliefs": ("Pessimists' view of the EV (social learning)", "estimate - truth, $/yr"),
 }
 """The line charts: name -> (title, y label)."""
 
@@ -406,34 +450,37 @@ class SeriesChart:
 
     Args:
         model: the dashboard model (its technologies and horizon fix the axes).
-        what: a key of :data:`SERIES`: ``shares`` (choice shares), ``taxes`` (tax or
-            subsidy per technology), ``welfare`` (per household this year) or ``cost``
-            (cumulative intervention cost per household).
+        what: a key of :data:`SERIES`: ``shares`` (households per option), ``policy`` (carbon
+            tax per tonne and EV subsidy per vehicle), ``welfare`` (per household this year),
+            ``cost`` (cumulative subsidy outlay per household) or ``beliefs`` (pessimistic
+            learners' EV estimate minus the truth).
     """
 
     def __init__(self, model: GreenDashboardModel, what: str) -> None:
         if what not in SERIES:
             raise ValueError(f"unknown series {what!r}; use {', '.join(SERIES)}")
         self.what = what
-        self.fig, self.ax = _figure(right=0.78) if what in ("shares", "taxes") else _figure()
+        self.fig, self.ax = _figure(right=0.74) if what in ("shares", "policy") else _figure()
         ax = self.ax
         techs = model.technologies
-        if what in ("shares", "taxes"):
-            prefix = "share_" if what == "shares" else "tax_"
-            self.columns = [prefix + t for t in techs]
+        if what == "shares":
+            self.columns = ["share_" + t for t in techs]
             colors, labels = _colors(techs), techs
+        elif what == "policy":
+            self.columns = ["carbon_tax", "ev_subsidy"]
+            colors, labels = ["#7f7f7f", TECH_COLORS["electric"]], ["carbon tax", "EV subsidy"]
         else:
-            self.columns = ["welfare" if what == "welfare" else "cumulative_cost"]
-            colors, labels = ["#9467bd" if what == "welfare" else "#d62728"], [None]
+            self.columns = [{"welfare": "welfare", "cost": "cumulative_cost", "beliefs": "belief_gap"}[what]]
+            colors, labels = [{"welfare": "#9467bd", "cost": "#d62728", "beliefs": "#17becf"}[what]], [None]
         self.lines = [ax.plot([], [], color=c, label=lab, marker=".")[0] for c, lab in zip(colors, labels, strict=True)]
         title, ylabel = SERIES[what]
         ax.set_title(title)
         ax.set_ylabel(ylabel)
         if what == "shares":
             ax.set_ylim(0.0, 1.0)
-        elif what == "taxes":
+        elif what in ("policy", "beliefs"):
             ax.axhline(0.0, color="black", linewidth=0.6)
-        if what in ("shares", "taxes"):  # beside the axes: no line can hide behind it
+        if what in ("shares", "policy"):  # beside the axes: no line can hide behind it
             ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize="small", frameon=False)
         ax.set_xlabel("year")
         ax.set_xlim(0.5, model.econ.horizon + 0.5)
@@ -458,8 +505,9 @@ class SeriesChart:
 
 
 def _y_limits(values: np.ndarray, what: str) -> tuple[float, float]:
-    """Y range of a money chart: taxes and costs always show 0; flat series get a visible band ($)."""
-    if what in ("taxes", "cost"):
+    """Y range of a money chart: policy, costs and beliefs always show 0; flat series get a visible band ($)."""
+    values = values[np.isfinite(values)]
+    if what in ("policy", "cost", "beliefs"):
         values = np.append(values, 0.0)
     if values.size == 0:
         return 0.0, 1.0
@@ -563,32 +611,39 @@ def summary_html(model: GreenDashboardModel) -> str:
     econ, mix = model.econ, model.mix
     gov = PRINCIPAL_LABELS.get(model.principal_name, model.principal_name)
     if "ev_subsidy" in model.principal_name:
-        gov += f" (${model.ev_subsidy:,.0f}/yr)"
+        gov += f" (${model.ev_subsidy:,.0f} a year per EV)"
     eps = float(dict(mix.learners.get("epsilon_greedy", {})).get("weight", 0.0))
     parts = [
         f"<p><b>Year {model.year} of {econ.horizon}</b> · {model.n_households:,} households · "
         f"government: {escape(gov)}</p>",
         f"<p style='color:#555'>rational share {mix.rational_share:.0%}; learners: {eps:.0%} epsilon-greedy, "
         f"{1 - eps:.0%} softmax; {mix.pessimistic_share:.0%} of learners pessimistic about EVs "
-        f"(prior ${mix.pessimism_depth:,.0f}/yr too low); seed {model.seed_value}</p>",
+        f"(prior ${mix.pessimism_depth:,.0f}/yr too low); social learning {mix.social_strength:g} neighbours' "
+        f"experiences a year; {econ.replacement_prob:.0%} of households replace their cars a year; seed "
+        f"{model.seed_value}</p>",
     ]
     v = model._values
     if not v:
         parts.append(
-            "<p>No year simulated yet: press <b>Step</b> or <b>Play</b>. Changed parameters apply on <b>Reset</b>.</p>"
+            f"<p>The fleet is in its steady state after a {econ.burn_in}-year burn-in: press <b>Step</b> or "
+            "<b>Play</b>. Changed parameters apply on <b>Reset</b>.</p>"
         )
         return "\n".join(parts)
     techs = model.technologies
     head = "".join(f"<th style='text-align:right;padding:0 8px'>{escape(t)}</th>" for t in techs)
     cell = "<td style='text-align:right;padding:0 8px'>{}</td>"
     share = "".join(cell.format(f"{v[f'share_{t}']:.1%}") for t in techs)
-    tax = "".join(cell.format(f"{v[f'tax_{t}']:+,.0f}") for t in techs)
+    gap = v["belief_gap"]
     parts += [
-        f"<table><tr><th></th>{head}</tr><tr><td>share</td>{share}</tr><tr><td>tax, $/yr</td>{tax}</tr></table>",
-        f"<p>Welfare this year <b>${v['welfare']:,.0f}</b> per household (discounted sum so far "
-        f"${v['discounted_welfare']:,.0f}); cumulative intervention cost <b>${v['cumulative_cost']:,.0f}</b> "
+        f"<table><tr><th></th>{head}</tr><tr><td>households</td>{share}</tr></table>",
+        f"<p>Carbon tax <b>${v['carbon_tax']:,.0f}</b>/tCO2, EV subsidy <b>${v['ev_subsidy']:,.0f}</b> a year per "
+        f"vehicle. Welfare this year <b>${v['welfare']:,.0f}</b> per household (discounted sum so far "
+        f"${v['discounted_welfare']:,.0f}); cumulative subsidy outlay <b>${v['cumulative_cost']:,.0f}</b> "
         f"per household (${v['cumulative_cost'] * model.n_households / 1e6:,.1f} M in all); "
         f"emissions {v['emissions']:.2f} tCO2 per household.</p>",
+        "<p>Pessimistic learners' estimate of the EV: "
+        + ("(none in this population)" if not np.isfinite(gap) else f"<b>{gap:+,.0f}</b> $/yr from the truth")
+        + f"; {v['contacts_heard']:.0f} neighbours' experiences heard per learning household so far.</p>",
         f"<p style='color:#555'>last step: {model.last_step_seconds * 1000:.1f} ms on the server</p>",
     ]
     return "\n".join(parts)
@@ -615,6 +670,67 @@ def solara_command(args: Args) -> list[str]:
     return cmd
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+"""Signals that stop the server: the whole process group of ``solara run`` is ended on each."""
+
+
+def serve(cmd: list[str], env: dict[str, str], grace: float = 10.0) -> int:
+    """Run the Solara server in a process group of its own until it exits or this process is told to stop.
+
+    On SIGINT, SIGTERM or SIGHUP the whole group (``solara run`` and any worker it started) gets
+    SIGTERM, then SIGKILL if any of it is still there after ``grace`` seconds; the previous handlers
+    are put back on return. The handler only sends signals: waiting stays in the main loop (a wait
+    inside the handler would deadlock with the interrupted one).
+
+    Returns:
+        the server's exit code, or 0 when stopped by a signal.
+    """
+    proc = subprocess.Popen(cmd, env=env, start_new_session=True)
+    stopped: list[float] = []
+
+    def stop(signum: int, frame: Any) -> None:
+        if not stopped:
+            stopped.append(time.monotonic())
+            _signal_group(proc.pid, signal.SIGTERM)
+
+    previous = {sig: signal.signal(sig, stop) for sig in STOP_SIGNALS}
+    try:
+        while True:
+            try:
+                code = proc.wait(timeout=0.2)
+                break
+            except subprocess.TimeoutExpired:
+                if stopped and time.monotonic() - stopped[0] > grace:
+                    _signal_group(proc.pid, signal.SIGKILL)
+        # the leader is gone; so must be the rest of its group
+        deadline = time.monotonic() + grace
+        while _group_alive(proc.pid) and time.monotonic() < deadline:
+            _signal_group(proc.pid, signal.SIGTERM)
+            time.sleep(0.1)
+        if _group_alive(proc.pid):
+            _signal_group(proc.pid, signal.SIGKILL)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if proc.poll() is None:  # an error in this loop: never leave the server behind
+            _signal_group(proc.pid, signal.SIGKILL)
+            proc.wait()
+    return 0 if stopped else code
+
+
+def _signal_group(pgid: int, sig: int) -> None:
+    with suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m scenarios.dashboard``: serve the page until interrupted."""
 
@@ -622,10 +738,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args, _ = parse_args(Args, argv, prog="python -m scenarios.dashboard", description=__doc__)
         env = {**os.environ, **SERVER_ENV, THREADS_ENV: str(args.threads)}
         print(f"serving the green-tax dashboard on http://{args.host}:{args.port} (Ctrl-C stops it)", flush=True)
-        try:
-            return subprocess.call(solara_command(args), env=env)
-        except KeyboardInterrupt:
-            return 0
+        return serve(solara_command(args), env)
 
     return run_cli(go)
 

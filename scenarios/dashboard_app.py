@@ -14,12 +14,18 @@ solara.dev) and set ``SOLARA_TELEMETRY_MIXPANEL_ENABLE=False`` (the wrapper does
 Each browser session gets its own :class:`~scenarios.dashboard.GreenDashboardModel`.
 The sidebar holds Mesa's controls (Reset, Play/Pause, Step, play and render
 intervals) and the model parameters; changed parameters take effect on Reset.
-The charts are matplotlib figures from :mod:`scenarios.dashboard`, redrawn
-after every step (or every "render interval" steps while playing).
+Every slider shows its value (Mesa draws Solara sliders, whose value Solara shows
+only while dragging; this page asks for it always). The browser tab is titled
+"Green tax dashboard". The panels are one grid without tabs (Mesa would label a
+single page "Page 0"): this page passes no components to ``SolaraViz`` and draws
+its own :data:`COMPONENTS` under Mesa's controls, redrawn on Mesa's update signal
+after every step (or every "render interval" steps while playing). The charts are
+matplotlib figures from :mod:`scenarios.dashboard`.
 """
 
 from __future__ import annotations
 
+import functools
 import inspect
 import os
 from collections.abc import Callable
@@ -28,6 +34,7 @@ from typing import Any
 import solara
 import solara.server.settings
 from mesa.visualization import SolaraViz
+from mesa.visualization.utils import update_counter
 
 from scenarios.dashboard import (
     PRINCIPALS,
@@ -40,11 +47,19 @@ from scenarios.dashboard import (
     summary_html,
 )
 
-__all__ = ["COMPONENTS", "Page", "model_params"]
+__all__ = ["CHARTS", "COMPONENTS", "TITLE", "Page", "model_params"]
+
+TITLE = "Green tax dashboard"
+"""The browser tab's title and the app bar's."""
 
 # a local, possibly offline page: no usage telemetry (``python -m scenarios.dashboard`` also sets
 # SOLARA_TELEMETRY_MIXPANEL_ENABLE=False, which covers the server's start-up event too)
 solara.server.settings.telemetry.mixpanel_enable = False
+
+# every slider of the page shows its value, not only while dragged (Mesa calls these two by name)
+if not isinstance(solara.SliderFloat, functools.partial):
+    solara.SliderFloat = functools.partial(solara.SliderFloat, thumb_label="always")
+    solara.SliderInt = functools.partial(solara.SliderInt, thumb_label="always")
 
 _DEFAULTS = {name: p.default for name, p in inspect.signature(GreenDashboardModel).parameters.items()}
 
@@ -78,56 +93,65 @@ def model_params(threads: int | None = None) -> dict[str, Any]:
             "value": _DEFAULTS["principal"],
             "values": list(PRINCIPALS),
         },
-        "ev_subsidy": slider("EV subsidy, $/yr", "ev_subsidy", 0.0, 5000.0, 250.0),
+        "ev_subsidy": slider("EV subsidy, $/yr per vehicle", "ev_subsidy", 0.0, 2000.0, 50.0),
         "rational_share": slider("Rational (informed) share", "rational_share", 0.0, 1.0, 0.05),
         "pessimistic_share": slider("Pessimistic share of learners", "pessimistic_share", 0.0, 1.0, 0.05),
         "pessimism_depth": slider("Pessimism about EVs, $/yr", "pessimism_depth", 0.0, 5000.0, 250.0),
         "epsilon_share": slider("Epsilon-greedy share of learners", "epsilon_share", 0.0, 1.0, 0.05),
+        "social_strength": slider("Social learning, neighbours a year", "social_strength", 0.0, 2.0, 0.05),
         "horizon": slider("Years", "horizon", 5, 100, 5, "SliderInt"),
         "seed": slider("Seed", "seed", 0, 99, 1, "SliderInt"),
         "threads": _threads() if threads is None else threads,
     }
 
 
-def _panel(make: Callable[[GreenDashboardModel], Any], name: str) -> Callable[[GreenDashboardModel], Any]:
-    """A Mesa panel showing a chart that is built once per model and session and updated each step."""
-
-    def panel(model: GreenDashboardModel) -> Any:
-        # runs inside Mesa's wrapper component, so the hook belongs to it: one chart per panel and model
-        chart = solara.use_memo(lambda: make(model), [model])
-        with model.lock:  # Play steps the model in another thread
-            figure = chart.update(model)
-            steps = model.steps
-        # the figure object stays the same, so the dependencies tell Solara when to draw it again
-        return solara.FigureMatplotlib(figure, dependencies=[model, steps], format="png")
-
-    panel.__name__ = name
-    return panel
+CHARTS: dict[str, Callable[[GreenDashboardModel], Any]] = {
+    "types": TypesChart,
+    **{what: (lambda m, w=what: SeriesChart(m, w)) for what in SERIES},
+    "grid": GridChart,
+}
+"""The chart panels, in page order: household types, the time series, the households' grid."""
 
 
-def _summary(model: GreenDashboardModel) -> Any:
+@solara.component
+def chart_panel(model: GreenDashboardModel, name: str) -> Any:
+    """A panel showing a chart that is built once per model and session and updated each step."""
+    update_counter.get()  # Mesa's signal after a step or a reset: draw again
+    chart = solara.use_memo(lambda: CHARTS[name](model), [model, name])
+    with model.lock:  # Play steps the model in another thread
+        figure = chart.update(model)
+        steps = model.steps
+    # the figure object stays the same, so the dependencies tell Solara when to draw it again
+    return solara.FigureMatplotlib(figure, dependencies=[model, steps], format="png")
+
+
+@solara.component
+def summary_panel(model: GreenDashboardModel) -> Any:
+    """The year, the parameters and the accounts in words."""
+    update_counter.get()
     with model.lock:
         html = summary_html(model)
     return solara.HTML(tag="div", unsafe_innerHTML=html)
 
 
-COMPONENTS: list[tuple[Callable[[GreenDashboardModel], Any], int]] = [
-    (_summary, 0),
-    (_panel(TypesChart, "TypesPanel"), 0),
-    *((_panel(lambda m, w=what: SeriesChart(m, w), f"{what.title()}Panel"), 0) for what in SERIES),
-    (_panel(GridChart, "GridPanel"), 0),
-]
-"""The page's panels (Mesa's ``(component, page)`` pairs), all on the first tab."""
+COMPONENTS = ["summary", *CHARTS]
+"""The page's panels, in order: the summary, then the charts (:data:`CHARTS`)."""
+
+
+@solara.component
+def panels(model: GreenDashboardModel) -> None:
+    """The panels in one responsive grid (two columns on a wide screen)."""
+    with solara.ColumnsResponsive(12, large=6):
+        summary_panel(model)
+        for name in CHARTS:
+            chart_panel(model, name)
 
 
 @solara.component
 def Page() -> None:  # noqa: N802 (Solara looks for `Page`)
-    """The dashboard: one model per browser session, shown with Mesa's SolaraViz."""
-    model = solara.use_memo(lambda: GreenDashboardModel(threads=_threads()), [])
-    SolaraViz(
-        model,
-        components=COMPONENTS,
-        model_params=model_params(),
-        name="Green tax: learning households",
-        play_interval=150,
-    )
+    """The dashboard: one model per browser session, Mesa's controls, the panels."""
+    solara.Title(TITLE)
+    first = solara.use_memo(lambda: GreenDashboardModel(threads=_threads()), [])
+    model = solara.use_reactive(first)
+    SolaraViz(model, components=[], model_params=model_params(), name=TITLE, play_interval=150)
+    panels(model.value)

@@ -1,14 +1,23 @@
 """simulator: vectorized populations of learning consumers on Mesa.
 
-Public API (DESIGN.md section 3): :class:`Learner` and :func:`make_learner`,
+Public API (docs/design.md): :class:`Learner` and :func:`make_learner`,
 the learner families, :class:`TypeDistribution` / :class:`AgentType` /
 :class:`Population`, :class:`IncentiveGame`, the observation models,
 the :class:`Ledger` and the Mesa :class:`IncentiveModel`.
 
-The simulator does not import torch at import time (DESIGN.md section 8).
+The simulator does not import torch at import time (docs/design.md).
 """
 
 from __future__ import annotations
+
+import os as _os
+
+# numba's OpenMP threading layer shares its runtime with PyTorch's CPU ops. With the default (active) wait policy,
+# the worker threads of every parallel region spin for a while after it ends; on a 2-core machine that spinning took
+# the core PyTorch computes on (a principal's world-model rollout ran 6x slower after each small population step).
+# Sleeping threads cost a few microseconds per parallel region instead. Set before the OpenMP runtime loads; a value
+# in the environment wins.
+_os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from .game import IncentiveGame
 from .learners import (

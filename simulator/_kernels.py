@@ -4,7 +4,7 @@ Every kernel works on a struct of arrays (one row per agent), loops over blocks
 of agents with ``prange`` and draws its randomness from the counter-based
 stream of :mod:`simulator._rng`, so its output does not depend on the thread
 count. Only :mod:`simulator.learners` and :mod:`simulator.game` call these;
-nothing outside ``simulator/`` touches them (DESIGN.md section 6).
+nothing outside ``simulator/`` touches them (docs/design.md).
 
 Conventions shared by all kernels:
 

@@ -1,7 +1,7 @@
 """Resolve a registered name or a ``package.module:ClassName`` import path.
 
 Wherever a user picks a learner or a principal they may give a registered name
-or an import path (DESIGN.md section 2, "Plugins by import path").
+or an import path (docs/design.md, "Public contracts").
 """
 
 from __future__ import annotations

@@ -3,8 +3,8 @@
 Every random number a population step uses is a pure function of
 ``(seed key, purpose, round, agent, draw index)``; nothing advances a stateful
 generator in agent order. So results do not depend on the number of threads,
-on how agents are split into blocks or workers, or on the device (DESIGN.md
-section 6): a GPU build of the same hash reproduces the CPU's draws bit for bit.
+on how agents are split into blocks or workers, or on the device (docs/design.md):
+a GPU build of the same hash reproduces the CPU's draws bit for bit.
 
 Construction (all arithmetic on unsigned 32-bit integers, wrapping):
 

@@ -3,10 +3,10 @@
 ``IncentiveModel(..., device="cuda")`` (or ``"torch-cpu"``, which runs this same code on
 the CPU and is what the tests exercise everywhere) steps the population here instead of in
 the numba kernels of :mod:`simulator._kernels`. This module imports torch; the simulator
-imports it only inside the device path (DESIGN.md section 8), so ``import simulator`` and a
+imports it only inside the device path (docs/design.md), so ``import simulator`` and a
 ``device="cpu"`` model never load torch.
 
-Agreement with the numba path (DESIGN.md sections 6 and 8)
+Agreement with the numba path (docs/design.md)
 ------------------------------------------------------------
 * **Counter-based draws, bit for bit.** The hash of :mod:`simulator._rng` (MurmurHash3's
   ``fmix32`` over ``(seed key, purpose, round, agent, draw)``) is computed on int64 tensors
@@ -703,7 +703,7 @@ def keyed_block_sums(values: torch.Tensor, key: torch.Tensor, n_keys: int) -> to
     """Float64 sums of ``values`` per key in [0, n_keys): per block of BLOCK agents, then in block order.
 
     Each block is summed by a pairwise tree and the block sums by another, so the result
-    is the same on every device and for any thread count (DESIGN.md section 8).
+    is the same on every device and for any thread count (docs/design.md).
     """
     n = values.shape[0]
     nb = (n + BLOCK - 1) // BLOCK

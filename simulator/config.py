@@ -12,15 +12,17 @@ range or choices). This module turns such a class into
   ``--help`` generated from the help texts;
 * a plain dict for ``config.toml`` (:func:`to_dict`).
 
-:class:`RunOptions` and :class:`ScenarioOptions` declare, once, the options every
-run shares (seeds, output folder, backend, resume, threads, device, progress,
-adaptation budgets); the scenarios' and ``policies.train``'s settings extend them.
+:class:`OutputOptions`, :class:`TaskOptions`, :class:`RunOptions` and
+:class:`ScenarioOptions` declare, once, the options every run shares (output
+folder, resume, backend, progress, workers, seeds, threads, device, adaptation
+budgets); the scenarios', ``policies.train``'s and ``analysis.sweep``'s settings
+extend them.
 :func:`set_threads` and :func:`thread_limit` are the one place where numba and
 torch thread counts are set.
 
 Any parse or validation error is a :class:`ConfigError`; :func:`run_cli` prints
-it as one line ``error: field: message`` and returns exit code 2 (DESIGN.md
-section 8), whatever went wrong in the user's input.
+it as one line ``error: field: message`` and returns exit code 2, whatever went
+wrong in the user's input (docs/design.md, "The scenario command line").
 """
 
 from __future__ import annotations
@@ -43,12 +45,15 @@ from typing import Any, ClassVar, Literal, TypeVar, get_args, get_origin
 __all__ = [
     "BACKENDS",
     "ConfigError",
+    "OutputOptions",
     "RunOptions",
     "ScenarioOptions",
+    "TaskOptions",
     "from_dict",
     "load_toml",
     "option",
     "parse_args",
+    "plain_text",
     "replace",
     "run_cli",
     "set_threads",
@@ -418,13 +423,8 @@ def _default_text(f: dataclasses.Field) -> str:
 
 
 def _fill(text: str, cls: type) -> str:
-    """``{NAME}`` in ``text`` replaced by the class attribute ``NAME`` of ``cls`` (None reads "every core")."""
-
-    def value(m: re.Match[str]) -> str:
-        v = getattr(cls, m.group(1))
-        return "every core" if v is None else str(v)
-
-    return re.sub(r"\{([A-Z_]+)\}", value, text)
+    """``{NAME}`` in ``text`` replaced by the class attribute ``NAME`` of ``cls``."""
+    return re.sub(r"\{([A-Z_]+)\}", lambda m: str(getattr(cls, m.group(1))), text)
 
 
 _STATED_DEFAULT = re.compile(r"\s*\(default:?\s+((?:[^()]|\([^()]*\))*)\)\s*$")
@@ -464,14 +464,17 @@ def field_help(cls: type, f: dataclasses.Field, tp: Any) -> str:
     return f"{plain_text(help_text)} ({'; '.join(extras)})"
 
 
-def build_parser(cls: type, *, prog: str, description: str | None = None) -> argparse.ArgumentParser:
-    """An argparse parser with one flag per config field plus ``--config``."""
+def build_parser(
+    cls: type, *, prog: str, description: str | None = None, config_file: bool = True
+) -> argparse.ArgumentParser:
+    """An argparse parser with one flag per config field, plus ``--config`` (unless ``config_file=False``)."""
     parser = _Parser(
         prog=prog, description=plain_text(description), formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument(
-        "--config", metavar="FILE.toml", default=None, help="read settings from a TOML file (flags override it)"
-    )
+    if config_file:
+        parser.add_argument(
+            "--config", metavar="FILE.toml", default=None, help="read settings from a TOML file (flags override it)"
+        )
     for name, f, tp in _flag_fields(cls):
         inner, _ = _unwrap_optional(tp)
         owner = _owner(cls, name)
@@ -507,19 +510,21 @@ def parse_args(
     prog: str,
     description: str | None = None,
     extend: Callable[[argparse.ArgumentParser], None] | None = None,
+    config_file: bool = True,
 ) -> tuple[T, argparse.Namespace]:
     """Parse a command line into a validated config.
 
-    Order: class defaults, then ``--config FILE.toml``, then flags.
+    Order: class defaults, then ``--config FILE.toml``, then flags. ``extend`` adds
+    arguments of its own (e.g. a positional file); ``config_file=False`` leaves out ``--config``.
 
     Returns:
         The config and the raw namespace (for flags added by ``extend``).
     """
-    parser = build_parser(cls, prog=prog, description=description)
+    parser = build_parser(cls, prog=prog, description=description, config_file=config_file)
     if extend is not None:
         extend(parser)
     ns = parser.parse_args(_join_negative_values(cls, list(argv) if argv is not None else sys.argv[1:]))
-    base = load_toml(cls, ns.config) if ns.config else None
+    base = load_toml(cls, ns.config) if getattr(ns, "config", None) else None
     overrides: dict[str, Any] = {}
     for name, _f, tp in _flag_fields(cls):
         raw = getattr(ns, name.replace(".", "__"))
@@ -566,25 +571,20 @@ BACKENDS = ("local", "ray")
 
 
 @dataclasses.dataclass
-class RunOptions:
-    """The options every run shares, declared once; a run's settings class extends it.
+class OutputOptions:
+    """The options of every program that writes a run folder: where, whether to resume, where work runs, progress.
 
-    Class attributes a subclass may set (they shape ``--help`` and the checks,
-    not the recorded config):
-
-    * ``RUN_NAME``: the default run folder is ``runs/RUN_NAME/<timestamp>``;
-    * ``DEVICE_NOTE``: what ``--device`` moves in this run;
-    * ``DEVICES``: the devices this run supports (``None``: every device);
-    * ``DEFAULT_THREADS``: the thread count when ``--threads`` is not given
-      (``None``: numba's and torch's own default, every core).
+    Class attributes a subclass may set (they shape ``--help``, not the recorded config):
+    ``RUN_NAME`` (the default run folder is ``runs/RUN_NAME/<time>``) and ``BACKEND_NOTE``
+    (what ``--backend`` moves in this program).
     """
 
     RUN_NAME: ClassVar[str] = "run"
-    DEVICE_NOTE: ClassVar[str] = "the agents are simulated"
-    DEVICES: ClassVar[tuple[str, ...] | None] = None
-    DEFAULT_THREADS: ClassVar[int | None] = None
+    BACKEND_NOTE: ClassVar[str] = (
+        "where the evaluation tasks run: local (this machine's cores, see --workers) or ray (a local Ray, or the "
+        "cluster in RAY_ADDRESS)"
+    )
 
-    seed: int = option(0, help="first seed (the run uses seeds S..S+N-1)", low=0)
     out: str | None = option(
         None,
         help="run folder (created; refused if it exists, unless --resume)",
@@ -592,14 +592,52 @@ class RunOptions:
         template=True,
     )
     resume: bool = option(False, help="continue the interrupted run folder <out>.partial, skipping what is finished")
-    backend: str = option(
-        "local", help="where tasks run: local (a process pool on this machine's cores) or ray", choices=BACKENDS
+    backend: str = option("local", help="{BACKEND_NOTE}", choices=BACKENDS, template=True)
+    progress: bool = option(True, help="show progress bars")
+
+
+@dataclasses.dataclass
+class TaskOptions:
+    """How many independent tasks run at once on this machine (scenarios and sweeps)."""
+
+    workers: int | None = option(
+        None,
+        help="evaluation tasks run at once on this machine (--backend local), each in its own process; "
+        "1 runs them one after another in this process; the results are the same",
+        low=1,
+        default_text="one per core; one with a GPU --device",
     )
+
+
+@dataclasses.dataclass
+class RunOptions(OutputOptions):
+    """The options every run shares, declared once; a run's settings class extends it.
+
+    Class attributes a subclass may set, besides those of :class:`OutputOptions` (they
+    shape ``--help`` and the checks, not the recorded config):
+
+    * ``DEVICE_NOTE``: what ``--device`` moves in this run;
+    * ``THREADS_NOTE``, ``THREADS_DEFAULT``: how ``--help`` explains ``--threads`` here;
+    * ``DEVICES``: the devices this run supports (``None``: every device);
+    * ``DEFAULT_THREADS``: the thread count when ``--threads`` is not given
+      (``None``: numba's and torch's own default, every core).
+    """
+
+    DEVICE_NOTE: ClassVar[str] = "the agents are simulated"
+    THREADS_NOTE: ClassVar[str] = (
+        "numba and torch threads of each evaluation task and of this process's own work, such as training"
+    )
+    THREADS_DEFAULT: ClassVar[str] = "1 per task, every core for this process"
+    DEVICES: ClassVar[tuple[str, ...] | None] = None
+    DEFAULT_THREADS: ClassVar[int | None] = None
+
+    seed: int = option(0, help="first seed (the run uses seeds S..S+N-1)", low=0)
     threads: int | None = option(
         None,
-        help="numba and torch threads of this process; each task of a pool or Ray worker uses one",
+        help="{THREADS_NOTE}",
         low=1,
-        default_text="{DEFAULT_THREADS}",
+        high=4096,
+        default_text="{THREADS_DEFAULT}",
         template=True,
     )
     device: str = option(
@@ -608,7 +646,6 @@ class RunOptions:
         "the same seed gives the same choices on every device",
         template=True,
     )
-    progress: bool = option(True, help="show progress bars")
 
     def check(self) -> None:
         """The device exists on this machine and this run supports it (errors name the field)."""
@@ -627,8 +664,8 @@ class RunOptions:
 
 
 @dataclasses.dataclass
-class ScenarioOptions(RunOptions):
-    """The run options of a scenario: several seeds, and the adaptation budgets K of learned principals."""
+class ScenarioOptions(TaskOptions, RunOptions):
+    """The run options of a scenario: several seeds, parallel evaluation tasks, the adaptation budgets K."""
 
     seeds: int = option(5, help="number of seeds", low=1, high=1000)
     shots: list[int] = option(

@@ -13,7 +13,7 @@ sum_i incentive[a_i]``: a tax (negative incentive) is revenue.
 
 All realized quantities go through one numba kernel that also writes the
 ledger's per-block partial sums (float64, combined in block order, so totals do
-not depend on the thread count; DESIGN.md section 8).
+not depend on the thread count; docs/design.md).
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ BLOCK = K.BLOCK
 
 @dataclass
 class IncentiveGame:
-    """Payoffs of the incentive game (DESIGN.md section 8: ``IncentiveModel(game=...)``).
+    """Payoffs of the incentive game (docs/design.md: ``IncentiveModel(game=...)``).
 
     Attributes:
         payoff_means: private mean reward per action, (K,) or (n, K).

@@ -7,7 +7,7 @@ Every parameter may be a scalar or a per-agent array, so one population can be
 heterogeneous (e.g. epsilon drawn per agent); a scalar is stored once (shape
 (1,)) and read for every agent, so homogeneous parameters cost no memory.
 
-Families (registered names; sources in ``shared/REFERENCES.md``):
+Families (registered names; sources beside each):
 
 =================  ==========================================================
 ``epsilon_greedy``  explore uniformly with prob. eps/(1 + decay t), else greedy
@@ -28,7 +28,7 @@ Pessimism and optimism are the prior means of each action, ``initial_values``
 ``prior_weight`` pseudo-observations: a pessimistic greedy agent under-explores
 an action it starts out thinking is bad.
 
-Contract (DESIGN.md section 3): ``act(offsets)`` returns actions of shape (n,);
+Contract (docs/design.md): ``act(offsets)`` returns actions of shape (n,);
 ``offsets`` are payoff shifts the agent knows before choosing (posted prices,
 taxes, announced incentives) and are added to the agent's score of each action.
 ``update(actions, rewards)`` passes what each agent experienced and must learn
@@ -100,9 +100,9 @@ _ESTIMATE_PARAMS: dict[str, ParamSpec] = {
     "prior_weight": ParamSpec(1.0, _NONNEG, "agent", "weight of the prior, in pseudo-observations"),
     "learning_rate": ParamSpec(
         None,
-        Range(0.0, 1.0, low_open=True),
+        Range(0.0, 1.0),
         "optional_agent",
-        "constant step size; None = sample average",
+        "constant step size; None or 0 = sample average (types of one family may mix both)",
     ),
 }
 
@@ -113,7 +113,7 @@ class Learner(abc.ABC):
     Subclasses declare ``params`` (name -> :class:`ParamSpec`) and implement
     ``_init_state``, ``_act``, ``_update`` and ``_probs``. A user's own learner need
     not inherit from this class: any class with the contract's shape works
-    (DESIGN.md section 3).
+    (docs/design.md).
 
     Attributes:
         n_agents: number of agents in the batch.
@@ -625,7 +625,7 @@ def make_learner(
     rng: np.random.Generator,
     **params: Any,
 ) -> Learner:
-    """Build a learner from a registered name or an import path (DESIGN.md section 3).
+    """Build a learner from a registered name or an import path (docs/design.md).
 
     Example:
         >>> import numpy as np

@@ -1,11 +1,11 @@
 """The ledger: who chose what, who paid what, round by round.
 
-One source of truth per quantity (DESIGN.md section 2): every metric the model,
+One source of truth per quantity (docs/design.md): every metric the model,
 the DataCollector, the scenarios and the reports show is derived from these
 records. Per round it keeps aggregates per household group and action (float64
 sums, reduced in a fixed block order) and the incentive vector; per household
 it keeps running totals (one float per quantity), never a per-round
-per-household table (DESIGN.md section 8).
+per-household table (docs/design.md).
 
 Sign convention: an incentive x > 0 on the chosen action is a payment to the
 household (a subsidy or bonus, ``paid``); x < 0 is a tax the household pays

@@ -1,6 +1,6 @@
 """IncentiveModel: a principal and a population of learning consumers, as a Mesa model.
 
-One ``step()`` is one round (DESIGN.md section 3):
+One ``step()`` is one round (docs/design.md):
 
 1. the principal sets this round's incentives (``principal.act()``);
 2. every agent chooses (one vectorized call over the population);
@@ -259,7 +259,7 @@ class IncentiveModel(mesa.Model):
         self.device = resolve_device(device)
         self._device_sim: Any = None
         if self.device != "cpu":
-            from . import _torch_backend as TB  # torch only off the numba path (DESIGN.md section 8)
+            from . import _torch_backend as TB  # torch only off the numba path (docs/design.md)
 
             check_model_fits(n, k, learner, learner_params, game, groups, track_households, self.device)
         game = game if game is not None else default_game(n, k, self.rng)

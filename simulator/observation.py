@@ -1,6 +1,6 @@
 """What the principal sees: observation models and the principal's spec.
 
-Settings (DESIGN.md sections 4 and 8):
+Settings (docs/design.md):
 
 * ``full``: every agent's action and the reward it experienced;
 * ``actions``: actions only;
@@ -54,7 +54,7 @@ class Observation:
 
 @dataclass
 class PrincipalSpec:
-    """What a principal is told at ``reset(spec, rng)`` (DESIGN.md section 8).
+    """What a principal is told at ``reset(spec, rng)`` (docs/design.md).
 
     Attributes:
         n_actions: K.

@@ -66,7 +66,7 @@ def _write_config_toml(args: Any) -> None:
 
 
 def _green_dry_run(args: green_tax.Args) -> Path:
-    from scenarios._green_economy import build_model
+    from scenarios.green_tax.economy import build
 
     a = green_tax.resolve(args)
     _write_config_toml(a)
@@ -75,7 +75,7 @@ def _green_dry_run(args: green_tax.Args) -> Path:
             principal_class(p)
     for setting in a.settings:
         mix = green_tax.setting_mix(a.households, setting, a.learner)
-        build_model(a.economy, mix, a.seed, principal_class("none")(), n_households=8, collect_every=10**9)
+        build(a.economy, mix, a.seed, principal_class("none")(), n=8)
     return Path("dry-run")
 
 
@@ -93,9 +93,9 @@ def _bandit_dry_run(args: bandit_alignment.Args) -> Path:
         BanditProblem(setup).sample_tasks(2, rng)
         for setting in ["custom"] if a.learner else a.settings:
             if setting == "custom":
-                tasks = bandit_alignment._custom_tasks(setup, a.learner, 1, rng)
+                tasks = bandit_alignment._custom_tasks(setup, a.learner, 1, 0)
             else:
-                tasks = sample_test_tasks(setup, setting, 1, rng)
+                tasks = sample_test_tasks(setup, setting, 1, 0)
             make_model(setup, tasks, 2, 0, collect_every=10**9)
     return Path("dry-run")
 
@@ -107,7 +107,7 @@ def _train_dry_run(args: train_cli.TrainArgs) -> Path:
 
 
 TARGETS = {
-    "green_tax": (green_tax, green_tax.Args, _green_dry_run),
+    "green_tax": (green_tax.cli, green_tax.Args, _green_dry_run),  # the package's main runs cli.run
     "bandit_alignment": (bandit_alignment, bandit_alignment.Args, _bandit_dry_run),
     "policies.train": (train_cli, train_cli.TrainArgs, _train_dry_run),
 }
@@ -424,10 +424,10 @@ def test_every_default_round_trips_through_the_command_line(target):
 def test_negative_numbers_and_lists_are_values_not_flags():
     args, _ = parse_args(
         green_tax.Args,
-        ["--best-constant-grid", "-2000,0,1000", "--economy.base-values", "-1,-2.5,3"],
+        ["--best-constant-grid", "-2000,0,1000", "--economy.values", "0,-1,-2.5,3"],
         prog="x",
     )
-    assert args.best_constant_grid == [-2000.0, 0.0, 1000.0] and args.economy.base_values == [-1.0, -2.5, 3.0]
+    assert args.best_constant_grid == [-2000.0, 0.0, 1000.0] and args.economy.values == [0.0, -1.0, -2.5, 3.0]
     code, err = _run_main(green_tax.main, ["--economy.scc", "-inf"])
     assert code == 2 and err.startswith("error: economy.scc: must be in [0, inf), got -inf")
 
@@ -474,45 +474,88 @@ def _run_json(draw: st.DrawFn) -> str:
     return json.dumps(record, default=str)
 
 
+_COMPARE_FLAGS = st.sampled_from(
+    ["--metrics", "--baseline", "--ignore", "--title", "--force", "--out", "--config", "-x"]
+)
+
+
+def _valid_results(draw: st.DrawFn) -> str:
+    """A well-formed results table: principals on shared seeds with a numeric metric."""
+    seeds = draw(st.lists(st.integers(0, 5), min_size=1, max_size=3, unique=True))
+    principals = draw(st.lists(st.sampled_from(["none", "a", "b"]), min_size=1, max_size=3, unique=True))
+    values = st.floats(-1e6, 1e6, allow_nan=False)
+    rows = [f"{p},{seed},{draw(values)!r}" for p in principals for seed in seeds]
+    return "\n".join(["principal,seed,welfare", *rows]) + "\n"
+
+
+def _compare_argv(data: st.DataObject, base: Path) -> list[str]:
+    """Random run folders under ``base`` (results.csv, run.json, rounds.csv, markers) and an argument list."""
+
+    def rarely() -> bool:  # about 1 in 10 (hypothesis favours 0 and the bounds)
+        return data.draw(st.integers(0, 19)) in (7, 13)
+
+    runs = []
+    for i in range(0 if rarely() else data.draw(st.integers(1, 3))):
+        run = base / f"run{i}"
+        run.mkdir(parents=True)
+        if not rarely():
+            results = _valid_results(data.draw) if data.draw(st.booleans()) else _results_csv(data.draw)
+            (run / "results.csv").write_text(results)
+        if not rarely():
+            record = '{"status": "complete"}' if data.draw(st.booleans()) else _run_json(data.draw)
+            (run / "run.json").write_text(record)
+        if data.draw(st.booleans()):
+            (run / "rounds.csv").write_text(_results_csv(data.draw))
+        if rarely():
+            (run / "INCOMPLETE").write_text("{}")
+        runs.append(str(base / "missing" if rarely() else run))
+    argv = [*runs]
+    if not rarely():
+        argv += ["--out", str(base / "cmp")]
+    for _ in range(data.draw(st.integers(0, 3))):
+        flag = data.draw(_COMPARE_FLAGS)
+        argv.append(flag)
+        if flag not in ("--force",) and data.draw(st.integers(0, 4)):
+            argv.append(data.draw(st.sampled_from(["welfare", "none", "a", "principal_return,x", ""]) | _line))
+    return [a for a in argv if not a.startswith(("-h", "--he"))]
+
+
 def test_fuzz_analysis_compare(tmp_path, monkeypatch):
-    """Random run folders (results.csv, run.json, rounds.csv, markers) and arguments: never a traceback."""
+    """Random run folders and arguments: success, or one clean line; never a traceback."""
     monkeypatch.chdir(tmp_path)  # a random --out is a relative folder: written here
     counter = iter(range(10**9))
-    flags = st.sampled_from(["--metrics", "--baseline", "--ignore", "--title", "--force", "--out", "--config", "-x"])
-
-    def rarely(data: st.DataObject) -> bool:  # about 1 in 10 (hypothesis favours 0 and the bounds)
-        return data.draw(st.integers(0, 19)) in (7, 13)
 
     @FUZZ
     @given(data=st.data())
     def check(data: st.DataObject) -> None:
-        base = tmp_path / f"case{next(counter)}"
-        runs = []
-        for i in range(0 if rarely(data) else data.draw(st.integers(1, 3))):
-            run = base / f"run{i}"
-            run.mkdir(parents=True)
-            if not rarely(data):
-                (run / "results.csv").write_text(_results_csv(data.draw))
-            if not rarely(data):
-                (run / "run.json").write_text(_run_json(data.draw))
-            if data.draw(st.booleans()):
-                (run / "rounds.csv").write_text(_results_csv(data.draw))
-            if rarely(data):
-                (run / "INCOMPLETE").write_text("{}")
-            runs.append(str(base / "missing" if rarely(data) else run))
-        argv = [*runs]
-        if not rarely(data):
-            argv += ["--out", str(base / "cmp")]
-        for _ in range(data.draw(st.integers(0, 3))):
-            flag = data.draw(flags)
-            argv.append(flag)
-            if flag not in ("--force",) and data.draw(st.integers(0, 4)):
-                argv.append(data.draw(st.sampled_from(["welfare", "none", "a", "principal_return,x", ""]) | _line))
-        argv = [a for a in argv if not a.startswith(("-h", "--he"))]
+        argv = _compare_argv(data, tmp_path / f"case{next(counter)}")
         code, err = _run_main(compare.main, argv)
         _assert_clean(code, err, argv, "analysis.compare")
 
     check()
+
+
+def test_compare_fuzz_reaches_both_outcomes(tmp_path, monkeypatch):
+    """Fixed draws of the compare fuzz give comparisons that succeed and inputs that are refused.
+
+    About one draw in fifteen succeeds; the draws are fixed by the test's source and by the constants hypothesis
+    collects from the loaded project modules, so any change to the project moves them: 200 draws keep the chance
+    of none succeeding negligible (60 gave none after an unrelated change).
+    """
+    monkeypatch.chdir(tmp_path)
+    counter = iter(range(10**9))
+    outcomes = {"ok": 0, "error": 0}
+
+    @settings(FUZZ, max_examples=200, derandomize=True, database=None)
+    @given(data=st.data())
+    def check(data: st.DataObject) -> None:
+        argv = _compare_argv(data, tmp_path / f"case{next(counter)}")
+        code, err = _run_main(compare.main, argv)
+        _assert_clean(code, err, argv, "analysis.compare")
+        outcomes["ok" if code == 0 else "error"] += 1
+
+    check()
+    assert outcomes["ok"] >= 1 and outcomes["error"] >= 1, outcomes
 
 
 # Leaks the fuzz found in analysis.compare, fixed since (malformed run.json seeds, non-integer seed/shots

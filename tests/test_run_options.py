@@ -48,10 +48,22 @@ def test_every_cli_takes_its_run_options_from_the_one_base(name):
         assert own[f.name] is f, f"{name} redeclares {f.name}"
 
 
+def test_the_sweep_takes_the_same_output_and_task_options():
+    from simulator.config import OutputOptions, TaskOptions
+
+    own = {f.name: f for f in dataclasses.fields(sweep.SweepArgs)}
+    for base in (OutputOptions, TaskOptions):
+        assert issubclass(sweep.SweepArgs, base)
+        for f in dataclasses.fields(base):
+            assert own[f.name] is f, f"analysis.sweep redeclares {f.name}"
+    for cls in (green_tax.Args, stackelberg.Args):
+        assert dataclasses.fields(cls)[0] is dataclasses.fields(OutputOptions)[0]  # the same field objects
+
+
 def test_thread_setup_lives_in_one_place():
     """Only simulator.config sets numba/torch threads for a run (the kernels' own serial switch aside)."""
     files = [
-        "scenarios/green_tax.py",
+        "scenarios/green_tax/cli.py",
         "scenarios/bandit_alignment.py",
         "scenarios/stackelberg.py",
         "scenarios/_backend.py",
@@ -183,3 +195,23 @@ def test_help_is_plain_text_with_one_default_per_option(name):
             assert len(re.findall(r"\(default|default:", action.help)) == 1, action.help
     if name in SCENARIOS:
         assert f"default: runs/{name}/<time>" in " ".join(text.split())
+
+
+def test_workers_is_a_scenario_option_and_a_sweep_flag():
+    args, _ = parse_args(green_tax.Args, ["--workers", "3"], prog="x")
+    assert args.workers == 3
+    with pytest.raises(ConfigError, match=r"workers: must be in \[1, inf\)"):
+        parse_args(bandit_alignment.Args, ["--workers", "0"], prog="x")
+    assert "workers" not in {f.name for f in dataclasses.fields(train.TrainArgs)}  # training has no task pool
+    code, err = _run(_sweep_main, ["--workers", "0"])
+    assert code == 2 and err.startswith("error: workers: must be in [1, inf), got 0")
+
+
+@pytest.mark.parametrize("main", [sweep.main, compare.main], ids=["analysis.sweep", "analysis.compare"])
+def test_analysis_help_is_plain_text(main, capsys):
+    with pytest.raises(SystemExit) if main is sweep.main else contextlib.nullcontext():
+        main(["--help"])
+    text = capsys.readouterr().out
+    assert "usage:" in text and "--out" in text
+    for markup in ("``", ":mod:", ":func:", ":class:"):
+        assert markup not in text, markup

@@ -12,7 +12,7 @@ it now thinks best: its beliefs (its prior, then the average of its own
 experience) plus the posted taxes and subsidies, among the options other than its
 current one.
 
-The class has the shape of ``simulator.Learner`` (DESIGN.md section 3):
+The class has the shape of ``simulator.Learner`` (docs/design.md, "Learners"):
 ``__init__(n_agents, n_actions, *, rng, **params)``, ``act(offsets)`` and
 ``update(actions, rewards)``; every array holds one row per household. The class
 attribute ``params`` lists the parameters it accepts with their defaults; a

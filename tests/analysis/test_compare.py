@@ -98,7 +98,7 @@ def test_compare_refuses_incomparable_runs_unless_forced(tmp_path, capsys):
 
 
 def test_compare_incomplete_run_and_missing_results(tmp_path, capsys):
-    with pytest.raises(KeyboardInterrupt), RunFolder(tmp_path / "r", scenario="green_tax") as run:
+    with pytest.raises(KeyboardInterrupt), RunFolder(tmp_path / "r", scenario="green_tax", results_columns=()) as run:
         run.append_results({"principal": "none", "seed": 0, "welfare": 1.0})
         raise KeyboardInterrupt
     assert main([str(tmp_path / "r.partial"), "--out", str(tmp_path / "o")]) == 2

@@ -164,7 +164,7 @@ def test_example_configs_load():
     from simulator.config import load_toml
 
     heating = load_toml(Args, EXAMPLES / "heating.toml")
-    assert heating.economy.technologies == ["gas_boiler", "heat_pump"]
+    assert heating.economy.technologies == ["none", "gas_boiler", "heat_pump"]
     for name in ("sweep.toml", "sweep_random.toml"):
         assert load_sweep(EXAMPLES / name).points
 
@@ -190,19 +190,19 @@ def test_example_learner_and_policy_follow_the_contracts(monkeypatch):
 
     ramp = CarbonTaxRamp(ramp_years=4)
     spec = PrincipalSpec(
-        n_actions=2,
+        n_actions=3,
         n_agents=1,
         signed=True,
-        lower=np.full(2, -1e4),
-        upper=np.full(2, 1e4),
-        principal_values=np.array([-100.0, -40.0]),
+        lower=np.full(3, -1e4),
+        upper=np.full(3, 1e4),
+        principal_values=np.array([0.0, -100.0, -40.0]),
     )
     ramp.reset(spec, np.random.default_rng(0))
-    paths = []
+    assert [ramp.carbon_tax_share(t) for t in range(5)] == [0.25, 0.5, 0.75, 1.0, 1.0]  # a share of the SCC
     for _ in range(5):
-        paths.append(ramp.act().tolist())
+        assert ramp.act().tolist() == [0.0, 0.0, 0.0]  # no vehicle incentive
         ramp.observe(None)
-    assert paths[0] == [-25.0, -10.0] and paths[3] == paths[4] == [-100.0, -40.0]
+    assert ramp.schedule(0, 3).shape == (3, 3)
 
 
 # ------------------------------------------------------------------ run them all

@@ -43,7 +43,9 @@ def test_clean_run_publishes_folder_with_matching_hashes(tmp_path):
     fig = Figure()
     fig.add_subplot().plot([0, 1], [0, 1])
     cfg = {"n": np.int64(3), "eps": np.float32(0.5), "arr": np.arange(3), "pair": (1, 2), "opt": None, "seed": 0}
-    with RunFolder(out, scenario="demo", config=cfg, seeds=[0], inputs={"config.toml": b"n = 3\n"}) as run:
+    with RunFolder(
+        out, scenario="demo", results_columns=(), config=cfg, seeds=[0], inputs={"config.toml": b"n = 3\n"}
+    ) as run:
         assert run.dir == out.with_name("r1.partial") and run.dir.is_dir()
         assert not out.exists()
         run.write_results(df)
@@ -88,7 +90,7 @@ def test_clean_run_publishes_folder_with_matching_hashes(tmp_path):
 @pytest.mark.parametrize("exc", [RuntimeError("boom"), KeyboardInterrupt()])
 def test_interrupted_run_leaves_partial_with_marker(tmp_path, exc):
     out = tmp_path / "r"
-    with pytest.raises(type(exc)), RunFolder(out, scenario="demo", config={"a": 1}) as run:
+    with pytest.raises(type(exc)), RunFolder(out, scenario="demo", results_columns=(), config={"a": 1}) as run:
         run.append_results({"principal": "none", "seed": 0, "welfare": 1.0})
         raise exc
     partial = tmp_path / "r.partial"
@@ -108,35 +110,38 @@ def test_existing_folder_refused_unless_overwrite(tmp_path):
     out = tmp_path / "r"
     out.mkdir()
     (out / "something").write_text("x")
-    with pytest.raises(ValueError, match="already exists"), RunFolder(out, scenario="demo"):
+    with pytest.raises(ValueError, match="already exists"), RunFolder(out, scenario="demo", results_columns=()):
         pass
     assert not (tmp_path / "r.partial").exists()
-    with RunFolder(out, scenario="demo", overwrite=True) as run:
+    with RunFolder(out, scenario="demo", results_columns=(), overwrite=True) as run:
         run.write_results(pd.DataFrame({"x": [1]}))
     assert not (out / "something").exists() and is_complete(out)
     empty = tmp_path / "empty"
     empty.mkdir()
-    with RunFolder(empty, scenario="demo") as run:  # an empty folder is fine
+    with RunFolder(empty, scenario="demo", results_columns=()) as run:  # an empty folder is fine
         run.write_results(pd.DataFrame({"x": [1]}))
     assert is_complete(empty)
     with pytest.raises(ValueError, match="mutually exclusive"):
-        RunFolder(out, scenario="demo", resume=True, overwrite=True)
+        RunFolder(out, scenario="demo", results_columns=(), resume=True, overwrite=True)
 
 
 def test_stale_partial_refused_then_resumed(tmp_path):
     out = tmp_path / "sweep"
     cfg = {"rounds": 10, "seeds": 3}
-    with pytest.raises(RuntimeError), RunFolder(out, scenario="demo", config=cfg) as run:
+    with pytest.raises(RuntimeError), RunFolder(out, scenario="demo", results_columns=(), config=cfg) as run:
         run.append_results([{"principal": "none", "seed": 0, "welfare": 1.5}])
         raise RuntimeError("killed")
-    with pytest.raises(ValueError, match="interrupted run"), RunFolder(out, scenario="demo", config=cfg):
+    with (
+        pytest.raises(ValueError, match="interrupted run"),
+        RunFolder(out, scenario="demo", results_columns=(), config=cfg),
+    ):
         pass
     with (
         pytest.raises(ValueError, match="rounds: 10 vs 20"),
-        RunFolder(out, scenario="demo", config={"rounds": 20}, resume=True),
+        RunFolder(out, scenario="demo", results_columns=(), config={"rounds": 20}, resume=True),
     ):
         pass
-    with RunFolder(out, scenario="demo", config={**cfg, "seeds": 4}, resume=True) as run:
+    with RunFolder(out, scenario="demo", results_columns=(), config={**cfg, "seeds": 4}, resume=True) as run:
         done = run.read_results()
         assert list(done["seed"]) == [0]
         assert not (run.dir / "INCOMPLETE").exists()
@@ -147,9 +152,9 @@ def test_stale_partial_refused_then_resumed(tmp_path):
 
 def test_resume_complete_run_adds_rows(tmp_path):
     out = tmp_path / "r"
-    with RunFolder(out, scenario="demo", config={"a": 1, "seeds": 1}) as run:
+    with RunFolder(out, scenario="demo", results_columns=(), config={"a": 1, "seeds": 1}) as run:
         run.append_results({"seed": 0, "x": 1.0})
-    with RunFolder(out, scenario="demo", config={"a": 1, "seeds": 2}, resume=True) as run:
+    with RunFolder(out, scenario="demo", results_columns=(), config={"a": 1, "seeds": 2}, resume=True) as run:
         assert out.exists() and is_complete(out)  # the complete run stays until the resumed one ends
         run.append_results({"seed": 1, "x": 2.0})
     assert list(load_run(out, verify=True).results["seed"]) == [0, 1]
@@ -158,7 +163,7 @@ def test_resume_complete_run_adds_rows(tmp_path):
 
 def test_append_results_streams_and_repairs_torn_line(tmp_path):
     out = tmp_path / "r"
-    with pytest.raises(KeyboardInterrupt), RunFolder(out, scenario="demo") as run:
+    with pytest.raises(KeyboardInterrupt), RunFolder(out, scenario="demo", results_columns=()) as run:
         path = run.append_results({"principal": "a", "seed": 0, "welfare": 1.0})
         # visible on disk immediately, header written once
         assert path.read_text().splitlines() == ["principal,seed,welfare", "a,0,1.0"]
@@ -173,7 +178,7 @@ def test_append_results_streams_and_repairs_torn_line(tmp_path):
         raise KeyboardInterrupt
     lines = (tmp_path / "r.partial" / "results.csv").read_text().splitlines()
     assert lines[0] == "principal,seed,welfare" and lines[-1] == "torn,4"
-    with RunFolder(out, scenario="demo", resume=True) as run:
+    with RunFolder(out, scenario="demo", results_columns=(), resume=True) as run:
         run.append_results({"principal": "f", "seed": 5, "welfare": 6.0})
     rows = list(csv.reader((out / "results.csv").read_text().splitlines()))
     assert rows == [
@@ -196,7 +201,7 @@ def test_toml_config_rules():
 
 def test_bad_config_fails_before_writing_and_dataclass_config(tmp_path):
     with pytest.raises(ValueError, match="None inside a list"):
-        RunFolder(tmp_path / "x", scenario="demo", config={"a": [1, None]})
+        RunFolder(tmp_path / "x", scenario="demo", results_columns=(), config={"a": [1, None]})
     assert list(tmp_path.iterdir()) == []
 
     @dataclasses.dataclass
@@ -205,7 +210,7 @@ def test_bad_config_fails_before_writing_and_dataclass_config(tmp_path):
         eps: tuple[float, ...] = (0.1, 0.2)
         scc: float | None = None
 
-    with RunFolder(tmp_path / "dc", scenario="demo", config=Args()) as run:
+    with RunFolder(tmp_path / "dc", scenario="demo", results_columns=(), config=Args()) as run:
         run.write_results(pd.DataFrame({"x": [1]}))
     assert tomllib.loads((tmp_path / "dc" / "config.toml").read_text()) == {"rounds": 5, "eps": [0.1, 0.2]}
     assert load_run(tmp_path / "dc").config == {"rounds": 5, "eps": [0.1, 0.2], "scc": None}
@@ -246,7 +251,7 @@ def test_load_runs_two_runs_and_parent_folder(two_runs, tmp_path):
 def test_load_run_errors(tmp_path):
     with pytest.raises(RunFolderError, match="no such run folder"):
         load_run(tmp_path / "nope")
-    with RunFolder(tmp_path / "noresults", scenario="demo"):
+    with RunFolder(tmp_path / "noresults", scenario="demo", results_columns=()):
         pass
     with pytest.raises(RunFolderError, match=r"has no results\.csv"):
         load_run(tmp_path / "noresults")
@@ -292,3 +297,21 @@ def test_analysis_does_not_import_policies_or_scenarios():
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_results_must_have_the_contract_columns_and_other_tables_have_their_own_method(tmp_path):
+    from analysis.runs import RESULT_COLUMNS
+
+    row = dict.fromkeys(RESULT_COLUMNS, 0) | {"scenario": "demo", "principal": "none", "welfare": 1.5}
+    with RunFolder(tmp_path / "r", scenario="demo") as run:
+        with pytest.raises(RunFolderError, match="missing: shots, principal_return"):
+            run.write_results(pd.DataFrame([{"scenario": "demo", "principal": "none", "seed": 0}]))
+        with pytest.raises(RunFolderError, match="missing: target_rate"):
+            run.append_results([{k: v for k, v in row.items() if k != "target_rate"}])
+        run.append_results([row])  # the full contract: accepted
+        run.write_table("response.csv", pd.DataFrame({"price_rise": [0.1], "short_run": [-0.3]}))
+        with pytest.raises(ValueError, match="write_results"):
+            run.write_table("results.csv", pd.DataFrame())
+    record = json.loads((tmp_path / "r" / "run.json").read_text())
+    assert "response.csv" in record["files"] and "results.csv" in record["files"]
+    assert pd.read_csv(tmp_path / "r" / "response.csv").short_run.tolist() == [-0.3]

@@ -172,12 +172,12 @@ def test_bandit_alignment_sweep(tmp_path):
     [config.setup]
     horizon = 8
     [grid]
-    constant_incentive = [0.2, 0.6]
+    constant_level = [0.2, 0.6]
     """
     out = tmp_path / "b"
     assert main([str(_write(tmp_path, text)), "--out", str(out), "--no-progress", "--quick"]) == 0
     results = pd.read_csv(out / "results.csv")
-    assert set(results.constant_incentive) == {0.2, 0.6}
+    assert set(results.constant_level) == {0.2, 0.6}
     assert {"observation", "setting", "type_index"} <= set(results.columns)
 
 

@@ -1,6 +1,6 @@
 """Tests for policies.stackelberg: exact commitment LPs, Nash equilibria, learning by queries.
 
-Known answers (Conitzer & Sandholm 2006; REFERENCES.md section 2), brute force over
+Known answers (the textbook game of Conitzer & Sandholm 2006), brute force over
 grids of mixed strategies, and the invariants SE value >= Nash value and "no
 profitable deviation" at every equilibrium.
 """
@@ -73,6 +73,39 @@ def max_regret(L: np.ndarray, F: np.ndarray, x: np.ndarray, y: np.ndarray) -> fl
 # ---------------------------------------------------------------------------------------------------------------------
 # solve_stackelberg
 # ---------------------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("k", [0, 1, 2, 4])
+def test_two_row_lp_matches_highs(k):
+    """The closed-form two-row LP (an interval) agrees with HiGHS on value and feasibility."""
+    from scipy.optimize import linprog
+
+    from policies.stackelberg import _two_row_lp
+
+    rng = np.random.default_rng(k)
+    for _ in range(300):
+        obj = rng.normal(size=2)
+        if rng.random() < 0.1:
+            obj[1] = obj[0]  # a flat objective: any feasible point is optimal
+        A = rng.normal(size=(k, 2))
+        if k and rng.random() < 0.1:
+            A[0, 1] = A[0, 0]  # a row constant in q
+        b = rng.normal(scale=0.5, size=k)
+        p = _two_row_lp(obj, A, b)
+        res = linprog(
+            -obj,
+            A_ub=-A if k else None,
+            b_ub=-b if k else None,
+            A_eq=np.ones((1, 2)),
+            b_eq=[1.0],
+            bounds=[(0, 1)] * 2,
+            method="highs",
+        )
+        assert (p is not None) == (res.status == 0)
+        if p is not None:
+            assert p.min() >= 0 and p.sum() == pytest.approx(1.0)
+            assert float(obj @ p) == pytest.approx(-res.fun, abs=1e-9)
+            assert np.all(A @ p >= b - 1e-9)
 
 
 def test_textbook_game():

@@ -21,26 +21,17 @@ import pytest
 import torch
 
 from policies import train as train_cli
+from policies.checkpoints import CheckpointError, load_checkpoint
 from policies.mermaide import MermaideConfig
-from policies.training import CheckpointError, load_checkpoint, meta_train
+from policies.training import meta_train
 from scenarios._bandit_tasks import BanditProblem, BanditSetup
 
 ROOT = Path(__file__).resolve().parents[2]
 NAME = "mermaide-full"
 # tiny networks and batches: an update takes well under a second on one thread
 TINY = [
-    "--train.tasks-per-batch",
-    "2",
-    "--train.agents-per-task",
-    "2",
-    "--train.hidden",
-    "8",
-    "--train.policy-hidden",
-    "8",
-    "--train.candidates",
-    "2",
-    "--train.policy-samples",
-    "1",
+    "--overrides",
+    json.dumps({"tasks_per_batch": 2, "agents_per_task": 2, "hidden": 8, "width": 8, "samples": 1, "lookahead": 2}),
 ]
 # wall-clock fields of a log line (they differ between any two runs)
 TIMING_KEYS = {"seconds", "env_steps_per_s"}
@@ -67,9 +58,8 @@ def _argv(out: Path, iterations: int, every: int, *extra: str) -> list[str]:
         "0",
         "--iterations",
         str(iterations),
-        "--train.checkpoint-every",
-        str(every),
-        *TINY,
+        *TINY[:1],
+        json.dumps({**json.loads(TINY[1]), "checkpoint_every": every, "eval_every": 3}),
         "--threads",
         "1",
         "--no-progress",
@@ -161,10 +151,11 @@ def test_kill_9_then_resume_gives_the_uninterrupted_weights(tmp_path):
     assert resumed.returncode == 0, resumed.stderr
     assert not state.exists()
     _assert_same_weights(_weights(tmp_path / "ref" / f"{NAME}.pt"), _weights(out / f"{NAME}.pt"))
-    final_ref, final_res = (load_checkpoint(p / f"{NAME}.pt")["final"] for p in (tmp_path / "ref", out))
-    assert {k: v for k, v in final_ref.items() if k not in TIMING_KEYS} == {
-        k: v for k, v in final_res.items() if k not in TIMING_KEYS
-    }
+    curve_ref, curve_res = (load_checkpoint(p / f"{NAME}.pt")["logs"] for p in (tmp_path / "ref", out))
+    assert curve_ref, "the shipped checkpoint keeps the validation learning curve"
+    assert [{k: v for k, v in d.items() if k not in TIMING_KEYS} for d in curve_ref] == [
+        {k: v for k, v in d.items() if k not in TIMING_KEYS} for d in curve_res
+    ]
     # the log holds every update once, with the uninterrupted run's values
     ref_log = _log_lines(tmp_path / "ref" / "logs" / f"{NAME}.jsonl")
     res_log = _log_lines(out / "logs" / f"{NAME}.jsonl")
@@ -173,7 +164,7 @@ def test_kill_9_then_resume_gives_the_uninterrupted_weights(tmp_path):
 
 
 def _problem() -> BanditProblem:
-    return BanditProblem(BanditSetup(horizon=6))
+    return BanditProblem(BanditSetup(horizon=6, validation_types=2), validation_rows=2)
 
 
 def _cfg(**kw) -> MermaideConfig:
@@ -182,10 +173,11 @@ def _cfg(**kw) -> MermaideConfig:
         "tasks_per_batch": 2,
         "agents_per_task": 2,
         "hidden": 8,
-        "policy_hidden": 8,
-        "candidates": 2,
-        "policy_samples": 1,
+        "width": 8,
+        "samples": 1,
+        "lookahead": 2,
         "checkpoint_every": 2,
+        "eval_every": 2,
     }
     return MermaideConfig(**{**base, **kw})
 
@@ -228,18 +220,24 @@ def test_resume_with_another_config_or_seed_is_refused(tmp_path):
     with pytest.raises(CheckpointError, match="seed"):
         meta_train(problem, cfg, seed=1, checkpoint_path=path, resume=True)
     with pytest.raises(CheckpointError, match="horizon"):
-        meta_train(BanditProblem(BanditSetup(horizon=7)), cfg, seed=0, checkpoint_path=path, resume=True)
+        meta_train(_problem_of(horizon=7), cfg, seed=0, checkpoint_path=path, resume=True)
     # more iterations (or another checkpoint interval) may continue the run
     _, logs = meta_train(problem, _cfg(iterations=3, checkpoint_every=1), seed=0, checkpoint_path=path, resume=True)
     assert [d["update"] for d in logs] == [0, 1, 2]
+
+
+def _problem_of(**setup) -> BanditProblem:
+    return BanditProblem(BanditSetup(validation_types=2, **setup), validation_rows=2)
 
 
 # ------------------------------------------------------------------- NaN/inf guard
 class _InfProblem(BanditProblem):
     """From update ``bad_from`` on, the environment's ``field`` becomes ``value`` (inf, or overflowing float32)."""
 
+    validation_tasks = None  # no validation episodes: every environment built is a training one
+
     def __init__(self, bad_from: int, field: str, value: float) -> None:
-        super().__init__(BanditSetup(horizon=6))
+        super().__init__(BanditSetup(horizon=6, validation_types=2), validation_rows=2)
         self.bad_from, self.field, self.value, self.env_calls = bad_from, field, value, 0
 
     def make_env(self, tasks, rows_per_task, seed):
@@ -305,6 +303,7 @@ def test_cli_reports_a_non_finite_loss_in_one_line(tmp_path, monkeypatch, capsys
     import scenarios._bandit_tasks as tasks
 
     monkeypatch.setattr(tasks, "BanditProblem", lambda setup, **kw: _InfProblem(2, "principal_reward", np.inf))
+    monkeypatch.setattr(tasks, "OBSERVATIONS", ("full",))
     out = tmp_path / "out"
     argv = _argv(out, 5, 1)
     argv[argv.index("mermaide")] = "model_free"

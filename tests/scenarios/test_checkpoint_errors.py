@@ -16,18 +16,18 @@ from pathlib import Path
 import pytest
 import torch
 
+from policies.checkpoints import save_checkpoint
 from policies.mermaide import MermaideConfig, PrincipalNet
-from policies.training import save_checkpoint
 from scenarios import bandit_alignment, green_tax
 from scenarios._bandit_tasks import BanditSetup
 
 ROOT = Path(__file__).resolve().parents[2]
 BANDIT = ["--quick", "--principals", "none,mermaide", "--no-progress"]
-TINY = MermaideConfig(hidden=8, policy_hidden=8)
+TINY = MermaideConfig(hidden=8, width=8)
 
 
 def _save(path: Path, setup: BanditSetup, cfg: MermaideConfig = TINY, **extra) -> Path:
-    net = PrincipalNet(setup.net_spec(), cfg.hidden, cfg.policy_hidden, generator=torch.Generator().manual_seed(0))
+    net = PrincipalNet(setup.net_spec(), cfg.hidden, cfg.width, generator=torch.Generator().manual_seed(0))
     save_checkpoint(path, net, cfg, problem="bandit_alignment", extra=extra or None)
     return path
 
@@ -68,9 +68,7 @@ CASES = {
     "horizon": (lambda d: _save(d / "mermaide-full.pt", BanditSetup(horizon=12)), "horizon=12"),
     "format_version": (_other_version, "format version 99"),
     "variant": (
-        lambda d: _save(
-            d / "mermaide-full.pt", BanditSetup(), MermaideConfig(variant="wm_only", hidden=8, policy_hidden=8)
-        ),
+        lambda d: _save(d / "mermaide-full.pt", BanditSetup(), MermaideConfig(variant="wm_only", hidden=8, width=8)),
         "variant 'wm_only'",
     ),
     "weights": (_weights_too_small, "hidden=16"),

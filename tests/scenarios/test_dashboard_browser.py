@@ -106,11 +106,11 @@ _RECORD_UPDATES = """() => {
     }
   }).observe(document.body, {subtree: true, childList: true, characterData: true, attributeFilter: ['src']});
 }"""
-# every time series (panels 1-4) has a new image and the counter shows the step
+# every time series (panels 1-5) has a new image and the counter shows the step
 _UPDATED = """([step, old]) => {
   const s = Array.from(document.querySelectorAll('img')).map(e => e.src);
   const counter = Array.from(document.querySelectorAll('div, span')).some(d => d.textContent === 'Step: ' + step);
-  return counter && s.length === old.length && [1, 2, 3, 4].every(j => s[j] !== old[j]);
+  return counter && s.length === old.length && [1, 2, 3, 4, 5].every(j => s[j] !== old[j]);
 }"""
 
 
@@ -130,7 +130,7 @@ def _chart_sources(page) -> list[str]:
 def _in_page_latency(events: list) -> float:
     """Seconds from the click to the last of: the counter's update and the time-series charts' updates."""
     click = max(t for kind, t in events if kind == "click")
-    done = [t for kind, t in events if t >= click and kind in ("counter", "img1", "img2", "img3", "img4")]
+    done = [t for kind, t in events if t >= click and kind in ("counter", "img1", "img2", "img3", "img4", "img5")]
     return (max(done) - click) / 1000.0
 
 
@@ -162,12 +162,12 @@ def test_dashboard_steps_and_charts_update(server, tmp_path):
             page.locator(".v-select").filter(has_text="Government").click()
             page.locator(".v-menu__content .v-list-item", has_text="pigouvian").first.click()
             page.get_by_role("button", name="Reset").click()
-            page.get_by_text("Pigouvian tax (SCC x emissions)").wait_for()
-            page.locator("img").nth(5).wait_for()  # six charts drawn
+            page.get_by_text("Pigouvian carbon tax (the SCC per tonne)").wait_for()
+            page.locator("img").nth(6).wait_for()  # seven charts drawn
             charts = page.locator("img")
             n_charts = charts.count()
-            assert n_charts == 6
-            shares_chart = charts.nth(1)  # panels in COMPONENTS order: types, shares, taxes, welfare, cost, grid
+            assert n_charts == 7
+            shares_chart = charts.nth(1)  # panels in order: types, shares, policy, welfare, cost, beliefs, grid
             first_pixels = shares_chart.screenshot()
 
             page.evaluate(_RECORD_UPDATES)
@@ -184,7 +184,11 @@ def test_dashboard_steps_and_charts_update(server, tmp_path):
             assert page.get_by_text(f"Step: {STEPS}", exact=True).is_visible()
             page.get_by_text(f"Year {STEPS} of 20").wait_for()
             summary = page.locator("p", has_text=f"Year {STEPS} of 20").locator("xpath=..").inner_text()
-            assert "+874" in summary  # the Pigouvian tax on a gasoline car, $/yr: the parameter took effect
+            assert "Carbon tax $2" in summary  # the Pigouvian carbon tax, $/tCO2: the parameter took effect
+            assert page.title() == "Green tax dashboard"
+            assert page.get_by_text("Page 0", exact=False).count() == 0  # no tab of one page
+            thumbs = page.locator(".v-slider__thumb-label").all_inner_texts()
+            assert len(thumbs) >= 8 and all(t.strip() for t in thumbs)  # every slider shows its value
             assert shares_chart.screenshot() != first_pixels  # the chart's pixels changed
 
             # Play runs the steps in a worker thread until paused

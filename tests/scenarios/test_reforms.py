@@ -12,15 +12,14 @@ import pytest
 
 from analysis.runs import IncomparableRunsError, check_comparable
 from policies import make_principal
-from scenarios import reform as R
-from scenarios._distribution import buckets, distribution_table, gini, income_deciles
-from scenarios._green_economy import Economy, HouseholdMix, build_model, draw_households
 from scenarios.green_tax import Args, episode, main
+from scenarios.green_tax import reforms as R
+from scenarios.green_tax.distribution import buckets, distribution_table, gini, income_deciles
+from scenarios.green_tax.economy import Economy, HouseholdMix, build, draw_households
 
 N = 1500
 ECON = Economy()
 MIX = HouseholdMix(n_households=N)
-PIGOU = [874.0, 570.0, 399.0]
 
 
 def write(tmp_path: Path, name: str, text: str) -> Path:
@@ -39,7 +38,7 @@ def test_carry_forward_bare_values_lists_and_partial_maps():
     pol = resolve(
         {
             "scc": 51,  # bare scalar: from round 0 on
-            "tax": {"2": {"gasoline": 100}, "5": [874, 570, 399], "9": {"hybrid": 0}},
+            "tax": {"2": {"gasoline": 100}, "5": [0, 874, 570, 399], "9": {"hybrid": 0}},
             "dividend_weights": {"1": 3, "10": 0},  # a bare decile map
             "subsidy_income_limit": {"4": 150000},
         }
@@ -47,9 +46,9 @@ def test_carry_forward_bare_values_lists_and_partial_maps():
     assert (pol["scc"] == 51).all()
     tax = pol["tax"]
     assert (tax[:2] == 0).all()
-    assert tax[2].tolist() == [100, 0, 0] and tax[4].tolist() == [100, 0, 0]  # carried forward
-    assert tax[5].tolist() == PIGOU and tax[8].tolist() == PIGOU
-    assert tax[9].tolist() == [874, 0, 399] and tax[19].tolist() == [874, 0, 399]  # only hybrid changed
+    assert tax[2].tolist() == [0, 100, 0, 0] and tax[4].tolist() == [0, 100, 0, 0]  # carried forward
+    assert tax[5].tolist() == [0, 874, 570, 399] and tax[8].tolist() == [0, 874, 570, 399]
+    assert tax[9].tolist() == [0, 874, 0, 399] and tax[19].tolist() == [0, 874, 0, 399]  # only hybrid changed
     assert pol["dividend_weights"][0].tolist() == [3] + [1] * 8 + [0]
     assert np.isinf(pol["subsidy_income_limit"][:4]).all() and (pol["subsidy_income_limit"][4:] == 150000).all()
     assert (pol["prices"] == np.asarray(ECON.prices)).all()  # untouched: the baseline's
@@ -58,15 +57,15 @@ def test_carry_forward_bare_values_lists_and_partial_maps():
 def test_reform_applies_on_top_of_the_baseline():
     base = resolve({"tax": {"0": {"gasoline": 500}}, "scc": 51})
     pol = resolve({"tax": {"3": {"electric": 10}}}, base=base)
-    assert pol["tax"][0].tolist() == [500, 0, 0] and pol["tax"][3].tolist() == [500, 0, 10]
+    assert pol["tax"][0].tolist() == [0, 500, 0, 0] and pol["tax"][3].tolist() == [0, 500, 0, 10]
     assert (pol["scc"] == 51).all()
     assert pol.changes_from(base) == ["tax"]
 
 
 def test_json_toml_and_yaml_say_the_same(tmp_path):
-    j = write(tmp_path, "a.json", '{"tax": {"0": [874, 570, 399]}, "dividend_share": {"3": 0.5}}')
-    t = write(tmp_path, "b.toml", "tax = {0 = [874, 570, 399]}\n[dividend_share]\n3 = 0.5\n")
-    y = write(tmp_path, "c.yaml", "tax:\n  0: [874, 570, 399]\ndividend_share: {3: 0.5}\n")
+    j = write(tmp_path, "a.json", '{"tax": {"0": [0, 874, 570, 399]}, "dividend_share": {"3": 0.5}}')
+    t = write(tmp_path, "b.toml", "tax = {0 = [0, 874, 570, 399]}\n[dividend_share]\n3 = 0.5\n")
+    y = write(tmp_path, "c.yaml", "tax:\n  0: [0, 874, 570, 399]\ndividend_share: {3: 0.5}\n")
     pols = [R.ResolvedPolicy.current(ECON).apply(R.load_reform(str(p), ECON)) for p in (j, t, y)]
     for p in pols[1:]:
         assert p.changes_from(pols[0]) == []
@@ -84,15 +83,16 @@ def test_shipped_reforms_validate_and_have_a_header(name):
 
 # ------------------------------------------------------------------ common random numbers
 def test_a_reform_that_changes_nothing_gives_exactly_zero_difference():
-    """Same seeds: every household, every round, every aggregate is identical (not just close)."""
-    null = resolve({"tax": {"0": [0, 0, 0], "7": {"hybrid": 0}}, "scc": 190.0, "pass_through": {"4": [0.5] * 3}})
-    base = R.ResolvedPolicy.current(ECON)
+    """Same seeds: every household and every aggregate is identical (not just close)."""
+    econ = ECON
+    scc = R.ResolvedPolicy.current(econ)["scc"]
+    null = resolve({"tax": {"0": [0, 0, 0, 0], "7": {"hybrid": 0}}, "scc": {"0": float(scc[0])}})
+    null.values["scc"] = scc.copy()  # the same path, written out
+    base = R.ResolvedPolicy.current(econ)
     mix = dataclasses.replace(MIX, n_households=800)
-    a = R.run_policy(ECON, mix, 3, base, panel=True)
-    b = R.run_policy(ECON, mix, 3, null, panel=True)
-    assert a.panel.shape == (800, ECON.horizon)
-    assert np.array_equal(a.panel, b.panel)  # every household and round
-    assert np.array_equal(a.net_surplus, b.net_surplus)
+    a = R.run_policy(econ, mix, 3, base)
+    b = R.run_policy(econ, mix, 3, null)
+    assert np.array_equal(a.net_surplus, b.net_surplus)  # every household
     pd.testing.assert_frame_equal(a.rounds, b.rounds, check_exact=True)
     dist = distribution_table(a.income, a.net_surplus, b.net_surplus, a.income_total)
     assert (dist[dist.metric == "change"].value == 0).all()
@@ -100,19 +100,21 @@ def test_a_reform_that_changes_nothing_gives_exactly_zero_difference():
 
 
 def test_baseline_equals_the_no_policy_episode_and_pigouvian_reform_the_pigouvian_principal():
+    """One welfare computation: the reform path and the principal path agree to the last digit."""
     mix = dataclasses.replace(MIX, n_households=800)
     base = R.run_policy(ECON, mix, 5, R.ResolvedPolicy.current(ECON))
     none, _ = episode(ECON, mix, 5, make_principal("none"), n=800)
     assert base.totals["welfare"] == none["welfare"] and base.totals["emissions"] == none["emissions"]
-    pig = R.run_policy(ECON, mix, 5, resolve({"tax": PIGOU}))
+    pig = R.run_policy(ECON, mix, 5, resolve({"carbon_tax_scc_share": 1.0}))
     ref, _ = episode(ECON, mix, 5, make_principal("pigouvian"), n=800)
+    ref_nodiv, _ = episode(dataclasses.replace(ECON, dividend_default=0.0), mix, 5, make_principal("pigouvian"), n=800)
     for key in ("welfare", "emissions", "tax_revenue", "damages", "clean_share"):
-        assert pig.totals[key] == pytest.approx(ref[key], rel=1e-12), key
-    # the accounting identity: W = CS - producer burden + net budget - damages - (lambda - 1) S
+        assert pig.totals[key] == pytest.approx(ref_nodiv[key], rel=1e-12), key
+    assert ref["dividends"] == pytest.approx(ref["tax_revenue"])  # the comparison's principals return their revenue
+    # the accounting identity: W = private value - damages + (lambda - 1) x net budget
     r = pig.rounds
-    lhs = r.welfare
-    rhs = r.consumer_surplus - r.producer_burden + r.net_budget - r.damages - (ECON.mcpf - 1) * r.subsidy_cost
-    assert np.allclose(lhs, rhs)
+    assert np.allclose(r.welfare, r.private_value - r.damages + (ECON.mcpf - 1) * r.net_budget)
+    assert np.allclose(r.tax_revenue, r.damages)  # a Pigouvian carbon tax collects exactly the damages
 
 
 def test_pass_through_dividends_and_income_limits_are_accounted_for():
@@ -126,46 +128,51 @@ def test_pass_through_dividends_and_income_limits_are_accounted_for():
         "dividend_weights": [4, 1, 1, 1, 1, 1, 1, 1, 1, 0],
     }
     pol = resolve(doc)
-    run = R.run_policy(ECON, mix, 2, pol, panel=True)
+    run = R.run_policy(ECON, mix, 2, pol)
     r = run.rounds
-    share_g = r.share_gasoline
-    assert np.allclose(r.tax_revenue, 800 * share_g)  # the statutory tax, whoever bears it
-    assert np.allclose(r.producer_burden, 0.75 * 800 * share_g)
-    assert np.allclose(r.net_budget, 0.0, atol=1e-9) or (r.tax_revenue < r.subsidy_cost).any()
-    lhs = r.welfare
-    rhs = r.consumer_surplus - r.producer_burden + r.net_budget - r.damages - (ECON.mcpf - 1) * r.subsidy_cost
-    assert np.allclose(lhs, rhs)
-    # subsidies go to eligible households only: per-household incentives
-    model, hh = build_model(ECON, mix, 2, R.ReformPrincipal(pol))
-    x = model.principal.act()
-    assert x.shape == (1000, 3)
-    rich = hh.income > 60000
-    assert (x[rich, 2] == 0).all() and (x[~rich, 2] == 1000).all()
-    assert (x[:, 0] == -200).all()  # a quarter of the gasoline tax is passed through
+    veh = run.deciles  # per decile
+    assert (r.tax_revenue > 0).all() and (r.subsidy_cost > 0).all()
+    assert np.allclose(r.producer_burden, 0.75 * r.tax_revenue)  # sellers bear three quarters of the tax
+    assert np.allclose(r.dividends, np.maximum(r.tax_revenue - r.subsidy_cost, 0))
+    assert np.allclose(r.welfare, r.private_value - r.damages + (ECON.mcpf - 1) * r.net_budget)
+    # only households up to the income limit receive the subsidy
+    rich = veh.decile >= 8  # deciles above $60,000 (median $80,610)
+    assert (veh[rich].subsidy_received == 0).all() and (veh[~rich].subsidy_received.sum() > 0)
     # dividends: the poorest decile's weight is 4, the richest's 0
-    base = R.run_policy(ECON, mix, 2, R.ResolvedPolicy.current(ECON), panel=True)
-    gain = run.panel.sum(axis=1) - base.panel.sum(axis=1)
-    dec = income_deciles(run.income)
-    assert gain[dec == 1].mean() > gain[dec == 5].mean() > gain[dec == 10].mean()
+    assert veh.dividends.iloc[0] > veh.dividends.iloc[4] > veh.dividends.iloc[9] == 0
 
 
 def test_price_changes_are_posted_and_paid_to_sellers():
-    """A higher gasoline price moves households like a tax, but no revenue and a real welfare loss."""
+    """A higher vehicle price moves households like a vehicle tax, but no revenue and a real welfare loss."""
     mix = dataclasses.replace(MIX, n_households=1000)
-    dearer = resolve({"prices": {"0": {"gasoline": ECON.prices[0] + 874}}})
-    taxed = resolve({"tax": {"0": {"gasoline": 874}}})
+    dearer = resolve({"prices": {"0": {"gasoline": ECON.prices[1] + 500}}})
+    taxed = resolve({"tax": {"0": {"gasoline": 500}}})
     a = R.run_policy(ECON, mix, 1, dearer)
     b = R.run_policy(ECON, mix, 1, taxed)
     assert np.array_equal(a.rounds.clean_share, b.rounds.clean_share)  # the same choices
     assert (a.rounds.tax_revenue == 0).all() and (b.rounds.tax_revenue > 0).all()
     assert np.allclose(a.rounds.consumer_surplus, b.rounds.consumer_surplus)
     assert (a.rounds.welfare < b.rounds.welfare).all()  # the price change is a real cost, the tax a transfer
-    cleaner = resolve({"emissions": {"5": {"electric": 1.0}}, "scc": {"10": 51}})
+    cleaner = resolve({"grid_intensity": {"5": 0.1}})
     c = R.run_policy(ECON, mix, 1, cleaner)
     base = R.run_policy(ECON, mix, 1, R.ResolvedPolicy.current(ECON))
-    assert np.array_equal(c.rounds.clean_share, base.rounds.clean_share)  # accounting only
+    assert np.array_equal(c.rounds.clean_share, base.rounds.clean_share)  # no carbon tax: accounting only
     assert (c.rounds.emissions[:5] == base.rounds.emissions[:5]).all()
     assert (c.rounds.emissions[5:] < base.rounds.emissions[5:]).all()
+
+
+def test_an_announced_carbon_tax_moves_informed_buyers_before_it_starts():
+    """Look-ahead: a carbon tax announced for year 5 changes informed households' cars from year 0; myopic ones wait."""
+    mix = dataclasses.replace(MIX, n_households=3000, rational_share=1.0, learners={})
+    later = resolve({"carbon_tax_scc_share": {"5": 1.0}})
+    none = R.ResolvedPolicy.current(ECON)
+    ahead = R.run_policy(ECON, mix, 2, later).rounds
+    base = R.run_policy(ECON, mix, 2, none).rounds
+    assert ahead.clean_share.iloc[4] > base.clean_share.iloc[4]
+    myopic = dataclasses.replace(ECON, foresight="myopic")
+    m_ahead = R.run_policy(myopic, mix, 2, later).rounds
+    m_base = R.run_policy(myopic, mix, 2, none).rounds
+    assert (m_ahead.clean_share.iloc[:5] == m_base.clean_share.iloc[:5]).all()
 
 
 # ------------------------------------------------------------------ distribution helpers
@@ -186,19 +193,18 @@ def test_distribution_helpers():
     assert wide.loc["1", "worse_off"] == 10 and wide.loc["10", "unchanged"] == 10
 
 
-def test_income_is_drawn_apart_and_shifts_values_only_when_asked():
+def test_income_is_drawn_apart_and_shifts_values_only_through_its_parameters():
     rng = np.random.default_rng
-    plain = draw_households(ECON, MIX, 500, rng(0))
-    again = draw_households(ECON, MIX, 500, rng(0), income=np.full(500, 1e5))
-    assert np.array_equal(plain.values, again.values)  # income leaves the calibrated draws alone
-    rich = dataclasses.replace(MIX, income_value_slope=[0.0, 0.0, 1000.0])
+    flat = dataclasses.replace(MIX, income_value_slope=[], ownership_intercepts=[0.0] * 10)  # no re-calibration
+    plain = draw_households(ECON, flat, 500, rng(0), income=np.full(500, MIX.income_median))
+    again = draw_households(ECON, flat, 500, rng(0), income=np.full(500, MIX.income_median))
+    assert np.array_equal(plain.values, again.values)
+    rich = dataclasses.replace(flat, income_value_slope=[0.0, 0.0, 0.0, 1000.0])
     shifted = draw_households(ECON, rich, 500, rng(0), income=np.full(500, MIX.income_median * np.e))
-    assert np.allclose(shifted.values[:, 2] - plain.values[:, 2], 1000.0)
-    budget = dataclasses.replace(MIX, budget_share=0.1)
-    poor = draw_households(ECON, budget, 500, rng(0), income=np.full(500, 90_000.0))
-    assert np.allclose(plain.values - poor.values, [0.0, 9691.0 - 9000.0, 48.0])
-    _, hh = build_model(ECON, MIX, 4, None, n_households=50)
-    assert hh.income.shape == (50,) and (hh.income > 0).all()
+    vehicles = np.asarray(MIX.vehicles)[shifted.decile - 1]
+    assert np.allclose(shifted.values[:, 3] - plain.values[:, 3], 1000.0 * vehicles)  # per vehicle
+    model = build(ECON, MIX, 4, None, n=50)
+    assert model.hh.income.shape == (50,) and (model.hh.income > 0).all()
 
 
 # ------------------------------------------------------------------ command line
@@ -225,21 +231,23 @@ def test_every_shipped_reform_runs_baseline_vs_reform(name, tmp_path, capsys):
     reform = R.load_reform(name, ECON)
     ref = rounds[(rounds.principal == "reform") & (rounds.seed == 0)].set_index("round")
     base = rounds[(rounds.principal == "baseline") & (rounds.seed == 0)].set_index("round")
-    if "tax" in reform.changes:
-        first = min(reform.changes["tax"])
+    if "carbon_tax_scc_share" in reform.changes:
+        first = min(reform.changes["carbon_tax_scc_share"])
         assert (ref.tax_revenue.loc[: first - 1] == 0).all() and (ref.tax_revenue.loc[first:] > 0).all()
     if "subsidy" in reform.changes:
         assert ref.subsidy_cost.iloc[0] > 0
     if "dividend_share" in reform.changes:
         assert np.allclose(ref.net_budget, 0.0) and np.allclose(ref.dividends, ref.tax_revenue)
     if name == "carbon_tax_ramp":
-        assert ref.tax_gasoline.tolist()[:8] == [0, 0, 0, 174.8, 349.6, 524.4, 699.2, 874.0]
+        share = (ref.carbon_tax / ref.scc).round(6).tolist()[:8]
+        assert share == [0, 0, 0, 0.2, 0.4, 0.6, 0.8, 1.0]
     if name == "subsidy_then_tax":
         assert (ref.subsidy_cost.loc[5:] == 0).all() and (ref.tax_revenue.loc[:4] == 0).all()
     if name == "cleaner_grid":
         assert (ref.emissions.loc[10:] < base.emissions.loc[10:]).all()
     html = (out / "report.html").read_text()
-    order = ["Summary", "Aggregate changes", "Distributional analysis", "The policy", "The baseline", "Assumptions"]
+    order = ["Summary", "Aggregate changes", "Distributional analysis", "Against the published incidence studies"]
+    order += ["The policy", "The baseline", "Assumptions"]
     pos = [html.index(f">{h}</h2>") for h in [*order, "Citations"]]
     assert pos == sorted(pos)
     assert reform.title in html
@@ -251,7 +259,7 @@ def test_every_shipped_reform_runs_baseline_vs_reform(name, tmp_path, capsys):
 
 
 def test_null_reform_through_the_cli_gives_zero_changes(tmp_path, capsys):
-    null = write(tmp_path, "null.json", '{"title": "nothing", "tax": {"0": [0, 0, 0]}, "scc": 190}')
+    null = write(tmp_path, "null.json", '{"title": "nothing", "tax": {"0": [0, 0, 0, 0]}, "mcpf": 1.2}')
     out = tmp_path / "null"
     argv = ["--reform", str(null), "--seeds", "2", "--settings", "headline", "--households.n-households", "300"]
     assert main([*argv, "--out", str(out), "--no-progress"]) == 0
@@ -268,8 +276,11 @@ def test_the_reform_is_a_principal_beside_the_others(tmp_path, capsys):
     argv += ["--seeds", "1", "--households.n-households", "500", "--out", str(out), "--no-progress"]
     assert main(argv) == 0, capsys.readouterr().err
     res = pd.read_csv(out / "results.csv").set_index("principal")
-    assert res.loc["reform", "welfare"] == pytest.approx(res.loc["pigouvian", "welfare"], rel=1e-12)
+    # the reform file keeps its revenue (no dividend), the compared principals return theirs: the same households
+    # and emissions, a different budget
+    assert res.loc["reform", "emissions"] == pytest.approx(res.loc["pigouvian", "emissions"], rel=1e-12)
     assert res.loc["reform", "tax_revenue"] == pytest.approx(res.loc["pigouvian", "tax_revenue"], rel=1e-12)
+    assert res.loc["reform", "dividends"] == 0 and res.loc["pigouvian", "dividends"] > 0
 
 
 def test_runs_with_different_reforms_are_not_comparable(tmp_path, capsys):
@@ -306,15 +317,15 @@ def test_an_interrupted_reform_run_resumes_to_the_same_tables(tmp_path, capsys, 
 
 
 BAD = [
-    ("unknown.json", '{"tx": {"0": [1, 2, 3]}}', ["tx", "unknown parameter", "tax"]),
+    ("unknown.json", '{"tx": {"0": [0, 1, 2, 3]}}', ["tx", "unknown parameter", "tax"]),
     ("config.json", '{"horizon": 30}', ["horizon", "cannot be set", "--economy.horizon"]),
-    ("late.json", '{"tax": {"25": [1, 2, 3]}}', ["tax", "round 25", "0 to 19"]),
+    ("late.json", '{"tax": {"25": [0, 1, 2, 3]}}', ["tax", "round 25", "0 to 19"]),
     ("range.toml", "[subsidy.0]\nelectric = -5\n", ["subsidy", "electric", "[0, 100,000]", "-5"]),
-    ("share.yaml", "pass_through: {0: [0.5, 1.5, 1]}\n", ["pass_through", "hybrid", "[0, 1]", "1.5"]),
-    ("length.json", '{"tax": {"0": [1, 2]}}', ["tax", "needs 3 values", "gasoline, hybrid, electric"]),
+    ("share.yaml", "pass_through: {0: [1, 0.5, 1.5, 1]}\n", ["pass_through", "hybrid", "[0, 1]", "1.5"]),
+    ("length.json", '{"tax": {"0": [1, 2]}}', ["tax", "needs 4 values", "none, gasoline, hybrid, electric"]),
     ("tech.json", '{"subsidy": {"0": {"elektric": 5}}}', ["subsidy", "elektric", "electric"]),
     ("text.json", '{"scc": {"0": "high"}}', ["scc", "must be a number", "[0, inf)"]),
-    ("broken.json", '{"tax": {"0": [1, 2, 3]}', ["broken.json", "not valid JSON"]),
+    ("broken.json", '{"tax": {"0": [0, 1, 2, 3]}', ["broken.json", "not valid JSON"]),
     ("broken.toml", "tax = [1, 2\n", ["broken.toml", "not valid TOML"]),
     ("broken.yaml", "tax: [1, 2\n", ["broken.yaml", "not valid YAML", "line"]),
     ("weights.json", '{"dividend_weights": [0,0,0,0,0,0,0,0,0,0]}', ["dividend_weights", "positive"]),
@@ -352,36 +363,39 @@ def test_bad_reform_options_are_one_line_exit_2(tmp_path, capsys, argv, needle):
 
 
 def test_reform_files_are_checked_against_the_config_economy(tmp_path):
-    """A two-technology economy (docs/examples/heating.toml) needs two values per vector."""
+    """A two-option economy (no car or a car) needs two values per vector."""
     econ = Economy(
-        technologies=["gas_boiler", "heat_pump"],
-        prices=[1800.0, 2000.0],
-        emissions=[3.6, 1.8],
-        fuel_costs=[0.0, 0.0],
+        technologies=["none", "car"],
         clean=1,
-        base_values=[3000.0, 3100.0],
+        dirty=1,
+        prices=[0.0, 5000.0],
+        values=[0.0, 9000.0],
+        mpg=[0.0, 30.0],
+        kwh_per_mile=[0.0, 0.0],
         group_shifts=[[0.0, 0.0], [0.0, 0.0]],
         horizon=10,
     )
-    with pytest.raises(R.ReformError, match="unknown technology 'gasoline'; did you mean gas_boiler"):
-        R.load_reform("pigouvian", econ)
+    with pytest.raises(R.ReformError, match="unknown technology 'electric'; valid: none, car"):
+        R.load_reform("ev_subsidy", econ)
     with pytest.raises(R.ReformError, match="needs 2 values"):
-        R.parse_reform({"tax": {"0": PIGOU}}, technologies=econ.technologies, horizon=10)
+        R.parse_reform({"tax": {"0": [0, 1, 2, 3]}}, technologies=econ.technologies, horizon=10)
     with pytest.raises(R.ReformError, match="round 12 is outside the horizon: rounds 0 to 9"):
         R.parse_reform({"scc": {"12": 5}}, technologies=econ.technologies, horizon=10)
-    args = Args(economy=econ, reform=str(write(tmp_path, "hp.json", '{"subsidy": {"heat_pump": 500}}')))
+    args = Args(economy=econ, reform=str(write(tmp_path, "car.json", '{"subsidy": {"car": 500}}')))
     pols = R.load_policies(args)
     assert pols.reform["subsidy"][0].tolist() == [0.0, 500.0]
 
 
 def test_the_reform_cli(capsys):
-    assert R.main(["--list"]) == 0
+    from scenarios.reform import main as reform_main
+
+    assert reform_main(["--list"]) == 0
     listed = capsys.readouterr().out
     assert all(name in listed for name in R.shipped_reforms())
-    assert R.main(["--show", "carbon_tax_ramp"]) == 0
+    assert reform_main(["--show", "carbon_tax_ramp"]) == 0
     shown = capsys.readouterr().out
-    assert "Carbon tax ramp" in shown and "174.8" in shown
-    assert R.main(["--json-schema"]) == 0
+    assert "Carbon tax ramp" in shown and "0.2" in shown
+    assert reform_main(["--json-schema"]) == 0
     schema = json.loads(capsys.readouterr().out)
     assert {"tax", "subsidy", "dividend_share", "prices"} <= set(schema["properties"])
-    assert R.main(["--show", "nope"]) == 2
+    assert reform_main(["--show", "nope"]) == 2

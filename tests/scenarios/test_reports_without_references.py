@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 
 from scenarios import bandit_alignment
-from scenarios._bandit_report import _verdicts
+from scenarios._bandit_report import _wins, normalize, paired_table, pooled_scores
 
 
-@pytest.mark.slow  # about 40 s; the fast test below checks the verdicts on the same kind of table
+@pytest.mark.slow  # about a minute; the fast tests below check the scores and verdicts on small tables
 def test_bandit_run_without_the_oracle_finishes_with_its_report(tmp_path, capsys):
     """The issue's command (smaller): normalized scores need the oracle, so the verdicts skip them."""
     argv = [
@@ -29,29 +29,36 @@ def test_bandit_run_without_the_oracle_finishes_with_its_report(tmp_path, capsys
         "--observations",
         "full",
         "--no-progress",
+        "--retrain",
+        "--train.iterations",
+        "2",
         "--out",
         str(tmp_path / "run"),
     ]
     assert bandit_alignment.main(argv) == 0, capsys.readouterr().err
     results = pd.read_csv(tmp_path / "run" / "results.csv")
     assert results.normalized_score.isna().all()  # nothing to normalize by
+    assert set(results.shots[results.principal == "mermaide"]) == {0, 1}
     html = (tmp_path / "run" / "report.html").read_text()
     assert "Normalized scores need both the" in html
 
 
-def _results(score: float) -> pd.DataFrame:
+def _results(with_oracle: bool) -> pd.DataFrame:
     rows = []
+    names = (("none", 0.0, 0), ("mermaide", 0.7, 1), ("mermaide", 0.5, 0), ("wm_only", 0.4, 1))
+    if with_oracle:
+        names += (("oracle", 1.0, 0),)
     for seed in range(3):
-        for principal, level in (("none", 0.0), ("constant", 0.4), ("mermaide", 0.7)):
+        for principal, level, shots in names:
             rows.append(
                 {
                     "principal": principal,
                     "observation": "full",
-                    "shots": 1,
+                    "shots": shots,
                     "setting": "explorative",
                     "seed": seed,
-                    "normalized_score": score if np.isnan(score) else level + 0.05 * seed * (principal == "mermaide"),
-                    "principal_return": level,
+                    "type_index": 0,
+                    "principal_return": 10 * level + 0.1 * seed * (principal == "mermaide"),
                     "intervention_cost": 0.0,
                     "adaptation_cost": 0.0,
                     "target_rate": 0.5,
@@ -60,7 +67,21 @@ def _results(score: float) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def test_verdicts_compare_where_scores_exist_and_are_silent_where_they_do_not():
-    assert _verdicts(_results(float("nan"))) == []
-    (line,) = _verdicts(_results(0.0))
-    assert line.startswith("full observation, 1-shot: MERMAIDE normalized score 0.75") and "constant +0.35" in line
+def test_scores_and_verdicts_exist_only_where_their_references_do():
+    without = normalize(_results(False), threshold=1.0)
+    assert without.normalized_score.isna().all() and pooled_scores(without, 1.0).empty
+    with_ref = normalize(_results(True), threshold=1.0)
+    pooled = pooled_scores(with_ref, 1.0)
+    assert set(pooled.principal) == {"none", "mermaide", "wm_only", "oracle"}
+    np.testing.assert_allclose(pooled[pooled.principal == "oracle"].normalized_score, 1.0)
+    table = paired_table(with_ref)  # MERMAIDE 1-shot vs the comparators present (wm_only 1-shot, itself 0-shot)
+    assert set(table.comparator) == {"wm_only 1-shot", "mermaide 0-shot"}
+    assert (table.verdict == "MERMAIDE better").all()
+    (line,) = _wins(table)
+    assert line.startswith("full observation: MERMAIDE 1-shot beats all") and "1 of 1 held-out" in line
+
+
+def test_no_mermaide_means_no_comparison_table():
+    results = normalize(_results(True), threshold=1.0)
+    assert paired_table(results[results.principal != "mermaide"]).empty
+    assert _wins(pd.DataFrame()) == []

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -35,19 +36,21 @@ BANDIT = ["--quick", "--principals", "none,constant", "--setup.horizon", "8", "-
 
 
 class _Interrupt:
-    """Makes ``IncentiveModel.run`` raise ``exc`` on its ``at``-th call (1-based)."""
+    """Makes ``target.run`` (an episode; default ``IncentiveModel.run``) raise ``exc`` on its ``at``-th call."""
 
-    def __init__(self, monkeypatch: pytest.MonkeyPatch, at: int, exc: type[BaseException]) -> None:
+    def __init__(
+        self, monkeypatch: pytest.MonkeyPatch, at: int, exc: type[BaseException], target: type = IncentiveModel
+    ) -> None:
         self.calls, self.at, self.exc = 0, at, exc
-        real = IncentiveModel.run
+        real = target.run
 
-        def run(model: IncentiveModel, rounds: int) -> IncentiveModel:
+        def run(model: Any, *args: Any) -> Any:
             self.calls += 1
             if self.calls == self.at:
                 raise self.exc("interrupted by the test")
-            return real(model, rounds)
+            return real(model, *args)
 
-        monkeypatch.setattr(IncentiveModel, "run", run)
+        monkeypatch.setattr(target, "run", run)
 
 
 def _assert_incomplete(out: Path, exc: type[BaseException]) -> Path:
@@ -78,8 +81,10 @@ def _one_error_line(capsys: pytest.CaptureFixture[str]) -> str:
     ],
 )
 def test_green_tax_interrupted_mid_run(tmp_path, monkeypatch, capsys, at, exc, settings_left):
+    from scenarios.green_tax.economy import GreenModel
+
     out = tmp_path / "run"
-    stop = _Interrupt(monkeypatch, at, exc)
+    stop = _Interrupt(monkeypatch, at, exc, target=GreenModel)  # green_tax's episodes run the economy
     with pytest.raises(exc, match="interrupted by the test"):
         green_tax.main([*GREEN, "--out", str(out)])
     assert stop.calls == at
@@ -104,7 +109,7 @@ def test_green_tax_interrupted_mid_run(tmp_path, monkeypatch, capsys, at, exc, s
 @pytest.mark.parametrize("exc", [KeyboardInterrupt, OSError])
 def test_green_tax_interrupted_while_writing_the_report(tmp_path, monkeypatch, exc):
     """The results table is written, the report is not: still only a .partial folder."""
-    import scenarios._green_report as report
+    import scenarios.green_tax.report as report
 
     def broken(*args, **kwargs):
         raise exc("interrupted by the test")

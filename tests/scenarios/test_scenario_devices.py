@@ -7,6 +7,7 @@ choices are identical; money sums agree up to float32 rounding.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 pytest.importorskip("torch")
@@ -31,12 +32,14 @@ def test_green_episode_same_choices_on_torch(principal):
 
 def test_bandit_episode_same_actions_on_torch():
     setup = BanditSetup()
-    task = BanditProblem(setup).sample_tasks(1, np.random.default_rng(4))[0]
-    principal = make_principal("constant", incentives=[0.3, 0.0, 0.0])
-    cpu, r_cpu = B._episode(setup, task, 200, 11, principal)
-    dev, r_dev = B._episode(setup, task, 200, 11, make_principal("constant", incentives=[0.3, 0.0, 0.0]), "torch-cpu")
-    np.testing.assert_array_equal(r_cpu["target_share"].to_numpy(), r_dev["target_share"].to_numpy())
-    assert dev["principal_return"] == pytest.approx(cpu["principal_return"], rel=1e-5)
+    tasks = BanditProblem(setup).sample_tasks(2, np.random.default_rng(4))
+    out = {}
+    for device in ("cpu", "torch-cpu"):
+        principal = make_principal("constant", incentives=[0.3, 0.0, 0.0])
+        rows, rounds = B._evaluate_fixed("constant", principal, setup, tasks, 100, 11, device)
+        out[device] = (pd.DataFrame(rows), rounds)
+    np.testing.assert_array_equal(out["cpu"][1]["target_share"], out["torch-cpu"][1]["target_share"])
+    np.testing.assert_allclose(out["cpu"][0].principal_return, out["torch-cpu"][0].principal_return, rtol=1e-6)
 
 
 @pytest.mark.parametrize("main", [G.main, B.main])

@@ -1,7 +1,7 @@
 """Test plugins: a user-defined learner and principals, reachable by import path.
 
 ``MyLearner`` does not inherit from ``simulator.Learner``; it only has the shape
-of the contract (DESIGN.md section 3), so ``learner="tests.simulator.helpers:MyLearner"``
+of the contract (docs/design.md), so ``learner="tests.simulator.helpers:MyLearner"``
 must work inside ``IncentiveModel``, alone or in a mixture with built-in families.
 """
 

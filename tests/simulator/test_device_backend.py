@@ -1,4 +1,4 @@
-"""Device backend: the torch path chooses what the numba path chooses (DESIGN.md sections 6 and 8).
+"""Device backend: the torch path chooses what the numba path chooses (docs/design.md).
 
 ``device="torch-cpu"`` runs the device code (:mod:`simulator._torch_backend`) on the CPU,
 so these tests need no GPU. Measured on 10,000 agents x 200 rounds per family, the

@@ -1,4 +1,4 @@
-"""A user-defined learner class (not a subclass of Learner) works by import path (DESIGN.md section 3)."""
+"""A user-defined learner class (not a subclass of Learner) works by import path (docs/design.md)."""
 
 from __future__ import annotations
 

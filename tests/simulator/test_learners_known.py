@@ -2,7 +2,7 @@
 
 Each test runs many agents of one family as independent replications on a
 small bandit, with fixed seeds and explicit tolerances (sources in
-shared/REFERENCES.md section 1).
+each test's docstring).
 """
 
 from __future__ import annotations
@@ -161,7 +161,7 @@ def test_thompson_concentrates_on_best_arm() -> None:
 
 
 def test_pessimistic_greedy_never_tries_arm_noise_free() -> None:
-    """DESIGN.md section 8: with noise-free rewards, a greedy agent never tries an arm whose prior
+    """Pessimism: with noise-free rewards, a greedy agent never tries an arm whose prior
     is below the other arm's true mean (and below that arm's prior); with the prior above the other
     arm's true mean it does try it and stays there."""
     n = 400
@@ -357,7 +357,7 @@ def test_roth_erev_probabilities_stay_valid_with_negative_rewards() -> None:
 
 
 def test_roth_erev_full_spillover_stops_learning() -> None:
-    """REFERENCES.md: with experimentation e = (K - 1) / K every action gets R / K whichever was
+    """Erev & Roth (1998): with experimentation e = (K - 1) / K every action gets R / K whichever was
     chosen, so nothing is learned about which action pays: from equal propensities the choice stays
     uniform, while a small e learns the paying action."""
     n, k = 500, 4

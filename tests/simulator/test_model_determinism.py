@@ -1,4 +1,4 @@
-"""Determinism: one seed, one result, bit for bit (DESIGN.md sections 2, 6 and 8; STYLE.md 12(d)).
+"""Determinism: one seed, one result, bit for bit (docs/design.md).
 
 Same seed -> identical DataCollector tables; different seed -> different
 tables; the numba thread count does not matter; drawing from the global

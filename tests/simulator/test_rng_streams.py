@@ -1,4 +1,4 @@
-"""The counter-based random streams (simulator/_rng.py, DESIGN.md section 6)."""
+"""The counter-based random streams (simulator/_rng.py, docs/design.md)."""
 
 from __future__ import annotations
 

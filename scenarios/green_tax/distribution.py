@@ -104,7 +104,8 @@ def distribution_table(
         Columns ``group`` (``"1"``..``"10"``, ``"all"``), ``metric``, ``value``. Metrics:
         ``baseline_mean``, ``reform_mean``, ``change``, ``relative_change_pct``,
         ``change_pct_income`` (the group's mean change over its mean baseline net income),
-        ``better_off``, ``worse_off``, ``unchanged`` (weighted counts),
+        ``better_off``, ``worse_off``, ``unchanged`` (weighted counts), ``gainers_pct`` (percent of households
+        whose change is positive, however small),
         ``share_<bucket>`` (percent of households) for each bucket, ``households``, ``income_mean``,
         and for ``all`` also ``gini_surplus_baseline``, ``gini_surplus_reform``,
         ``gini_income_baseline``, ``gini_income_reform`` (net income).
@@ -129,6 +130,7 @@ def distribution_table(
             "pct": pct,
             "net_base": net_base,
             "better": (bucket >= 3).astype(float),
+            "gain": (d > 0).astype(float) * 100.0,
             "worse": (bucket <= 1).astype(float),
             "unchanged": (bucket == 2).astype(float),
             **{f"share_{k}": (bucket == i).astype(float) * 100.0 for i, k in enumerate(BUCKETS)},
@@ -151,6 +153,7 @@ def distribution_table(
             "better_off": float(sub.better.sum()),
             "worse_off": float(sub.worse.sum()),
             "unchanged": float(sub.unchanged.sum()),
+            "gainers_pct": float(sub.gain.mean()),
         }
         for k in BUCKETS:
             stats[f"share_{k}"] = float(sub[f"share_{k}"].mean())

@@ -1,56 +1,55 @@
 """green_tax: carbon taxation of learning households, the project's headline run.
 
-N households (default 10,000) choose each year one of K technologies (default:
-gasoline car, hybrid, electric car). They know prices and posted taxes but must
-*learn* the value of a technology by owning it; a share are pessimistic about the
-electric car (range anxiety: their prior is $2,500/yr below the truth), a share
-are informed best-responders (the textbook rational consumer). The government
-sets each year a tax or subsidy per technology. The economy's equations,
-defaults and sources are in :mod:`scenarios._green_economy`; in short:
-welfare = sum of realised private values - prices - SCC x emissions - (lambda -
-1) x subsidy outlays (taxes are transfers; DESIGN.md section 8).
+N households (default 10,000), of ten income deciles and two areas, own no car or cars of one of three
+technologies (gasoline, hybrid, electric) and drive them. They start from a steady-state fleet (a
+burn-in under no policy) and replace their cars with a probability of 6% a year; between
+replacements they adjust their miles to the cost per mile. They know prices and posted policy but
+must *learn* the value of a technology by owning it (or from others' experience); a share are
+pessimistic about the electric car (their prior is $2,500/yr below the truth), a share are informed
+(the textbook rational consumer). The government sets a carbon tax (per tonne, paid per mile: on
+gasoline and on charging electricity) and vehicle taxes or subsidies per technology. The economy's
+equations, defaults and sources are in :mod:`scenarios.green_tax.economy` and ``docs/parameters.md``; in
+short, welfare = realised values at resource cost - SCC x emissions + (lambda - 1) x (revenue - subsidy
+outlays - dividends), discounted at the rate of the EPA (2023) SCC path used (2% by default).
 
-Principals (``--principals``): ``none``; ``pigouvian`` (tau = SCC x e);
-``best_constant`` (the best constant tax vector, searched with hindsight on this
-very population); ``oracle`` (plans with the true simulator and the households'
-learning state over "an early push for d years, then the Pigouvian tax" and
-"an early push, then the best constant vector" schedules, the push being a
-clean subsidy or a surcharge on the other technologies, re-planning every 5
-years: never below ``best_constant``); ``oracle_clean`` (the same planner
-limited to "a clean subsidy for d years or for good, then the Pigouvian tax":
-the best version, with full knowledge, of the temporary-subsidy policy); the
-learned principals ``mermaide``, ``wm_only``,
-``meta_only``, ``model_free`` (meta-trained on a distribution of populations,
-evaluated 0- and 1-shot on held-out populations). ``first_best`` in the results
-is a reference value, not a principal: the same households, informed, under the
-Pigouvian tax.
+Principals (``--principals``): ``none`` (no carbon tax either); ``pigouvian`` (a carbon tax equal to the
+SCC of the year, no vehicle incentive: first best for informed households at lambda = 1); the others set
+vehicle incentives on top of the Pigouvian carbon tax: ``best_constant`` (the best constant vehicle
+taxes or subsidies, searched with hindsight on this very population); ``oracle`` (plans with the true
+simulator and the households' learning state over "an early push for d years" schedules, the push being
+an electric-car subsidy or a surcharge on the other cars, also on top of the best constant vector,
+re-planning every 5 years: never below ``best_constant``); ``oracle_clean`` (the same planner limited to
+"an electric-car subsidy for d years or for good"); the learned principals ``mermaide``, ``wm_only``,
+``meta_only``, ``model_free`` (meta-trained on a distribution of populations, evaluated 0- and 1-shot on
+held-out populations). ``first_best`` in the results is a reference value, not a principal: the welfare
+of the same households, informed, under the Pigouvian carbon tax.
 
-Evaluation settings (``--settings``): ``headline`` (the default population),
-``rational`` (everyone informed: the Pigouvian tax must be optimal),
-``deep_pessimism`` and ``unseen_family`` (held out: deeper and more widespread
-pessimism; Thompson-sampling households, a family absent from training).
+Evaluation settings (``--settings``): ``headline`` (the default population), ``rational`` (everyone
+informed: the Pigouvian tax must be optimal), ``deep_pessimism`` and ``unseen_family`` (held out: deeper
+and more widespread pessimism; Thompson-sampling households, a family absent from training).
 
-``--response`` instead sweeps gasoline price rises (as taxes proportional to
-fuel use) and reports short-run (next year) and long-run (end of horizon)
-elasticities of gasoline-car demand for learning vs rational households.
+``--response`` instead raises the gasoline price (by each of ``--response-rises``, from round 0 on) and
+reports the short-run (first year) and long-run (end of the horizon) elasticities of gasoline demand,
+split into the part from miles (the fleet held at the untaxed run's) and the part from the fleet
+(technology and ownership), for learning vs informed households, against the published ranges; it
+writes ``response.csv`` and ``rounds.csv``.
 
-``--reform FILE`` (JSON, TOML or YAML: ``{parameter: {round: value}}``, or a
-shipped reform's name such as ``tax_and_dividend``) runs the baseline-vs-reform
-analysis instead (:mod:`scenarios.reform`): the same households under the
-baseline (``--baseline FILE``, default current policy) and under the reform,
-aggregate and distributional tables with CIs over seeds. With ``reform`` among
-``--principals`` the file is played as one more principal in the comparison.
-Parameters: ``docs/parameters.md``.
+``--reform FILE`` (JSON, TOML or YAML: ``{parameter: {round: value}}``, or a shipped reform's name such
+as ``tax_and_dividend``) runs the baseline-vs-reform analysis instead (:mod:`scenarios.reform`): the same
+households under the baseline (``--baseline FILE``, default current policy) and under the reform,
+aggregate and distributional tables with CIs over seeds. With ``reform`` among ``--principals`` the file
+is played as one more principal in the comparison. Parameters: ``docs/parameters.md``.
 
-Run ``python -m scenarios.green_tax --help``. Output: a run folder with
-results.csv, rounds.csv, config.toml, run.json, plots and report.html.
+Run ``python -m scenarios.green_tax --help``. Output: a run folder with results.csv, rounds.csv,
+config.toml, run.json, plots and report.html.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
-import sys
+import hashlib
+import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -63,25 +62,49 @@ from tqdm import tqdm
 
 from policies import make_principal
 from policies.baselines import search_best_constant
-from policies.green import PlanningOracle, Schedule, subsidy_then_tax_schedules
+from policies.green import PlanningOracle, subsidy_then_tax_schedules
 from simulator.config import ConfigError, ScenarioOptions, option, to_dict
 
-from . import reform as _reform  # registers the "reform" principal
-from ._backend import run_tasks
-from ._cli import scenario_main
-from ._green_economy import Economy, HouseholdMix, build_model, elasticities, pigouvian_tax, welfare_of
+from .._backend import run_tasks
+from .._cli import scenario_main
+from . import reforms as _reform
+from . import report as _report
+from .economy import (
+    SETTINGS,
+    Economy,
+    HouseholdMix,
+    Instruments,
+    PolicySource,
+    build,
+    elasticities,
+    gallons_per_mile,
+    informed_mix,
+    no_policy,
+    pin_ownership,
+    setting_mix,
+)
 
 __all__ = [
+    "BASELINES",
+    "LEARNED",
+    "SCENARIO",
+    "SCENARIO_BUILT",
     "SETTINGS",
     "TASK_KEYS",
     "Args",
     "EvalTask",
+    "OracleConfig",
+    "best_constant_vector",
     "episode",
     "eval_tasks",
     "evaluate_task",
+    "informed_mix",
     "main",
+    "make_baseline",
     "resolve",
+    "response_sweep",
     "run",
+    "run_reform_analysis",
     "setting_mix",
 ]
 
@@ -90,8 +113,7 @@ BASELINES = ("none", "pigouvian", "best_constant", "oracle", "oracle_clean")
 #: baselines built by this scenario (``make_baseline``), not registered principals
 SCENARIO_BUILT = frozenset({"oracle_clean"})
 LEARNED = ("model_free", "meta_only", "wm_only", "mermaide")
-SETTINGS = ("headline", "rational", "deep_pessimism", "unseen_family")
-CHECKPOINT_DIR = Path(__file__).parent / "checkpoints" / SCENARIO
+CHECKPOINT_DIR = Path(__file__).parents[1] / "checkpoints" / SCENARIO
 
 
 @dataclass
@@ -99,18 +121,20 @@ class OracleConfig:
     """Candidate schedules of the planning oracle."""
 
     levels: list[float] = option(
-        default_factory=lambda: [1000.0, 2000.0, 3000.0, 4500.0], help="clean-technology subsidies tried, $/yr", low=0
+        default_factory=lambda: [250.0, 500.0, 1000.0, 2000.0],
+        help="electric-car subsidies tried, $/yr per vehicle",
+        low=0,
     )
     durations: list[int] = option(default_factory=lambda: [1, 2, 4, 8], help="subsidy durations tried, years", low=1)
     replan_every: int = option(5, help="years between re-plans", low=1)
     surcharge_levels: list[float] = option(
-        default_factory=lambda: [500.0, 1000.0, 2000.0],
-        help="early surcharges on the non-clean technologies tried, $/yr",
+        default_factory=lambda: [250.0, 500.0, 1000.0],
+        help="early surcharges on the other cars tried, $/yr per vehicle",
         low=0,
     )
     clean_levels: list[float] = option(
-        default_factory=lambda: [250.0, 500.0, 1000.0, 2000.0, 3000.0, 4500.0],
-        help="oracle_clean: clean-technology subsidies tried, $/yr",
+        default_factory=lambda: [125.0, 250.0, 500.0, 1000.0, 2000.0, 3000.0],
+        help="oracle_clean: electric-car subsidies tried, $/yr per vehicle",
         low=0,
     )
     clean_durations: list[int] = option(
@@ -138,8 +162,9 @@ class Args(ScenarioOptions):
         default_factory=lambda: [0.05, 0.1, 0.2, 0.5], help="gasoline price rises of the --response sweep", low=0
     )
     best_constant_grid: list[float] = option(
-        default_factory=lambda: [-3000.0, -2000.0, -1000.0, -500.0, 0.0, 500.0, 1000.0],
-        help="deviations from the Pigouvian rate tried per technology by best_constant, $/yr",
+        default_factory=lambda: [-1000.0, -500.0, -250.0, 0.0, 250.0, 500.0, 1000.0],
+        help="vehicle taxes (> 0) or subsidies (< 0) tried per technology by best_constant, on top of the Pigouvian "
+        "carbon tax, $/yr per vehicle",
     )
     checkpoints: str | None = option(None, help="folder of trained principals (default: the shipped ones)")
     retrain: bool = option(False, help="train the learned principals from scratch (progress bar, ETA)")
@@ -157,7 +182,7 @@ class Args(ScenarioOptions):
         """Cross-field checks (errors name the field); principal and learner specs are resolved here, before a run."""
         from policies import principal_class
 
-        from ._green_economy import draw_households
+        from .economy import draw_households
 
         super().check()
         known = set(BASELINES) | set(LEARNED) | {"constant", "reform"}
@@ -169,15 +194,17 @@ class Args(ScenarioOptions):
                     principal_class(p)
                 except ValueError as exc:
                     raise ValueError(f"principals: {exc}") from None
-        if self.economy.clean >= len(self.economy.technologies):
-            raise ValueError("economy.clean: not a technology index")
-        # the model with one rational household, and every learner family of every setting as one household
+        try:
+            self.economy.check()
+        except ValueError as exc:
+            raise ValueError(f"economy.{exc}") from None
+        try:
+            self.households.check(self.economy.k)
+        except ValueError as exc:
+            raise ValueError(f"households.{exc}") from None
+        # every learner family of every setting as one household
         for setting in self.settings:
             mix = setting_mix(self.households, setting, self.learner)
-            try:  # the game (values, taxes) too
-                build_model(self.economy, dataclasses.replace(mix, rational_share=1.0), 0, n_households=1)
-            except (ValueError, TypeError) as exc:
-                raise ValueError(f"economy, households: {exc}") from None
             where = "learner" if self.learner else "households.learners"
             for family, params in mix.learners.items():
                 weight = params.get("weight", 1.0) if isinstance(params, dict) else None
@@ -201,33 +228,9 @@ class Args(ScenarioOptions):
 
 
 # ----------------------------------------------------------------- setup
-def setting_mix(mix: HouseholdMix, setting: str, learner: str | None = None) -> HouseholdMix:
-    """The household mix of an evaluation setting."""
-    if setting == "rational":
-        return dataclasses.replace(mix, rational_share=1.0)
-    if setting == "deep_pessimism":
-        mix = dataclasses.replace(mix, pessimistic_share=0.8, pessimism_depth=4000.0)
-    elif setting == "unseen_family":
-        mix = dataclasses.replace(mix, learners={"thompson": {"weight": 1.0, "sigma": 800.0}})
-    elif setting != "headline":
-        raise ValueError(f"unknown setting {setting!r}")
-    if learner:
-        mix = dataclasses.replace(mix, learners={learner: {"weight": 1.0}})
-    return mix
-
-
-def informed_mix(mix: HouseholdMix) -> HouseholdMix:
-    """The same households, informed: learners replaced by exact best responders."""
-    return dataclasses.replace(mix, learners={"best_response": {"weight": 1.0, "temperature": 0.0}})
-
-
-def _reward_fn(econ: Economy, n: int):
-    disc = 1.0
-
-    def reward(sums: dict[str, np.ndarray], incentives: np.ndarray, round_: int) -> float:
-        return welfare_of(econ, sums, n, changed=False)["welfare"] * disc
-
-    return reward
+def _reward(sums: dict[str, float], incentives: np.ndarray, round_: int) -> float:
+    """The oracle's reward of a simulated round: welfare per household (a fork of the economy's step)."""
+    return sums["welfare"]
 
 
 def make_baseline(name: str, args: Args, econ: Economy, n: int, best_vec: np.ndarray | None) -> Any:
@@ -237,9 +240,9 @@ def make_baseline(name: str, args: Args, econ: Economy, n: int, best_vec: np.nda
         cfg = args.oracle
 
         def candidates(spec: Any) -> list[np.ndarray]:
-            # oracle: early pushes (a clean subsidy, or a surcharge on the other technologies) for d years on
-            # top of the Pigouvian tax and on top of the best constant vector when it is known, plus both
-            # constants: never below best_constant. oracle_clean: clean subsidies then the Pigouvian tax only.
+            # oracle: early pushes (an electric-car subsidy, or a surcharge on the other cars) for d years on top of
+            # the Pigouvian carbon tax and on top of the best constant vector when it is known, plus both constants:
+            # never below best_constant. oracle_clean: electric-car subsidies only.
             if not full:
                 return subsidy_then_tax_schedules(spec, econ.horizon, cfg.clean_levels, cfg.clean_durations, econ.clean)
             family = subsidy_then_tax_schedules(spec, econ.horizon, cfg.levels, cfg.durations, econ.clean)
@@ -250,9 +253,7 @@ def make_baseline(name: str, args: Args, econ: Economy, n: int, best_vec: np.nda
                 return family
             return family + [np.clip(path - path[-1] + best_vec, spec.lower, spec.upper) for path in family]
 
-        return PlanningOracle(
-            candidates, _reward_fn(econ, n), discount=econ.discount, replan_every=args.oracle.replan_every
-        )
+        return PlanningOracle(candidates, _reward, discount=econ.discount, replan_every=args.oracle.replan_every)
     if name == "best_constant":
         assert best_vec is not None
         return make_principal("best_constant", incentives=best_vec)
@@ -260,84 +261,40 @@ def make_baseline(name: str, args: Args, econ: Economy, n: int, best_vec: np.nda
 
 
 # -------------------------------------------------------------- episodes
-def _rates_changed(prev: np.ndarray | None, x: np.ndarray) -> bool:
-    return prev is not None and not np.allclose(prev, x)
-
-
 def episode(
-    econ: Economy, mix: HouseholdMix, seed: int, principal: Any, *, n: int | None = None, device: str = "cpu"
+    econ: Economy,
+    mix: HouseholdMix,
+    seed: int,
+    principal: Any,
+    *,
+    n: int | None = None,
+    device: str = "cpu",
 ) -> tuple[dict[str, float], pd.DataFrame]:
-    """Run one horizon; return the discounted totals per household and the per-year table."""
-    model, hh = build_model(econ, mix, seed, principal, n_households=n, collect_every=10**9, device=device)
-    model.run(econ.horizon)
-    return summarize_ledger(econ, model, hh)
-
-
-def summarize_ledger(econ: Economy, model: Any, hh: Any) -> tuple[dict[str, float], pd.DataFrame]:
-    """Per-year welfare decomposition from the ledger, and discounted totals per household."""
-    n = model.n_agents
-    rows = []
-    prev = None
-    for rec in model.ledger.records:
-        sums = {"counts": rec.counts, "private": rec.private, "paid": rec.paid, "collected": rec.collected}
-        w = welfare_of(econ, sums, n, changed=_rates_changed(prev, rec.incentives))
-        prev = rec.incentives
-        row = {"round": rec.round, **w}
-        for j, tech in enumerate(econ.technologies):
-            row[f"tax_{tech}"] = -float(rec.incentives[j])
-            row[f"share_{tech}"] = float(rec.counts[:, j].sum() / max(rec.counts.sum(), 1.0))
-        rows.append(row)
-    df = pd.DataFrame(rows)
-    disc = (1.0 + econ.discount) ** -df["round"].to_numpy()
-    totals = {
-        "welfare": float((df.welfare * disc).sum()),
-        "private_surplus": float((df.private_surplus * disc).sum()),
-        "damages": float((df.damages * disc).sum()),
-        "tax_revenue": float((df.tax_revenue * disc).sum()),
-        "subsidy_cost": float((df.subsidy_cost * disc).sum()),
-        "admin_cost": float((df.admin_cost * disc).sum()),
-        "emissions": float(df.emissions.sum()),
-        "clean_share": float(df.clean_share.mean()),
-        "final_clean_share": float(df.clean_share.iloc[-1]),
-        "dirty_share": float(df.dirty_share.mean()),
-    }
-    totals["intervention_cost"] = totals["subsidy_cost"] + totals["admin_cost"]
-    totals["principal_return"] = totals["welfare"]
-    totals["target_rate"] = totals["clean_share"]
-    groups = _incidence(econ, model, hh)
-    totals.update(groups)
-    return totals, df
-
-
-def _incidence(econ: Economy, model: Any, hh: Any) -> dict[str, float]:
-    """Mean net private surplus (values - prices - taxes + subsidies) per household group."""
-    out = {}
-    if model.ledger.track_households:
-        net = model.ledger.hh_private + model.ledger.hh_incentive
-        for g, name in enumerate(econ.group_names):
-            sel = hh.group == g
-            if sel.any():
-                out[f"net_surplus_{name}"] = float(net[sel].mean())
-    return out
+    """Run the burn-in and the horizon; return the discounted totals per household and the per-year table."""
+    model = build(econ, mix, seed, principal, n=n, device=device).run()
+    return model.totals(), model.rounds()
 
 
 def best_constant_vector(econ: Economy, mix: HouseholdMix, seed: int, grid: Sequence[float], n: int) -> np.ndarray:
-    """Coordinate search (two sweeps) over constant tax vectors around Pigouvian, with hindsight on this population."""
-    model, _ = build_model(econ, mix, seed, make_principal("none"), n_households=n, collect_every=10**9)
-    reward = _reward_fn(econ, n)
-    base = -pigouvian_tax(econ)
+    """Coordinate search (two sweeps) over constant vehicle taxes per technology, on top of the Pigouvian carbon tax.
+
+    With hindsight on this population: every candidate is played on a fork of the same burned-in economy
+    (the same households and random streams). A grid value d taxes technology j by d (subsidises it by -d).
+    """
+    model = build(econ, mix, seed, make_principal("constant", incentives=np.zeros(econ.k)), n=n)
+    disc = (1.0 + econ.discount) ** -np.arange(econ.horizon)
 
     def value(x: np.ndarray) -> float:
         fork = model.fork()
-        return sum((1 + econ.discount) ** -t * reward(fork.step(x), x, t) for t in range(econ.horizon))
+        return float(sum(disc[t] * fork.step(x)["welfare"] for t in range(econ.horizon)))
 
-    best = base.copy()
+    best = np.zeros(econ.k)
     for _sweep in range(2):
-        for j in range(econ.k):
+        for j in range(1, econ.k):  # no incentive on having no car
             cands = []
             for d in grid:
                 c = best.copy()
-                c[j] = base[j] - d  # a deviation d raises the tax on j by d
+                c[j] = -d
                 cands.append(c)
             best, _ = search_best_constant(value, cands)
     return best
@@ -381,7 +338,7 @@ def run(args: Args) -> Path:
     """
     from analysis.runs import default_out_dir
 
-    from ._backend import check_backend, open_run_folder
+    from .._backend import check_backend, open_run_folder
 
     args = resolve(args)
     check_backend(args.backend)
@@ -403,20 +360,17 @@ def run(args: Args) -> Path:
     with open_run_folder(out, scenario=SCENARIO, config=cfg, seeds=seeds, resume=args.resume, **folder) as rf:
         rf.write_config(cfg)
         if reform_mode:
-            _reform.run_analysis(rf, args, seeds, policies)
+            run_reform_analysis(rf, args, seeds, policies)
         elif args.response:
-            table = response_sweep(args, seeds)
-            rf.write_results(table)
-            from ._green_report import write_response_report
-
-            write_response_report(rf, table, args)
-            print(table.to_string(index=False))
+            table, rounds = response_sweep(args, seeds)
+            rf.write_table("response.csv", table)  # not results: a table of elasticities
+            rf.write_rounds(rounds)
+            _report.write_response_report(rf, table, args)
+            _report.print_response_table(table)
         else:
             results, rounds = _compare_into(rf, args, seeds)
-            from ._green_report import print_table, write_report
-
-            write_report(rf, results, rounds, args)
-            print_table(results)
+            _report.write_report(rf, results, rounds, args)
+            _report.print_table(results)
     return out
 
 
@@ -432,7 +386,7 @@ class EvalTask:
     seed: int
     setting: str
     learned: dict[str, Any] = dataclasses.field(default_factory=dict)
-    reform: Any = None  # the resolved reform of the principal "reform" (scenarios.reform.ResolvedPolicy)
+    reform: Any = None  # the resolved reform of the principal "reform" (scenarios.green_tax.reforms.ResolvedPolicy)
 
     @property
     def key(self) -> tuple[int, str]:
@@ -454,7 +408,7 @@ def evaluate_task(task: EvalTask) -> tuple[list[dict[str, Any]], pd.DataFrame]:
     args, seed, setting = task.args, task.seed, task.setting
     econ = args.economy
     n = args.households.n_households
-    mix = setting_mix(args.households, setting, args.learner)
+    mix = pin_ownership(econ, args.households, setting_mix(args.households, setting, args.learner))
     common = {"scenario": SCENARIO, "seed": seed, "setting": setting}
     dev = args.device
     fb, _ = episode(econ, informed_mix(mix), seed, make_principal("pigouvian"), n=n, device=dev)
@@ -478,8 +432,8 @@ def evaluate_task(task: EvalTask) -> tuple[list[dict[str, Any]], pd.DataFrame]:
         for shots, adapt_cost, totals, df in outs:
             row = {**common, "principal": name, "shots": shots, "adaptation_cost": adapt_cost}
             row.update(first_best=fb["welfare"], **totals)
-            for group in econ.group_names:  # every task writes the same columns (a group may be empty)
-                row.setdefault(f"net_surplus_{group}", float("nan"))
+            for d in range(1, 11):  # every task writes the same columns
+                row.setdefault(f"net_surplus_d{d}", float("nan"))
             rows.append(row)
             rounds.append(df.assign(principal=name, shots=shots, **common))
     return [_ordered(r) for r in rows], pd.concat(rounds, ignore_index=True)
@@ -514,7 +468,7 @@ def _ray(args: Args) -> dict[str, Any]:
 
 def _compare_into(rf: Any, args: Args, seeds: list[int]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Run the comparison's tasks, streaming each task's rows into ``rf``; returns the final tables."""
-    from ._backend import TaskStore
+    from .._backend import TaskStore
 
     tasks = eval_tasks(args, seeds)
     store = TaskStore(rf, TASK_KEYS, resume=args.resume)
@@ -540,7 +494,7 @@ def _load_learned(args: Args) -> dict[str, Any]:
     names = [p for p in args.principals if p in LEARNED]
     if not names:
         return {}
-    from ._green_learning import load_or_train
+    from .._green_learning import load_or_train
 
     return load_or_train(names, args)
 
@@ -548,51 +502,139 @@ def _load_learned(args: Args) -> dict[str, Any]:
 def _learned_episodes(
     principal: Any, econ: Economy, mix: HouseholdMix, seed: int, n: int, shots: Sequence[int], device: str = "cpu"
 ):
-    from ._green_learning import evaluate_learned
+    from .._green_learning import evaluate_learned
 
     return evaluate_learned(principal, econ, mix, seed, n, shots, functools.partial(episode, device=device))
 
 
-def response_sweep(args: Args, seeds: list[int]) -> pd.DataFrame:
-    """Short- and long-run elasticities of gasoline-car demand, learning vs rational households.
+class _GasolinePriceRise(PolicySource):
+    """No policy; the gasoline price is ``rise`` higher from round 0 on (a market price, not a tax)."""
 
-    A gasoline price rise of r is a tax r x fuel cost on each technology (its
-    gasoline use), introduced after ``burn_in`` = horizon // 2 years of no policy;
-    SR compares the dirty share in the year of introduction with the untaxed run
-    (same seed, common random numbers), LR at the end of the horizon.
+    def __init__(self, econ: Economy, rise: float) -> None:
+        self.ins = no_policy(econ.k)
+        self.ins.energy_change = rise * gallons_per_mile(econ) * econ.gasoline_price
+
+    def instruments(self, t: int) -> Instruments:
+        return self.ins
+
+    def announced(self, t: int, rounds: int) -> list[Instruments]:
+        return [self.ins] * rounds
+
+
+def _gasoline(counts: np.ndarray, miles: np.ndarray, gal: np.ndarray) -> float:
+    return float((counts * miles * gal[None, :]).sum())
+
+
+def response_sweep(args: Args, seeds: list[int]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Short- and long-run elasticities of gasoline demand, from miles and from the fleet, learning vs informed.
+
+    Each rise r of the gasoline price starts in round 0, after the burn-in, and stays; the untaxed run of
+    the same households (common random numbers) is the counterfactual. With G the gallons of a year,
+    the elasticity is log(G_r / G_0) / log(1 + r), split into **miles** (the rise's miles on the untaxed
+    run's fleet: log(G_mix / G_0)) and **fleet** (technologies and ownership: log(G_r / G_mix)). Short run:
+    round 0; long run: the last round (``economy.horizon`` years after the rise). Returns the table
+    (``attrs["analytic"]``: the informed households' analytic values, full steady state) and the rounds.
     """
     econ = args.economy
-    burn_in = max(econ.horizon // 2, 1)
-    horizon = burn_in + max(econ.horizon, 20)
-    econ_r = dataclasses.replace(econ, horizon=horizon)
     n = args.households.n_households
-    rows = []
-    for pop in ("rational", "learning"):
-        mix = (
-            dataclasses.replace(args.households, rational_share=1.0)
-            if pop == "rational"
-            else dataclasses.replace(args.households, rational_share=0.0)
-        )
+    gal = gallons_per_mile(econ)
+    rows, rounds = [], []
+    for pop in ("informed", "learning"):
+        share = 1.0 if pop == "informed" else 0.0
+        mix = pin_ownership(econ, args.households, dataclasses.replace(args.households, rational_share=share))
         for seed in seeds:
-            base_df = episode(econ_r, mix, seed, make_principal("none"), n=n, device=args.device)[1]
+            base = build(econ, mix, seed, make_principal("none"), n=n, device=args.device).run()
+            rounds.append(base.rounds().assign(population=pop, seed=seed, price_rise=0.0))
             for rise in args.response_rises:
-                path = np.zeros((horizon, econ.k))
-                path[burn_in:] = -rise * np.asarray(econ.fuel_costs)
-                df = episode(econ_r, mix, seed, Schedule(path), n=n, device=args.device)[1]
-                log_p = np.log1p(rise)
-                sr = np.log(df.dirty_share.iloc[burn_in] / base_df.dirty_share.iloc[burn_in]) / log_p
-                lr = np.log(df.dirty_share.iloc[-1] / base_df.dirty_share.iloc[-1]) / log_p
-                rows.append({"population": pop, "seed": seed, "price_rise": rise, "short_run": sr, "long_run": lr})
+                shock = build(econ, mix, seed, _GasolinePriceRise(econ, rise), n=n, device=args.device).run()
+                rounds.append(shock.rounds().assign(population=pop, seed=seed, price_rise=rise))
+                lp = np.log1p(rise)
+                row: dict[str, Any] = {"population": pop, "seed": seed, "price_rise": rise}
+                for label, t in (("short_run", 0), ("long_run", econ.horizon - 1)):
+                    cb, mb = base.counts_history[t], base.miles_history[t]
+                    cs, ms = shock.counts_history[t], shock.miles_history[t]
+                    g0, g_mix, g1 = _gasoline(cb, mb, gal), _gasoline(cb, ms, gal), _gasoline(cs, ms, gal)
+                    row[label] = np.log(g1 / g0) / lp
+                    row[f"{label}_miles"] = np.log(g_mix / g0) / lp
+                    row[f"{label}_fleet"] = np.log(g1 / g_mix) / lp
+                rows.append(row)
     table = pd.DataFrame(rows)
-    analytic = elasticities(econ, args.households)
-    table.attrs["analytic"] = analytic
-    return table
+    table.attrs["analytic"] = elasticities(econ, args.households)
+    return table, pd.concat(rounds, ignore_index=True)
+
+
+def run_reform_analysis(rf: Any, args: Args, seeds: list[int], policies: Any) -> dict[str, pd.DataFrame]:
+    """The baseline-vs-reform analysis into run folder ``rf``: tasks (streamed, resumable), tables, report.
+
+    The tasks (:func:`scenarios.green_tax.reforms.evaluate_reform_task`, one per seed x setting) and the
+    tables are the reforms module's; this drives them and writes the report.
+    """
+    from .._backend import TaskStore
+
+    assert policies.reform is not None
+    tasks = [
+        _reform.ReformTask(args, seed, setting, policies.baseline, policies.reform)
+        for seed in seeds
+        for setting in args.settings
+    ]
+    store = TaskStore(rf, ("seed", "setting"), resume=args.resume)
+    todo = [t for t in tasks if not store.is_done(t.key)]
+    bar = tqdm(total=len(tasks), initial=len(tasks) - len(todo), desc="green_tax reform", disable=not args.progress)
+    started = time.perf_counter()
+
+    def dist_file(key: tuple[int, str]) -> str:
+        return f"tasks/dist-{hashlib.sha1(json.dumps([str(k) for k in key]).encode()).hexdigest()[:20]}.csv"
+
+    def on_result(i: int, out: tuple[list[dict[str, Any]], pd.DataFrame, pd.DataFrame]) -> None:
+        rows, rounds, dist = out
+        rf.write_text(dist_file(todo[i].key), dist.to_csv(index=False))
+        store.add(todo[i].key, [_ordered(r) for r in rows], rounds)
+        bar.update(1)
+
+    threads = (args.threads or 1) if args.backend == "ray" else None
+    run_tasks(_reform.evaluate_reform_task, todo, backend=args.backend, on_result=on_result, threads_per_task=threads)
+    bar.close()
+    sim_seconds = time.perf_counter() - started
+    results, rounds = store.collect([t.key for t in tasks])
+    earlier = rf.path("distribution_by_seed.csv")  # a complete folder being resumed keeps its tables only
+    old = pd.read_csv(earlier, dtype={"group": str}) if args.resume and earlier.exists() else None
+    parts = []
+    for t in tasks:
+        part = rf.path(dist_file(t.key))
+        if part.exists():
+            parts.append(pd.read_csv(part, dtype={"group": str}))
+        elif old is not None:
+            parts.append(old[(old.seed == t.seed) & (old.setting.astype(str) == t.setting)])
+        else:
+            raise ConfigError(f"resume: the distributional table of seed {t.seed}, {t.setting} is missing; rerun")
+    dist = pd.concat(parts, ignore_index=True)
+    rf.write_results(results)
+    rf.write_rounds(rounds)
+    store.cleanup()
+    started = time.perf_counter()
+    econ = args.economy
+    tables = {
+        "results": results,
+        "rounds": rounds,
+        "horizon": _reform.aggregate_horizon(rounds, econ.discount),
+        "by_round": _reform.aggregate_by_round(rounds, econ.discount),
+        "paired_rounds": _reform.paired_rounds(rounds, econ.discount),
+        "distribution_seeds": dist,
+        "distribution": _reform.distribution_summary(dist),
+    }
+    rf.write_table("aggregate.csv", tables["horizon"])
+    rf.write_table("aggregate_by_round.csv", tables["by_round"])
+    rf.write_table("distribution.csv", tables["distribution"])
+    rf.write_table("distribution_by_seed.csv", dist)
+    rf.write_text("policies.json", json.dumps(policies.record()["policies"], indent=2, allow_nan=False) + "\n")
+    _report.write_reform_report(rf, tables, args, policies)
+    tables["timing"] = pd.DataFrame(
+        [{"simulation_s": sim_seconds, "analysis_s": time.perf_counter() - started, "tasks": len(todo)}]
+    )
+    _report.print_reform_table(tables, args, policies)
+    return tables
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m scenarios.green_tax``."""
     return scenario_main(Args, argv, prog="python -m scenarios.green_tax", description=__doc__, run=run)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Shipped scenario configs (package data): ``--config scenarios/configs/NAME.toml``."""

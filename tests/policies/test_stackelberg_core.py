@@ -1,0 +1,184 @@
+"""The core's generic pieces the Stackelberg game uses, and the learned leaders on the core.
+
+Kinds: known answers (a world model that knows the follower's payoffs plans the
+best commitment of the grid, found by brute force; a quantal response with a
+sharp beta is the best response), invariants (the range statistics are the
+running min / max; contexts reach the initial belief; commitments never count
+as incentives), one decision rule (the principal in the protocol plays as the
+batched rollout), determinism of training.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from policies import make_principal
+from policies.mermaide import MermaideConfig, PrincipalNet
+from policies.nets import Features, hull_dim, obs_dim
+from policies.planning import choose_actions, draw_randomness
+from policies.problem import NetSpec
+from policies.training import meta_train, rollout
+from scenarios._stackelberg_games import GameSetup, StackelbergProblem, play_episode, sample_games
+
+SETUP = GameSetup(horizon=6, levels=21, validation_games=3)
+
+
+@pytest.fixture(scope="module")
+def problem() -> StackelbergProblem:
+    return StackelbergProblem(SETUP)
+
+
+def _net(spec: NetSpec, seed: int = 0) -> PrincipalNet:
+    return PrincipalNet(spec, 16, 32, generator=torch.Generator().manual_seed(seed))
+
+
+def _knows(net: PrincipalNet, F: np.ndarray, beta_log: float = 4.0) -> dict[str, torch.Tensor]:
+    """Parameters whose response head says the follower's payoffs are F, sharply, with no random choices."""
+    params = {k: v.detach().clone() for k, v in net.named_parameters()}
+    d, k = net.spec.action_dim, net.spec.n_actions
+    last = "response.net.2"
+    params[f"{last}.weight"] = torch.zeros_like(params[f"{last}.weight"])
+    bias = torch.zeros(d * k + 2)
+    bias[: d * k] = torch.as_tensor(F, dtype=torch.float32).reshape(-1)
+    bias[d * k] = beta_log  # beta = BETA0 * e^4, about 1100 per unit of payoff
+    bias[d * k + 1] = -30.0  # floor ~ 0
+    params[f"{last}.bias"] = bias
+    return params
+
+
+def test_quantal_response_with_the_true_payoffs_is_the_best_response(problem):
+    net = _net(problem.net_spec)
+    games = sample_games(SETUP, "in_distribution", 5, 0)
+    x = torch.as_tensor(problem.net_spec.actions, dtype=torch.float32)
+    for g in games:
+        params = _knows(net, g.F)
+        h = net.initial_belief(params)
+        p = net.response_probs(params, h.expand(len(x), -1), x)
+        best = np.argmax(x.numpy().astype(float) @ g.F, axis=1)
+        margin = np.sort(x.numpy().astype(float) @ g.F, axis=1)
+        clear = margin[:, -1] - margin[:, -2] > 0.02  # away from the indifference boundaries
+        np.testing.assert_array_equal(p.argmax(-1).numpy()[clear], best[clear])
+        assert (p.max(-1).values.numpy()[clear] > 0.99).all()
+
+
+def test_planner_that_knows_the_follower_commits_to_the_grid_optimum(problem):
+    """With the true payoffs in its world model the planner picks the best grid commitment (brute force)."""
+    spec = problem.net_spec
+    net = _net(spec)
+    cfg = MermaideConfig(variant="wm_only", lookahead=1, terminal_value=False, samples=1, tails=["constant"])
+    games = [g for g in sample_games(SETUP, "in_distribution", 40, 1) if g.gap > 0.05][:6]
+    assert games
+    grid = np.asarray(spec.actions)
+    for g in games:
+        params = _knows(net, g.F)
+        ctx = torch.as_tensor(g.L.reshape(1, -1), dtype=torch.float32)
+        h = net.initial_belief(params, ctx)
+        rand = draw_randomness(net, cfg, (), 1, torch.Generator().manual_seed(0))
+        idx = choose_actions(net, params, cfg, h, Features.empty((1,), spec), 0, rand, False, ctx)
+        u = grid @ g.F
+        top = np.sort(u, axis=1)
+        strict = top[:, -1] - top[:, -2] > 1e-3  # commitments a best responder answers without a near-tie
+        value = np.where(strict, (grid * g.L[:, np.argmax(u, axis=1)].T).sum(1), -np.inf)
+        chosen = int(idx[0])
+        assert value[chosen] >= value.max() - 1e-6, (g.game_id, chosen, int(np.argmax(value)))
+        assert value.max() <= g.se_value + 1e-9
+
+
+def test_range_statistics_are_the_running_min_and_max_per_action():
+    spec = StackelbergProblem(SETUP).net_spec
+    k, d = spec.n_actions, spec.action_dim
+    rng = np.random.default_rng(0)
+    feats = Features.empty((2,), spec)
+    assert feats.low.shape == (2, hull_dim(spec)) == (2, k * d)
+    xs, cols = [], []
+    for t in range(8):
+        x = torch.as_tensor(rng.dirichlet(np.ones(d), 2), dtype=torch.float32)
+        col = rng.integers(0, k, 2)
+        choice = torch.nn.functional.one_hot(torch.as_tensor(col), k).float()
+        if t == 3:
+            choice[0] = 0.0  # nothing observed in row 0 this round: the statistics stay
+        obs, feats = feats.encode(spec, x, choice, None, t, torch.zeros(2, spec.context_dim))
+        assert obs.shape == (2, obs_dim(spec))
+        xs.append(x.numpy())
+        cols.append(np.where(choice.sum(-1).numpy() > 0, col, -1))
+    xs, cols = np.stack(xs, 1), np.stack(cols, 1)
+    low = feats.low.reshape(2, k, d).numpy()
+    high = feats.high.reshape(2, k, d).numpy()
+    for r in range(2):
+        for j in range(k):
+            seen = xs[r][cols[r] == j]
+            if len(seen):
+                np.testing.assert_allclose(low[r, j], seen.min(0), rtol=0, atol=0)
+                np.testing.assert_allclose(high[r, j], seen.max(0), rtol=0, atol=0)
+            else:
+                assert np.isinf(low[r, j]).all() and np.isinf(high[r, j]).all()
+    # what the network sees: the ranges, zero for actions never observed
+    shown = obs[..., -spec.context_dim - 2 * k * d : -spec.context_dim].reshape(2, 2, k, d).numpy()
+    np.testing.assert_allclose(shown[:, 0], np.where(np.isinf(low), 0.0, low))
+
+
+def test_commitments_never_count_as_incentives_even_with_as_many_rows_as_columns():
+    spec = GameSetup(n_leader=2, n_follower=2, levels=5).net_spec()
+    assert spec.action_dim == spec.n_actions and not spec.incentive_vectors
+    k, d = 2, 2
+    assert obs_dim(spec) == d + k + 3 + 2 * k + 2 * k * d + spec.context_dim  # no "incentive paid" part
+    net = _net(spec)
+    assert net.bilinear and not net.structural
+
+
+def test_the_context_reaches_the_initial_belief_and_an_incentive_game_keeps_h0(problem):
+    net = _net(problem.net_spec)
+    params = dict(net.named_parameters())
+    ctx = torch.rand(3, problem.net_spec.context_dim, generator=torch.Generator().manual_seed(1))
+    h = net.initial_belief(params, ctx)
+    assert h.shape == (3, 16) and not torch.allclose(h[0], h[1])
+    batched = {k: v.expand(2, *v.shape) for k, v in params.items()}  # per-task parameters
+    hb = net.initial_belief(batched, ctx[:2].reshape(2, 1, -1))
+    torch.testing.assert_close(hb[:, 0], h[:2])
+    from scenarios._bandit_tasks import BanditSetup
+
+    bandit = PrincipalNet(BanditSetup().net_spec(), 16, 32, generator=torch.Generator().manual_seed(0))
+    bp = dict(bandit.named_parameters())
+    assert not any(k.startswith("encoder.context") for k in bp)
+    assert bandit.initial_belief(bp, None) is bp["encoder.h0"]
+
+
+@pytest.mark.parametrize("variant", ["mermaide", "meta_only"])
+def test_principal_in_the_protocol_plays_as_the_batched_rollout(problem, variant, tmp_path):
+    """The registered learned leader (loaded from a Stackelberg checkpoint) decides as the trainer's rollout."""
+    from policies.checkpoints import save_checkpoint
+
+    cfg = MermaideConfig(variant=variant, hidden=16, width=32, lookahead=1, terminal_value=False, samples=1)
+    net = _net(problem.net_spec, seed=3)
+    path = tmp_path / f"{variant}.pt"
+    save_checkpoint(path, net, cfg, problem="stackelberg")
+    tasks = problem.validation_tasks()
+    env = problem.make_env(tasks, 1, 11)
+    traj = rollout(
+        net, dict(net.named_parameters()), cfg, env, len(tasks), 1, torch.Generator().manual_seed(5), explore=False
+    )
+    leader = make_principal(variant, checkpoint=path, seed=0)
+    leader._gen = torch.Generator().manual_seed(5)
+    rec = play_episode(leader, problem.make_env(tasks, 1, 11), np.random.default_rng(0))
+    grid = np.asarray(problem.net_spec.actions)
+    np.testing.assert_allclose(rec.commitments, grid[traj.act.reshape(len(tasks), -1).numpy()])
+
+
+@pytest.mark.parametrize("variant", ["mermaide", "wm_only", "meta_only", "model_free"])
+def test_tiny_training_on_the_stackelberg_problem_is_deterministic(problem, variant):
+    cfg = dataclasses.replace(
+        MermaideConfig(variant=variant, hidden=8, width=16, lookahead=1, terminal_value=False, samples=1),
+        iterations=2,
+        tasks_per_batch=2,
+        agents_per_task=1,
+        eval_every=1,
+    )
+    net_a, logs = meta_train(problem, cfg, 0)
+    net_b, _ = meta_train(problem, cfg, 0)
+    assert "val/return" in logs[0] and all(np.isfinite(v) for log in logs for v in log.values())
+    for (k, a), b in zip(net_a.state_dict().items(), net_b.state_dict().values(), strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0, msg=k)
