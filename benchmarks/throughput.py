@@ -73,6 +73,8 @@ FAMILY_SLOWDOWN_TARGET = 2.0
 """Every family within this factor of epsilon-greedy's round time."""
 REFERENCE_TARGET = 0.8
 """Epsilon-greedy's model round at least this fraction of the reference kernel's speed."""
+CORES_TARGET = 1.7
+"""The speed-up of a round on 2 threads over 1 thread (same results: the determinism section checks them)."""
 MB = 1024.0 * 1024.0
 
 # Defaults of a full run and of --quick; an option given on the command line wins over both.
@@ -900,6 +902,12 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> dict[str, Any]:
         "speedup_vs_mesa": head["collect_every_1"]["agent_steps_per_s"] / mesa_res["agent_steps_per_s"],
         "speedup_vs_mesa_best": head["collect_every_1"]["agent_steps_per_s_best"] / mesa_res["agent_steps_per_s_best"],
         "speedup_vs_mesa_1_thread": one_thread["agent_steps_per_s"] / mesa_res["agent_steps_per_s"],
+        "speedup_vs_1_thread": head["collect_every_1"]["agent_steps_per_s"] / one_thread["agent_steps_per_s"],
+        "speedup_vs_1_thread_within_target": (
+            head["collect_every_1"]["agent_steps_per_s"] / one_thread["agent_steps_per_s"] >= CORES_TARGET
+            if head["threads"] > 1
+            else None
+        ),
         "speedup_vs_mesa_same_size": mesa_res["speedup_same_size"],
         "family_slowdown_vs_epsilon_greedy": slowdowns,
         "family_slowdown_best_vs_epsilon_greedy": {
@@ -914,6 +922,7 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> dict[str, Any]:
             "epsilon_greedy_speed_vs_reference": REFERENCE_TARGET,
             "family_slowdown_vs_epsilon_greedy": FAMILY_SLOWDOWN_TARGET,
             "model_state_mb": STATE_TARGET_MB,
+            "speedup_vs_1_thread_on_2_cores": CORES_TARGET,
         },
         "deterministic": result["determinism"]["deterministic"],
         "model_state_mb": memory["model_state"]["total_mb"],

@@ -702,6 +702,16 @@ def update_roth_erev(prop, phi, expl, floor, actions, rewards, bonus, per):
 
 _ZERO32 = np.float32(0.0)
 
+FUSE_MIN_AGENTS = 100_000
+"""Smallest population whose common rounds run in the one-pass play kernels.
+
+Smaller populations play every round in the separate act / payoff / update kernels, which
+give the same numbers. A play kernel is compiled per family and round spec, a few seconds
+each on a first run (numba then caches it on disk); a round of a small population lasts
+well under a millisecond either way, so the compile would never pay for itself there, while
+at a million agents the one pass saves milliseconds in every round.
+"""
+
 
 class Spec(NamedTuple):
     """The features a round's play kernels are compiled for (each distinct spec is its own compile).

@@ -195,9 +195,10 @@ def play_round(
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Play one round: every agent chooses, payoffs are drawn, the ledger sums are reduced, learners learn.
 
-    A population of built-in families plays a common round (:func:`simulator._kernels.round_spec`)
-    in one kernel per learner group (:func:`simulator._kernels.play_kernels`); a population with
-    a user's learner in it, and a rarer round, plays it in three steps (act, the payoff kernel,
+    A population of built-in families with at least ``simulator._kernels.FUSE_MIN_AGENTS``
+    agents plays a common round (:func:`simulator._kernels.round_spec`) in one kernel per
+    learner group (:func:`simulator._kernels.play_kernels`); a smaller population, one with a
+    user's learner in it, and a rarer round play it in three steps (act, the payoff kernel,
     update). Both give the same numbers.
 
     Args:
@@ -267,7 +268,7 @@ def play_round(
         actions=np.empty(n, dtype=np.int32),
         learn=learn_out if learn_out is not None else _unused(np.float32),
     )
-    spec = K.round_spec(g_arr, rules, per_off) if population.fusable else None
+    spec = K.round_spec(g_arr, rules, per_off) if population.fusable and n >= K.FUSE_MIN_AGENTS else None
     with K.threads_for(n):
         if spec is not None:
             population._play(K.play_kernels(spec), off, per_off, g_arr, rules, sinks)

@@ -13,6 +13,7 @@ if str(ROOT) not in sys.path:  # benchmarks/ is not an installed package; import
     sys.path.insert(0, str(ROOT))
 
 from benchmarks import throughput  # noqa: E402
+from simulator import _kernels as K  # noqa: E402
 
 FAMILIES = ("epsilon_greedy", "ucb1", "thompson", "softmax", "ewa", "roth_erev", "best_response")
 
@@ -59,7 +60,10 @@ def test_quick_run_writes_expected_json(tmp_path: Path, capsys: pytest.CaptureFi
         assert _positive(fam["speed_vs_reference"]), name
         split = fam["kernel_ms_per_round"]
         assert set(split) == {"play_kernel", "act_kernel", "realize_kernel", "update_kernel", "other"}
-        assert split["play_kernel"] > 0 and split["act_kernel"] == 0  # default rounds run the one-pass kernel
+        if summary["agents"] >= K.FUSE_MIN_AGENTS:  # default rounds of a large population: the one-pass kernel
+            assert split["play_kernel"] > 0 and split["act_kernel"] == 0
+        else:  # --quick sizes are below the threshold: the separate kernels
+            assert split["play_kernel"] == 0 and split["act_kernel"] > 0
     assert data["families"]["epsilon_greedy"]["slowdown_vs_epsilon_greedy"] == pytest.approx(1.0)
     assert _positive(data["families"]["reference"]["agent_steps_per_s"])
     assert set(summary["speed_vs_reference"]) == set(FAMILIES)
@@ -67,6 +71,7 @@ def test_quick_run_writes_expected_json(tmp_path: Path, capsys: pytest.CaptureFi
         "epsilon_greedy_speed_vs_reference": 0.8,
         "family_slowdown_vs_epsilon_greedy": 2.0,
         "model_state_mb": 60.0,
+        "speedup_vs_1_thread_on_2_cores": 1.7,
     }
     assert data["meta"]["machine"] and "training" not in data  # --quick skips meta-training
 
@@ -83,7 +88,8 @@ def test_quick_run_writes_expected_json(tmp_path: Path, capsys: pytest.CaptureFi
     prof = data["profile"]
     assert _positive(prof["total_s"]) and prof["top_by_cumtime"]
     assert {"play_kernel", "act_kernel", "realize_kernel", "update_kernel", "datacollector"} <= set(prof["phases"])
-    assert _positive(prof["phases"]["play_kernel"]["ms_per_round"])
+    kernel = "play_kernel" if summary["agents"] >= K.FUSE_MIN_AGENTS else "act_kernel"
+    assert _positive(prof["phases"][kernel]["ms_per_round"])
 
 
 @pytest.mark.parametrize(

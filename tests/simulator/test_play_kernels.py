@@ -1,7 +1,8 @@
 """The one-pass play kernels against the separate act / payoff / update kernels, and 16-bit counts.
 
-A common round (``simulator._kernels.round_spec``) runs each learner group in one ``play_*``
-kernel; every other round runs act, the payoff kernel and update in turn. Both must give the
+A common round (``simulator._kernels.round_spec``) of a population of at least
+``FUSE_MIN_AGENTS`` agents runs each learner group in one ``play_*`` kernel; every other round
+runs act, the payoff kernel and update in turn. Both must give the
 same numbers, float for float: here the same models are stepped both ways (the separate path
 forced by making ``round_spec`` decline every round) and compared round by round.
 """
@@ -53,6 +54,7 @@ def _both_ways(monkeypatch: pytest.MonkeyPatch, build, rounds: int = 5) -> tuple
         return spec
 
     monkeypatch.setattr(K, "round_spec", counting)
+    monkeypatch.setattr(K, "FUSE_MIN_AGENTS", 0)  # these populations are smaller than the default threshold
     fused = _trajectory(build, rounds)
     monkeypatch.setattr(K, "round_spec", lambda *args: None)
     separate = _trajectory(build, rounds)
@@ -115,6 +117,20 @@ def test_a_mixture_of_groups_across_block_boundaries(monkeypatch: pytest.MonkeyP
     fused, separate, n_fused = _both_ways(monkeypatch, build)
     assert n_fused == 5
     _assert_same(fused, separate)
+
+
+@pytest.mark.parametrize("n_agents", [999, 1000])
+def test_only_populations_from_the_threshold_up_use_the_play_kernels(
+    monkeypatch: pytest.MonkeyPatch, n_agents: int
+) -> None:
+    """Below ``FUSE_MIN_AGENTS`` a common round runs the separate kernels (no play kernel is compiled)."""
+    asked = []
+    real = K.round_spec
+    monkeypatch.setattr(K, "FUSE_MIN_AGENTS", 1000)
+    monkeypatch.setattr(K, "round_spec", lambda *args: asked.append(real(*args)) or asked[-1])
+    IncentiveModel(n_agents=n_agents, n_actions=3, seed=0).run(rounds=2)
+    assert len(asked) == (2 if n_agents >= 1000 else 0)
+    assert all(spec is not None for spec in asked)
 
 
 def test_uncommon_rounds_run_the_separate_kernels() -> None:
