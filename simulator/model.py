@@ -305,7 +305,12 @@ class IncentiveModel(mesa.Model):
         ledger_cls = Ledger if self.device == "cpu" else TB.DeviceLedger
         self.ledger = ledger_cls(n, self.game.action_names, list(names), track_households=track_households)
         self._n_groups = len(names)
-        self._learn: np.ndarray | None = None  # what each agent learned from, kept only when observed
+        self._learn: np.ndarray | None = None  # what each agent learned from, kept only when needed
+        self.keep_learned = False
+        """Keep what each agent learned from every round (:attr:`learned_rewards`), e.g. for social learning.
+
+        The ``full`` observation keeps it anyway; otherwise a round does not write it (4 bytes per agent
+        and a store per agent saved)."""
         # persistent match values of logit choosers with taste shocks (see BestResponse)
         has_shocks = any(getattr(lr, "shocks", False) for lr in self.population.learners)
         self._match = np.zeros(n, dtype=np.float32) if has_shocks else None
@@ -439,10 +444,15 @@ class IncentiveModel(mesa.Model):
             groups=self.groups,
             n_groups=self._n_groups,
             ledger=self.ledger,
-            learn_out=self._learn_buffer() if self._rewards_observed() else None,
+            learn_out=self._learn_buffer() if self.keep_learned or self._rewards_observed() else None,
             prev_actions=self.last_actions,
             match=self._match,
         )
+
+    @property
+    def learned_rewards(self) -> np.ndarray:
+        """(n,) float32: the reward each agent learned from in the last round (kept with :attr:`keep_learned`)."""
+        return _kept_learned(self._learn, self.round, "model")
 
     def _rewards_observed(self) -> bool:
         """Whether the principal sees the rewards each agent learned from (the ``full`` observation)."""
@@ -511,6 +521,13 @@ class ModelFork:
         self.round = model.round
         self.last_actions = None if model.last_actions is None else model.last_actions.copy()
         self.match = None if model._match is None else model._match.copy()
+        self.keep_learned = model.keep_learned
+        self._learn = np.empty(model.n_agents, dtype=np.float32) if model.keep_learned else None
+
+    @property
+    def learned_rewards(self) -> np.ndarray:
+        """(n,) float32: the reward each agent learned from in the fork's last round (as the model's)."""
+        return _kept_learned(self._learn, self.round, "fork")
 
     def step(self, incentives: np.ndarray) -> dict[str, np.ndarray]:
         """Play one round with (K,) or (n, K) incentives; returns the (G, K) sums of ``play_round``."""
@@ -524,9 +541,21 @@ class ModelFork:
             seed_key=self.reward_key,
             groups=self.groups,
             n_groups=self.n_groups,
+            learn_out=self._learn,
             prev_actions=self.last_actions,
             match=self.match,
         )
         self.last_actions = actions
         self.round += 1
         return sums
+
+
+def _kept_learned(buffer: np.ndarray | None, round_: int, who: str) -> np.ndarray:
+    if round_ == 0:
+        raise ValueError(f"the {who} has not played a round yet")
+    if buffer is None:
+        raise ValueError(
+            f"the {who} does not keep what its agents learned from: set keep_learned = True on the model "
+            "before its first round (or observe it with observation='full')"
+        )
+    return buffer

@@ -164,7 +164,7 @@ class SocialLearning:
         """
         sim = getattr(model, "_device_sim", None)
         if sim is None:
-            return self.after_round(model.population, model.last_actions, model._learn, model.round)
+            return self.after_round(model.population, model.last_actions, model.learned_rewards, model.round)
         heard = self.after_round(sim.population, sim.actions, sim.learn, model.round)
         if heard:
             sim.version += 1  # the learners changed: the next read syncs them to the host

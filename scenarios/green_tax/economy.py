@@ -757,6 +757,7 @@ class GreenModel:
             if mix.social_strength > 0 and (hh.kind == 1).any()
             else None
         )
+        self.model.keep_learned = self.social is not None  # social learning reads what each household learned from
         self.records: list[dict[str, Any]] = []
         self.group_records: list[dict[str, np.ndarray]] = []
         self.counts_history: list[np.ndarray] = []  # (G, K) households per group and option, each round
@@ -1386,7 +1387,9 @@ class GreenFork:
         off, fl = self._offsets(np.asarray(x, dtype=np.float64))
         sums = self.sim.step(off)
         if self.social is not None:
-            self.social.after_round(self.sim.population, self.sim.last_actions, self.sim._learn, self.sim.round)
+            self.social.after_round(
+                self.sim.population, self.sim.last_actions, self.sim.learned_rewards, self.sim.round
+            )
         counts, private = sums["counts"], sums["private"]
         miles = counts * fl["miles"]
         carbon = miles * fl["tau"]

@@ -89,3 +89,30 @@ def test_copies_share_the_draws_and_count_their_own_contacts():
     fork.heard = 5
     assert social.heard == 0
     assert [fork.contacts_this_round(r) for r in range(20)] == [social.contacts_this_round(r) for r in range(20)]
+
+
+def test_a_model_keeps_what_its_agents_learned_from_only_when_asked():
+    """Social learning reads the rewards each agent learned from; a model keeps them with keep_learned."""
+    from simulator import IncentiveModel
+
+    plain = IncentiveModel(n_agents=300, n_actions=3, seed=4)
+    plain.step()
+    with pytest.raises(ValueError, match="keep_learned"):
+        SocialLearning(1.0, seed=0).after_model_round(plain)
+
+    kept = IncentiveModel(n_agents=300, n_actions=3, seed=4)
+    kept.keep_learned = True
+    with pytest.raises(ValueError, match="not played"):
+        _ = kept.learned_rewards
+    for _ in range(3):
+        kept.step()
+        learned = kept.learned_rewards
+        assert np.unique(learned).size > 10  # real draws, not a placeholder
+        # no incentives: what each agent learned from is its private reward, booked per action in the ledger
+        by_action = np.bincount(kept.last_actions, weights=learned.astype(np.float64), minlength=3)
+        np.testing.assert_allclose(by_action, kept.ledger.last.private.sum(axis=0), rtol=1e-5)
+        fork = kept.fork()
+        assert fork.keep_learned
+        fork.step(np.zeros(3))
+        assert fork.learned_rewards.shape == (300,)
+    assert SocialLearning(1.0, seed=0).after_model_round(kept) == 1
