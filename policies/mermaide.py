@@ -49,6 +49,7 @@ its own initial parameters (``finetune_lr`` for the non-meta variants).
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -82,7 +83,16 @@ BETA0 = 20.0
 """Initial sharpness of the bilinear (quantal) response model, per unit of the agent's payoff."""
 Params = dict[str, torch.Tensor]
 
-WORLD_MODEL_PARTS = ("encoder.", "response.", "sensitivity.", "agent_reward.", "principal_reward_head.", "log_sigma")
+WORLD_MODEL_PARTS = (
+    "encoder.",
+    "response.",
+    "response_offset",
+    "hull_bonus",
+    "sensitivity.",
+    "agent_reward.",
+    "principal_reward_head.",
+    "log_sigma",
+)
 POLICY_PARTS = ("policy.", "value.")
 
 
@@ -213,6 +223,10 @@ class PrincipalNet(nn.Module):
         self.bilinear = spec.reward == "bilinear"
         if self.bilinear:  # a quantal response to the agent's own payoffs x @ U, U read from the belief
             self.response = MLP([hidden, width, d * k + 2], out_gain=0.1)
+            # a per-task correction of U (zero at initialisation; the inner loop can move it) and the
+            # logit bonus of an action inside the range of commitments it was observed under
+            self.response_offset = nn.Parameter(torch.zeros(d * k))
+            self.hull_bonus = nn.Parameter(torch.zeros(()))
         else:
             self.response = MLP([hidden + d, width, k + 1], out_gain=0.1)
         # agents see the incentive before choosing: a logit shift
@@ -270,18 +284,28 @@ class PrincipalNet(nn.Module):
         return torch.stack(states, dim=-2)
 
     # ------------------------------------------------------------ world model
-    def response_probs(self, params: Params, h: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    def response_probs(
+        self,
+        params: Params,
+        h: torch.Tensor,
+        x: torch.Tensor,
+        hull: tuple[torch.Tensor, torch.Tensor] | None = None,
+    ) -> torch.Tensor:
         """The agent's action distribution this round, given belief h (..., H) and the principal's action x.
 
         ``(1 - floor) softmax(logits) + floor / K``: a floor of uniformly random
         choices (exploration) read from the belief; where agents see incentives
         before choosing, each action's logit also rises with its incentive at a
         rate read from the belief (a noisy best response).
+
+        ``hull``: for commitments (bilinear reward), the running ``(low, high)`` of
+        :class:`policies.nets.Features` (..., K x D) before this round (see
+        :meth:`_bilinear_response`); ignored otherwise.
         """
         k = self.spec.n_actions
         xs = x / self.spec.x_scale
         if self.bilinear:
-            return self._bilinear_response(params, h, xs)
+            return self._bilinear_response(params, h, xs, hull)
         out = _mlp(params, "response", 2, torch.cat([h.expand(*xs.shape[:-1], h.shape[-1]), xs], dim=-1))
         logits = out[..., :k]
         if self.structural:
@@ -290,25 +314,48 @@ class PrincipalNet(nn.Module):
         floor = torch.sigmoid(out[..., k] - 3.0).unsqueeze(-1)
         return (1.0 - floor) * torch.softmax(logits, dim=-1) + floor / k
 
-    def _bilinear_response(self, params: Params, h: torch.Tensor, xs: torch.Tensor) -> torch.Tensor:
-        """Quantal response to a commitment (McKelvey & Palfrey 1995): ``softmax(beta x @ U)`` with a floor.
+    def _bilinear_response(
+        self, params: Params, h: torch.Tensor, xs: torch.Tensor, hull: tuple[torch.Tensor, torch.Tensor] | None = None
+    ) -> torch.Tensor:
+        """Quantal response to a commitment (McKelvey & Palfrey 1995): ``softmax(beta x @ U + bonus)`` with a floor.
 
         The belief gives the agent's payoff matrix ``U`` (D x K, one row per
         component of the principal's mixed commitment ``x``), a sharpness ``beta``
         (``BETA0 x exp(.)``: large = a best response) and the floor of uniformly
         random choices. Best-response regions are then polytopes in ``x`` whose
-        boundaries move with ``U``, so adapting the world model moves them.
+        boundaries move with ``U``, so adapting the world model moves them. ``U``
+        is the belief's reading plus ``response_offset / BETA0`` (D x K, zero at
+        initialisation; in logit units at the initial sharpness): a per-task
+        correction that the inner loop can adapt by itself.
+
+        Consistency of a best responder (``hull`` given): its action regions are
+        convex, so a commitment inside the box ``[low_j, high_j]`` of the
+        commitments under which action ``j`` was observed (every component; for
+        two rows, exactly the interval) is answered by ``j`` again. Each action
+        whose box holds ``x`` gets the logit bonus ``10 softplus(hull_bonus)``, a
+        learned parameter (about 7 at initialisation; a noisy or non-best-
+        responding agent can learn it down).
         """
         d, k = self.spec.action_dim, self.spec.n_actions
         for dim in range(h.dim() - 1):  # the planner broadcasts a belief over its plans: read each belief once
             if h.stride(dim) == 0 and h.shape[dim] > 1:
                 h = h.narrow(dim, 0, 1)
         out = _mlp(params, "response", 2, h)
-        utility = out[..., : d * k].reshape(*out.shape[:-1], d, k)
+        offset = params["response_offset"]
+        if offset.dim() == 2:  # per-task parameters (B, D x K) against beliefs (B, ..., H)
+            offset = offset.view(offset.shape[0], *([1] * (out.dim() - 2)), offset.shape[-1])
+        utility = (out[..., : d * k] + offset / BETA0).reshape(*out.shape[:-1], d, k)
         beta = BETA0 * torch.exp(out[..., d * k].clamp(-8.0, 8.0))
         floor = torch.sigmoid(out[..., d * k + 1] - 3.0).unsqueeze(-1)
-        payoff = (xs.unsqueeze(-2) @ utility).squeeze(-2)  # (..., K); h and x broadcast
-        return (1.0 - floor) * torch.softmax(beta.unsqueeze(-1) * payoff, dim=-1) + floor / k
+        logits = beta.unsqueeze(-1) * (xs.unsqueeze(-2) @ utility).squeeze(-2)  # (..., K); h and x broadcast
+        if hull is not None:
+            low, high = (v.reshape(*v.shape[:-1], k, d) for v in hull)
+            inside = ((xs.unsqueeze(-2) >= low - 1e-6) & (xs.unsqueeze(-2) <= high + 1e-6)).all(-1)
+            bonus = 10.0 * F.softplus(params["hull_bonus"])
+            if bonus.dim() == 1:  # per-task parameters (B,)
+                bonus = bonus.view(bonus.shape[0], *([1] * (inside.dim() - 1)))
+            logits = logits + bonus * inside.to(logits.dtype)
+        return (1.0 - floor) * torch.softmax(logits, dim=-1) + floor / k
 
     def agent_reward_mean(self, params: Params, h: torch.Tensor) -> torch.Tensor:
         """The agent's mean private reward of each action, in ``reward_scale`` units, (..., K)."""
@@ -411,6 +458,24 @@ class Trajectories:
 
 
 # ---------------------------------------------------------------- losses
+def hull_before(spec: NetSpec, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The ``(low, high)`` statistics of :class:`policies.nets.Features` before each round, read from ``obs``.
+
+    ``obs`` (..., T, D_obs) holds them after each round (zero where an action was
+    not yet observed); before round t they are those after round t - 1, and
+    (+inf, -inf) for actions not yet observed (as in ``Features``), each (..., T, K x D).
+    """
+    k, d = spec.n_actions, spec.action_dim
+    at = d + k + 3  # x, choice, reward, mask, time; then counts, private (paid: incentive games only)
+    counts = obs[..., at : at + k]
+    at += 2 * k + (k if spec.incentive_vectors else 0)
+    shown = (counts > 0).repeat_interleave(d, dim=-1)
+    low = torch.where(shown, obs[..., at : at + k * d], torch.full_like(counts[..., :1], math.inf))
+    high = torch.where(shown, obs[..., at + k * d : at + 2 * k * d], torch.full_like(counts[..., :1], -math.inf))
+    first = torch.full_like(low[..., :1, :], math.inf)
+    return torch.cat([first, low[..., :-1, :]], -2), torch.cat([-first, high[..., :-1, :]], -2)
+
+
 def _context(traj: Trajectories) -> torch.Tensor | None:
     """The rows' contexts of a batch of episodes, or None when the problem has none."""
     return traj.context if traj.context.dim() > 0 and traj.context.shape[-1] > 0 else None
@@ -429,7 +494,7 @@ def world_model_loss(net: PrincipalNet, params: Params, traj: Trajectories, rewa
     k = spec.n_actions
     beliefs = net.beliefs(params, traj.obs, _context(traj))
     x = net.actions_of(traj.act)
-    p = net.response_probs(params, beliefs, x)
+    p = net.response_probs(params, beliefs, x, hull_before(spec, traj.obs) if net.bilinear else None)
     p_obs = (1.0 - spec.obs_noise) * p + spec.obs_noise / k
     seen = traj.choice.sum(-1) > 0
     nll = -(traj.choice * torch.log(p_obs.clamp_min(1e-8))).sum(-1)

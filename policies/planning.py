@@ -101,7 +101,7 @@ def plan_actions(
     shares = spec.observation == "shares"
     for tau in range(steps):
         x = net.actions_of(table[:, tau]).view(*one, q, 1, spec.action_dim).expand(*lead, spec.action_dim)
-        p = net.response_probs(params, hh, x)
+        p = net.response_probs(params, hh, x, (ff.low, ff.high) if net.bilinear else None)
         total = total + expected_reward(net, params, hh, x, p, ctx)
         last = tau == steps - 1
         if last and not (cfg.terminal_value and t + steps < spec.horizon):

@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from policies import make_principal
-from policies.mermaide import MermaideConfig, PrincipalNet
+from policies.mermaide import MermaideConfig, PrincipalNet, hull_before, inner_adapt
 from policies.nets import Features, hull_dim, obs_dim
 from policies.planning import choose_actions, draw_randomness
 from policies.problem import NetSpec
@@ -182,3 +182,79 @@ def test_tiny_training_on_the_stackelberg_problem_is_deterministic(problem, vari
     assert "val/return" in logs[0] and all(np.isfinite(v) for log in logs for v in log.values())
     for (k, a), b in zip(net_a.state_dict().items(), net_b.state_dict().values(), strict=True):
         torch.testing.assert_close(a, b, rtol=0, atol=0, msg=k)
+
+
+def test_hull_statistics_before_each_round_are_read_back_from_the_observations(problem):
+    """The loss's hull (read from the encoded observations) is the planner's (the running Features)."""
+    spec = problem.net_spec
+    k = spec.n_actions
+    rng = np.random.default_rng(3)
+    grid = torch.as_tensor(spec.actions, dtype=torch.float32)
+    feats = Features.empty((2,), spec)
+    obs_l, before = [], []
+    for t in range(7):
+        before.append((feats.low.clone(), feats.high.clone()))
+        x = grid[torch.as_tensor(rng.integers(0, len(grid), 2))]
+        choice = torch.nn.functional.one_hot(torch.as_tensor(rng.integers(0, k, 2)), k).float()
+        if t == 2:
+            choice[1] = 0.0  # nothing observed
+        obs, feats = feats.encode(spec, x, choice, None, t, torch.zeros(2, spec.context_dim))
+        obs_l.append(obs)
+    low, high = hull_before(spec, torch.stack(obs_l, 1))
+    for t, (lo, hi) in enumerate(before):
+        torch.testing.assert_close(low[:, t], lo, rtol=0, atol=0)
+        torch.testing.assert_close(high[:, t], hi, rtol=0, atol=0)
+
+
+def test_a_commitment_inside_an_observed_range_is_answered_as_observed_unless_the_bonus_is_off(problem):
+    """Best-response consistency: inside column j's observed range the model predicts j; hull_bonus can turn it off."""
+    spec = problem.net_spec
+    k, d = spec.n_actions, spec.action_dim
+    net = _net(spec)
+    g = sample_games(SETUP, "in_distribution", 1, 0)[0]
+    params = _knows(net, g.F)
+    x = torch.as_tensor(spec.actions, dtype=torch.float32)
+    h = net.initial_belief(params).expand(len(x), -1)
+    best = torch.as_tensor(np.argmax(x.numpy().astype(float) @ g.F, axis=1))
+    other = (best + 1) % k  # pretend every commitment in [0.2, 0.4] was answered by another column
+    j = int(other[len(x) // 4])
+    low = torch.full((k, d), float("inf"))
+    high = -low
+    low[j] = torch.tensor([0.2, 0.6])
+    high[j] = torch.tensor([0.4, 0.8])
+    hull = (low.reshape(1, -1).expand(len(x), -1), high.reshape(1, -1).expand(len(x), -1))
+    inside = (x[:, 0] >= 0.2 - 1e-6) & (x[:, 0] <= 0.4 + 1e-6)
+    params["response.net.2.bias"][d * k] = 0.0  # beta = BETA0: the bonus (about 7 logits) dominates
+    p = net.response_probs(params, h, x, hull)
+    assert (p[inside].argmax(-1) == j).all()
+    np.testing.assert_allclose(p[~inside].numpy(), net.response_probs(params, h, x)[~inside].numpy(), atol=1e-6)
+    params["hull_bonus"] = torch.tensor(-40.0)  # turned off: the payoffs alone decide
+    np.testing.assert_allclose(net.response_probs(params, h, x, hull).numpy(), net.response_probs(params, h, x).numpy())
+
+
+def test_the_inner_loop_moves_only_the_adapted_parts_and_the_offset_moves_the_boundaries(problem):
+    """With adapt = [encoder.h0, response_offset] the inner loop changes those and nothing else."""
+    spec = problem.net_spec
+    net = _net(spec)
+    cfg = MermaideConfig(
+        variant="mermaide", adapt=["encoder.h0", "response_offset"], inner_steps=3, inner_lr=1.0, lookahead=1
+    )
+    cfg = dataclasses.replace(cfg, terminal_value=False, samples=1, tails=["constant"])
+    env = problem.make_env(problem.validation_tasks()[:2], 1, 5)
+    params = {k: v.detach() for k, v in net.named_parameters()}
+    traj = rollout(net, params, cfg, env, 2, 1, torch.Generator().manual_seed(0), explore=True)
+    new = inner_adapt(net, params, traj.select(0), cfg)
+    moved = {k for k in params if not torch.equal(params[k], new[k])}
+    assert moved == {"encoder.h0", "response_offset"}
+    x = torch.as_tensor(spec.actions, dtype=torch.float32)
+    h = net.initial_belief(params).expand(len(x), -1)
+    assert not torch.allclose(net.response_probs(params, h, x), net.response_probs(new, h, x))
+
+
+def test_only_commitment_problems_get_the_offset_and_the_hull_bonus():
+    """Incentive problems (bandit, green tax) keep their parameter set, so their checkpoints load as before."""
+    bandit = NetSpec(3, [[0.0, 0.0, 0.0], [1.0, 0.0, 0.0]], 0, [1.0, 0.0, 0.0], 0.1, 6, "full")
+    names = {k for k, _ in _net(bandit).named_parameters()}
+    assert not names & {"response_offset", "hull_bonus"}
+    commit = {k for k, _ in _net(StackelbergProblem(SETUP).net_spec).named_parameters()}
+    assert {"response_offset", "hull_bonus"} <= commit

@@ -259,7 +259,7 @@ def test_principals_that_do_not_observe_play_once_for_every_observation_setting(
     args = Args(principals=["none", "oracle", "ipa"], test_types=2, agents_per_type=3, setup=setup, oracle_samples=2)
     args = dataclasses.replace(args, observations=["full", "noisy"])
     rows = pd.DataFrame(evaluate_task(EvalTask(args, 0, "in_distribution"))[0])
-    by = rows.set_index(["principal", "observation", "type_index"]).principal_return
+    by = rows.set_index(["principal", "observation", "type_index"]).principal_return.sort_index()
     for p in ("none", "oracle"):
         assert by.loc[p, "full"].equals(by.loc[p, "noisy"])
     assert set(rows.observation) == {"full", "noisy"} and len(rows) == 3 * 2 * 2
