@@ -687,7 +687,10 @@ def update_roth_erev(prop, phi, expl, floor, actions, rewards, bonus, per):
 
 
 # ================================================================ whole rounds (play kernels)
-# One kernel per family plays a learner group's part of a model round, agent by agent:
+# One kernel per family plays a learner group's part of a model round, agent by agent
+# (every family but the two that learn and choose by logit, softmax and EWA: their round is
+# K exponentials per agent either way, and measured at 1M agents it ran no faster fused, up
+# to a third slower; they always play in the separate kernels, see ``Learner.fuses``):
 # the family's choice rule (as in its act kernel), then _settle (inertia, payoff, books,
 # outputs), then its learning rule (as in its update kernel). Blocks are the population's
 # blocks (agents b*BLOCK..), so a block shared by two groups is summed in agent order,
@@ -866,8 +869,6 @@ class PlayKernels(NamedTuple):
     epsilon_greedy: Any
     ucb1: Any
     thompson: Any
-    softmax: Any
-    ewa: Any
     roth_erev: Any
     best_response: Any
     gumbel: Any
@@ -976,55 +977,6 @@ def _build_play_kernels(spec_values: tuple[int, ...]) -> PlayKernels:
                 _learn_avg(q, cnt, lr, pw, i, a, lrn)
 
     @njit(parallel=True, cache=True)
-    def play_softmax(est, scale, grp, game, rules, sinks):
-        """A round of a softmax group: :func:`act_logit` on the estimates, settle, :func:`update_average`."""
-        q, cnt, lr, pw = est.q, est.counts, est.learning_rate, est.prior_weight
-        k = q.shape[1]
-        parts, hh_inc, hh_priv = sinks.parts, sinks.hh_incentive, sinks.hh_private
-        match, actions, learn = sinks.match, sinks.actions, sinks.learn
-        per = np.int64(S.per_off)
-        b0, b1 = _group_blocks(grp)
-        for b in prange(b0, b1):
-            glo, m, lo = _span(grp, b)
-            base = np.empty(m, dtype=np.uint32)
-            u = np.empty((2, m), dtype=np.float32)
-            rz = np.empty(m, dtype=np.float32)
-            sc = np.empty(k, dtype=np.float32)
-            _fill_uniforms(grp.klo, grp.khi, lo, m, base, u)
-            _fill_reward_draws(game.rlo, game.rhi, glo, m, S.bern, rz)
-            for ii in range(m):
-                i, gi = lo + ii, glo + ii
-                a = _choose_logit(q, scale, i, grp.off, gi * per, k, u[1, ii], base[ii], sc)
-                a, lrn = _settle(
-                    S, game, rules, b, gi, a, _ZERO32, rz[ii], parts, hh_inc, hh_priv, match, actions, learn
-                )
-                _learn_avg(q, cnt, lr, pw, i, a, lrn)
-
-    @njit(parallel=True, cache=True)
-    def play_ewa(att, nexp, phi, rho, delta, precision, grp, game, rules, sinks):
-        """A round of an EWA group: :func:`act_logit` on the attractions, settle, :func:`update_ewa`."""
-        k = att.shape[1]
-        parts, hh_inc, hh_priv = sinks.parts, sinks.hh_incentive, sinks.hh_private
-        match, actions, learn = sinks.match, sinks.actions, sinks.learn
-        per = np.int64(S.per_off)
-        b0, b1 = _group_blocks(grp)
-        for b in prange(b0, b1):
-            glo, m, lo = _span(grp, b)
-            base = np.empty(m, dtype=np.uint32)
-            u = np.empty((2, m), dtype=np.float32)
-            rz = np.empty(m, dtype=np.float32)
-            sc = np.empty(k, dtype=np.float32)
-            _fill_uniforms(grp.klo, grp.khi, lo, m, base, u)
-            _fill_reward_draws(game.rlo, game.rhi, glo, m, S.bern, rz)
-            for ii in range(m):
-                i, gi = lo + ii, glo + ii
-                a = _choose_logit(att, precision, i, grp.off, gi * per, k, u[1, ii], base[ii], sc)
-                a, lrn = _settle(
-                    S, game, rules, b, gi, a, _ZERO32, rz[ii], parts, hh_inc, hh_priv, match, actions, learn
-                )
-                _learn_ewa(att, nexp, phi, rho, delta, i, a, lrn, k)
-
-    @njit(parallel=True, cache=True)
     def play_roth_erev(prop, phi, expl, floor, grp, game, rules, sinks):
         """A round of a Roth-Erev group: :func:`act_proportional`, settle, :func:`update_roth_erev`.
 
@@ -1096,8 +1048,6 @@ def _build_play_kernels(spec_values: tuple[int, ...]) -> PlayKernels:
         epsilon_greedy=play_epsilon_greedy,
         ucb1=play_ucb1,
         thompson=play_thompson,
-        softmax=play_softmax,
-        ewa=play_ewa,
         roth_erev=play_roth_erev,
         best_response=play_best_response,
         gumbel=play_gumbel,

@@ -245,9 +245,14 @@ class Learner(abc.ABC):
     def _probs(self, off: np.ndarray, per: bool, out: np.ndarray) -> None:
         """Write this round's choice probabilities into ``out``."""
 
-    @abc.abstractmethod
     def _play(self, kernels: K.PlayKernels, grp: K.GroupRound, game: Any, rules: Any, sinks: Any) -> None:
         """Run the family's ``play_*`` kernel for this group's part of a round (see ``_play_unchecked``)."""
+        raise NotImplementedError(f"{self.name} has no play kernel (fuses = False): it plays in the separate kernels")
+
+    @property
+    def fuses(self) -> bool:
+        """Whether the family plays a common model round in one kernel (it implements ``_play``)."""
+        return type(self)._play is not Learner._play
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(n_agents={self.n_agents}, n_actions={self.n_actions}, t={self.t})"
@@ -430,9 +435,6 @@ class Softmax(_EstimateLearner):
         klo, khi = self._stream()
         K.act_logit(self.q, self._scale(), off, per, klo, khi, out)
 
-    def _play(self, kernels: K.PlayKernels, grp: K.GroupRound, game: Any, rules: Any, sinks: Any) -> None:
-        kernels.softmax(self._estimates(), self._scale(), grp, game, rules, sinks)
-
     def _probs(self, off: np.ndarray, per: bool, out: np.ndarray) -> None:
         K.probs_logit(self.q, self._scale(), off, per, out)
 
@@ -475,10 +477,6 @@ class EWA(Learner):
     def _update(self, actions: np.ndarray, rewards: np.ndarray) -> None:
         p = self.p
         K.update_ewa(self.att, self.nexp, p["phi"], p["rho"], p["delta"], actions, rewards)
-
-    def _play(self, kernels: K.PlayKernels, grp: K.GroupRound, game: Any, rules: Any, sinks: Any) -> None:
-        p = self.p
-        kernels.ewa(self.att, self.nexp, p["phi"], p["rho"], p["delta"], p["precision"], grp, game, rules, sinks)
 
     def _probs(self, off: np.ndarray, per: bool, out: np.ndarray) -> None:
         K.probs_logit(self.att, self.p["precision"], off, per, out)

@@ -575,8 +575,11 @@ class Population:
 
     @property
     def fusable(self) -> bool:
-        """Whether every group is a built-in family, so a model round can run in one kernel per group."""
-        return all(isinstance(lr, Learner) for lr in self.learners)
+        """Whether a model round can run in one kernel per group: every group a family with a play kernel.
+
+        A softmax or EWA group, or a user's learner, makes the whole round run the separate kernels.
+        """
+        return all(isinstance(lr, Learner) and lr.fuses for lr in self.learners)
 
     def _play(self, kernels: Any, off: np.ndarray, per: bool, game: Any, rules: Any, sinks: Any) -> None:
         """A whole model round, group after group, in each family's play kernel (see ``Learner._play_unchecked``)."""

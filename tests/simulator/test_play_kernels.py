@@ -20,7 +20,8 @@ from simulator import _kernels as K
 from simulator.learners import COUNT16_ROUNDS
 from tests.simulator.helpers import RandomPrincipal, SchedulePrincipal
 
-FAMILIES = ("epsilon_greedy", "ucb1", "thompson", "softmax", "ewa", "roth_erev", "best_response")
+FAMILIES = ("epsilon_greedy", "ucb1", "thompson", "roth_erev", "best_response")
+"""The families with a play kernel (softmax and EWA always play in the separate kernels)."""
 
 
 def _trajectory(build, rounds: int) -> list[tuple[np.ndarray, ...]]:
@@ -98,7 +99,7 @@ def test_a_mixture_of_groups_across_block_boundaries(monkeypatch: pytest.MonkeyP
     mixture = [
         (0.31, "epsilon_greedy", {"epsilon": {"dist": "uniform", "low": 0.0, "high": 0.3}}),
         (0.23, "ucb1", {"c": 0.7}),
-        (0.17, "softmax", {"temperature": 0.2, "learning_rate": 0.3}),
+        (0.17, "thompson", {"sigma": 0.5, "learning_rate": 0.3}),
         (0.29, "roth_erev", {}),
     ]
     game = IncentiveGame(payoff_means=[0.1, 0.5, 0.3], noise=0.3, posted=False)
@@ -131,6 +132,19 @@ def test_only_populations_from_the_threshold_up_use_the_play_kernels(
     IncentiveModel(n_agents=n_agents, n_actions=3, seed=0).run(rounds=2)
     assert len(asked) == (2 if n_agents >= 1000 else 0)
     assert all(spec is not None for spec in asked)
+
+
+@pytest.mark.parametrize("mixture", [["softmax"], ["ewa"], [(0.5, "epsilon_greedy", {}), (0.5, "softmax", {})]])
+def test_logit_families_play_in_the_separate_kernels(monkeypatch: pytest.MonkeyPatch, mixture: list) -> None:
+    """A softmax or EWA group makes the round run the separate kernels (no play kernel asked for)."""
+    asked = []
+    monkeypatch.setattr(K, "FUSE_MIN_AGENTS", 0)
+    monkeypatch.setattr(K, "round_spec", lambda *args: asked.append(args))
+    learner = mixture[0] if len(mixture) == 1 else mixture
+    model = IncentiveModel(n_agents=500, n_actions=3, learner=learner, seed=0)
+    model.run(rounds=2)
+    assert asked == [] and not model.population.fusable
+    assert model.population.learners[0].fuses == (len(mixture) > 1)  # the epsilon-greedy group could fuse alone
 
 
 def test_uncommon_rounds_run_the_separate_kernels() -> None:
