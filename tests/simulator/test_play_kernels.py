@@ -68,7 +68,10 @@ def _assert_same(fused: list, separate: list) -> None:
             assert_array_equal(x, y, err_msg=f"round {r}")
 
 
-@pytest.mark.parametrize("family", FAMILIES)
+# each family's first play kernel compiles for several seconds: epsilon-greedy in the quick suite, the rest slow
+@pytest.mark.parametrize(
+    "family", [f if f == "epsilon_greedy" else pytest.param(f, marks=pytest.mark.slow) for f in FAMILIES]
+)
 @pytest.mark.parametrize("threads", [1, 2])
 def test_play_kernels_equal_the_separate_kernels(monkeypatch: pytest.MonkeyPatch, family: str, threads: int) -> None:
     if threads > numba.config.NUMBA_NUM_THREADS:
@@ -94,6 +97,7 @@ def test_play_kernels_equal_the_separate_kernels(monkeypatch: pytest.MonkeyPatch
     _assert_same(fused, separate)
 
 
+@pytest.mark.slow
 def test_a_mixture_of_groups_across_block_boundaries(monkeypatch: pytest.MonkeyPatch) -> None:
     """Groups that share blocks: each group's kernel adds to the same block sums in agent order."""
     mixture = [
