@@ -9,8 +9,10 @@ Beyond the protocol they offer:
 * ``adapt(episodes)``: K-shot adaptation: ``inner_steps`` gradient steps of the
   variant's adaptation loss per recorded episode with the new agent type, from
   the current parameters (the MAML inner loop; plain fine-tuning with
-  ``finetune_lr`` for the non-meta variants); ``reset_adaptation()`` returns to
-  the initialisation. Adaptation episodes are played with ``explore = True``,
+  ``finetune_lr`` for the non-meta variants); with ``memory`` (commitment games)
+  the next episodes also start from the ranges of commitments under which each
+  answer was observed in the last adaptation episode; ``reset_adaptation()``
+  returns to the initialisation and forgets them. Adaptation episodes are played with ``explore = True``,
   the exploration of meta-training's episodes.
 * ``episode()``: the last episode, recorded from the principal's own
   observations (what it would have in the field).
@@ -31,6 +33,7 @@ payoffs) is read from ``spec.extra["leader_payoffs"]``.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +44,7 @@ from simulator import Observation, PrincipalSpec
 
 from .base import BasePrincipal, register_principal
 from .checkpoints import CheckpointError, load_checkpoint, net_from_checkpoint, save_checkpoint
-from .mermaide import MermaideConfig, PrincipalNet, Trajectories, inner_adapt
+from .mermaide import MermaideConfig, PrincipalNet, Trajectories, inner_adapt, memory_after
 from .nets import Features
 from .planning import choose_actions, draw_randomness, plan_table
 
@@ -104,6 +107,7 @@ class LearnedPrincipal(BasePrincipal):
         self.params = dict(self.init_params)
         self.shots = 0
         self.explore = False
+        self._memory: torch.Tensor | None = None  # ranges kept across episodes with one type (cfg.memory)
         self._table = (
             plan_table(net.spec.n_choices, net.spec.null_action, self.cfg.tails, self.cfg.lookahead)
             if self.cfg.uses_world_model
@@ -142,6 +146,12 @@ class LearnedPrincipal(BasePrincipal):
             h0 = self.net.initial_belief(self.params, self.context).detach()
         self.h = h0.expand(self.rows, h0.shape[-1]).clone()
         self.feats = Features.empty((self.rows,), ns)
+        kd = self.feats.low.shape[-1]
+        if self._memory is not None and self._memory.shape == (self.rows, 2 * kd):
+            self.feats = dataclasses.replace(
+                self.feats, low=self._memory[:, :kd].clone(), high=self._memory[:, kd:].clone()
+            )
+        self._start = torch.cat([self.feats.low, self.feats.high], -1)  # the ranges the episode starts from
         self._rec: dict[str, list[torch.Tensor]] = {k: [] for k in ("obs", "act", "choice", "agent", "seen", "rew")}
         self._idx: torch.Tensor | None = None
 
@@ -218,6 +228,7 @@ class LearnedPrincipal(BasePrincipal):
             reward_seen=torch.stack(rec["seen"], dim=-1),
             reward=torch.stack(rec["rew"], dim=-1),
             context=ctx,
+            memory=self._start,
         )
 
     def adapt(self, episodes: list[Trajectories]) -> None:
@@ -230,11 +241,14 @@ class LearnedPrincipal(BasePrincipal):
             params = {k: v.detach().requires_grad_(True) for k, v in params.items()}
             self.shots += 1
         self.params = {k: v.detach() for k, v in params.items()}
+        if self.cfg.memory and episodes:  # the next episode with this type starts from what was observed
+            self._memory = memory_after(self.net.spec, episodes[-1])
 
     def reset_adaptation(self) -> None:
-        """Forget adaptation: back to the meta-learned initial parameters."""
+        """Forget adaptation (back to the meta-learned initial parameters) and the kept ranges."""
         self.params = dict(self.init_params)
         self.shots = 0
+        self._memory = None
 
     # ---------------------------------------------------------------- I/O
     def save(self, path: str | Path, *, problem: str = "unknown") -> None:

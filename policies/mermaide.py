@@ -26,6 +26,13 @@ loop can return new parameter dicts and ``vmap`` runs one set per task:
   every round, imagined rollouts of candidate plans from the current belief, the
   first action of the best plan played. The same planner acts in training
   rollouts, adaptation episodes and scored episodes (exploring in the first two).
+  In commitment games two options serve the search for the follower's
+  boundaries: ``probe`` (exploring episodes play the commitment whose answer,
+  as the world model predicts it, is expected to raise most what the leader
+  has secured) and ``memory`` (the ranges of commitments under which each
+  answer was observed carry over to the next episode with the same type, as
+  the probing leader's answers do; the belief restarts with each episode and
+  the adapted parameters carry the rest).
 * **Decisions of the policy-gradient variants** (``meta_only``, ``model_free``):
   a categorical policy over the same action set, read from the same kind of
   belief, trained by advantage actor-critic (A2C with GAE, Mnih et al. 2016;
@@ -61,6 +68,7 @@ from torch.func import grad, vmap
 from simulator.config import option
 
 from .nets import MLP, GRUCell, obs_dim, reinit
+from .nets import hull_dim as hull_dim_of
 from .problem import NetSpec
 
 __all__ = [
@@ -70,7 +78,9 @@ __all__ = [
     "Trajectories",
     "adapt_params",
     "adaptation_loss",
+    "hull_before",
     "inner_adapt",
+    "memory_after",
     "outer_loss",
     "pg_loss",
     "training_loss",
@@ -122,6 +132,25 @@ class MermaideConfig:
     zero_shot_weight: float = option(1.0, help="weight of the unadapted (0-shot) loss in the meta loss", low=0.0)
     explore: float = option(
         0.15, help="world-model variants: share of rounds with a uniformly random action in exploring episodes", low=0
+    )
+    probe: bool = option(
+        False,
+        help="world-model variants, exploring episodes of two-row commitment games: play the commitment whose "
+        "answer is expected, under the world model, to raise most the best value the principal can secure from "
+        "what it has observed (a one-step knowledge gradient); the other problems ignore it",
+    )
+    probe_prior: float = option(
+        0.5,
+        help="probing: weight of a uniformly placed boundary in the gap between two observed answers, mixed with "
+        "the world model's prediction of the answer there (0: the world model alone)",
+        low=0.0,
+        high=1.0,
+    )
+    memory: bool = option(
+        False,
+        help="world-model variants, commitment games: keep the ranges of commitments under which each of the "
+        "agent's actions was observed from one episode with an agent type to the next (adaptation episodes, the "
+        "scored episode; training's support and query episodes); the belief itself restarts every episode",
     )
     lookahead: int = option(4, help="planner: imagined rounds per plan (capped by the rounds left)", low=1, high=1000)
     terminal_value: bool = option(
@@ -423,6 +452,9 @@ class Trajectories:
         reward_seen: 1 where the agent's reward was observed, (*B, T).
         reward: the principal's reward each round, (*B, T).
         context: per-row context (*B, C) (C may be 0).
+        memory: the ranges of :class:`policies.nets.Features` (``low`` then ``high``, (*B, 2 x K x D))
+            the episode started from, kept from earlier episodes with the same type (``memory`` of
+            :class:`MermaideConfig`); +-inf for actions not yet observed; empty (size 0) when unused.
     """
 
     obs: torch.Tensor
@@ -432,6 +464,7 @@ class Trajectories:
     reward_seen: torch.Tensor
     reward: torch.Tensor
     context: torch.Tensor = field(default_factory=lambda: torch.zeros(0))
+    memory: torch.Tensor = field(default_factory=lambda: torch.zeros(0))
 
     def fields(self) -> tuple[torch.Tensor, ...]:
         """The tensors, in field order (for vmap)."""
@@ -458,22 +491,62 @@ class Trajectories:
 
 
 # ---------------------------------------------------------------- losses
-def hull_before(spec: NetSpec, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def _hull_after(
+    spec: NetSpec, obs: torch.Tensor, memory: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The ``(low, high)`` ranges of :class:`policies.nets.Features` after each round, read from ``obs``.
+
+    ``obs`` (..., T, D_obs) holds them after each round, zero where an action was
+    neither observed in the episode nor kept in ``memory``; returned as (+inf,
+    -inf) there, each (..., T, K x D).
+    """
+    k, d = spec.n_actions, spec.action_dim
+    at = d + k + 3  # x, choice, reward, mask, time; then counts, private (paid: incentive games only)
+    shown = obs[..., at : at + k] > 0
+    if memory is not None and memory.shape[-1]:
+        shown = shown | torch.isfinite(memory[..., : k * d : d]).unsqueeze(-2)
+    at += 2 * k + (k if spec.incentive_vectors else 0)
+    shown = shown.repeat_interleave(d, dim=-1)
+    inf = torch.full_like(obs[..., :1], math.inf)
+    return (
+        torch.where(shown, obs[..., at : at + k * d], inf),
+        torch.where(shown, obs[..., at + k * d : at + 2 * k * d], -inf),
+    )
+
+
+def hull_before(
+    spec: NetSpec, obs: torch.Tensor, memory: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """The ``(low, high)`` statistics of :class:`policies.nets.Features` before each round, read from ``obs``.
 
     ``obs`` (..., T, D_obs) holds them after each round (zero where an action was
     not yet observed); before round t they are those after round t - 1, and
-    (+inf, -inf) for actions not yet observed (as in ``Features``), each (..., T, K x D).
+    before round 0 those kept in ``memory`` ((..., 2 x K x D), see
+    :class:`Trajectories`), or (+inf, -inf) for actions not yet observed (as in
+    ``Features``), each (..., T, K x D).
     """
-    k, d = spec.n_actions, spec.action_dim
-    at = d + k + 3  # x, choice, reward, mask, time; then counts, private (paid: incentive games only)
-    counts = obs[..., at : at + k]
-    at += 2 * k + (k if spec.incentive_vectors else 0)
-    shown = (counts > 0).repeat_interleave(d, dim=-1)
-    low = torch.where(shown, obs[..., at : at + k * d], torch.full_like(counts[..., :1], math.inf))
-    high = torch.where(shown, obs[..., at + k * d : at + 2 * k * d], torch.full_like(counts[..., :1], -math.inf))
-    first = torch.full_like(low[..., :1, :], math.inf)
-    return torch.cat([first, low[..., :-1, :]], -2), torch.cat([-first, high[..., :-1, :]], -2)
+    kd = spec.n_actions * spec.action_dim
+    low, high = _hull_after(spec, obs, memory)
+    if memory is not None and memory.shape[-1]:
+        first_low, first_high = memory[..., None, :kd], memory[..., None, kd:]
+    else:
+        first_low = torch.full_like(low[..., :1, :], math.inf)
+        first_high = -first_low
+    return torch.cat([first_low.expand_as(low[..., :1, :]), low[..., :-1, :]], -2), torch.cat(
+        [first_high.expand_as(high[..., :1, :]), high[..., :-1, :]], -2
+    )
+
+
+def memory_after(spec: NetSpec, traj: Trajectories) -> torch.Tensor:
+    """What the next episode with the same agent type starts from: the ranges after the last round.
+
+    (*B, 2 x K x D) (``low`` then ``high``; see :class:`Trajectories`), or an empty
+    tensor when the problem keeps no ranges.
+    """
+    if hull_dim_of(spec) == 0:
+        return torch.zeros(*traj.obs.shape[:-2], 0)
+    low, high = _hull_after(spec, traj.obs, traj.memory if traj.memory.shape[-1] else None)
+    return torch.cat([low[..., -1, :], high[..., -1, :]], -1)
 
 
 def _context(traj: Trajectories) -> torch.Tensor | None:
@@ -494,7 +567,8 @@ def world_model_loss(net: PrincipalNet, params: Params, traj: Trajectories, rewa
     k = spec.n_actions
     beliefs = net.beliefs(params, traj.obs, _context(traj))
     x = net.actions_of(traj.act)
-    p = net.response_probs(params, beliefs, x, hull_before(spec, traj.obs) if net.bilinear else None)
+    memory = traj.memory if traj.memory.shape[-1] else None
+    p = net.response_probs(params, beliefs, x, hull_before(spec, traj.obs, memory) if net.bilinear else None)
     p_obs = (1.0 - spec.obs_noise) * p + spec.obs_noise / k
     seen = traj.choice.sum(-1) > 0
     nll = -(traj.choice * torch.log(p_obs.clamp_min(1e-8))).sum(-1)

@@ -36,12 +36,14 @@ to the earlier action of the action set (scenarios list cheaper actions first).
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from .mermaide import MermaideConfig, Params, PrincipalNet, expected_reward
 from .nets import Features
 
-__all__ = ["plan_actions", "plan_table"]
+__all__ = ["choose_actions", "draw_randomness", "plan_actions", "plan_table", "probe_actions"]
 
 
 def plan_table(n_choices: int, null_action: int, tails: list[str], lookahead: int) -> torch.Tensor:
@@ -127,6 +129,100 @@ def plan_actions(
     return table[best, 0], score.gather(-1, best.unsqueeze(-1)).squeeze(-1)
 
 
+def probe_actions(
+    net: PrincipalNet, params: Params, h: torch.Tensor, feats: Features, context: torch.Tensor, prior: float = 0.5
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The most informative commitment of every row: a one-step knowledge gradient on the secured value.
+
+    For two-row commitment games (Frazier, Powell & Dayanik 2008, with the world
+    model as the belief). What the principal has *secured* is the best value it
+    can get for sure from what it observed: a best responder answers ``j`` again
+    anywhere inside the interval of commitments under which ``j`` was observed
+    (its regions are convex), so the secured value is the larger of the maximin
+    value (no answer relied on) and, over the observed actions, the leader's
+    value at the ends of their intervals (its value is linear in ``q``). A
+    candidate commitment's worth is the expected rise of the secured value once
+    its answer is seen, the answer drawn from the world model's prediction
+    ``response_probs`` under the current belief and ranges, corrected by
+    convexity (:func:`_answer_probs`: known inside an observed interval, mixed
+    with weight ``prior`` with a uniformly placed boundary between two).
+
+    Args:
+        net: the network (the world model).
+        params: its parameters, shared or per task (as in :func:`plan_actions`).
+        h: beliefs (*rows, H).
+        feats: the rows' running statistics (their ranges).
+        context: the leader's payoffs of each row, flattened (*rows, D x K).
+        prior: weight of the uniform boundary in a gap between two observed columns (``cfg.probe_prior``).
+
+    Returns:
+        ``(action index, expected rise)`` per row (the rise is 0 where no answer could raise it).
+    """
+    spec = net.spec
+    d, k = spec.action_dim, spec.n_actions
+    table = net.action_table  # (P, 2): [q, 1 - q]
+    n_p = table.shape[0]
+    rows = h.shape[:-1]
+    one = (1,) * len(rows)
+    x = table.view(*one, n_p, d).expand(*rows, n_p, d)
+    hh = h.unsqueeze(-2).expand(*rows, n_p, h.shape[-1])
+    low, high = (v.unsqueeze(-2).expand(*rows, n_p, v.shape[-1]) for v in (feats.low, feats.high))
+    p = net.response_probs(params, hh, x, (low, high))  # (*rows, P, K)
+    pay = context.reshape(*rows, d, k)
+    q = table[:, 0].view(*one, n_p, 1)
+    lo, hi = feats.low[..., 0::d].unsqueeze(-2), feats.high[..., 0::d].unsqueeze(-2)  # (*rows, 1, K): intervals of q
+    seen = torch.isfinite(lo)
+    ends = torch.maximum(_value_at(pay, torch.where(seen, lo, 0.0)), _value_at(pay, torch.where(seen, hi, 0.0)))
+    ends = torch.where(seen, ends, -math.inf)
+    maximin = _value_at(pay, q).min(-1).values.max(-1).values
+    secured = torch.maximum(maximin, ends.amax((-2, -1)))  # (*rows)
+    p = _answer_probs(p, q, lo, hi, prior)
+    # every answer j's interval once it is seen under the candidate q, and the value at its ends
+    after = torch.maximum(_value_at(pay, torch.minimum(lo, q)), _value_at(pay, torch.maximum(hi, q)))
+    rise = (p * (after - secured[..., None, None]).clamp_min(0.0)).sum(-1)  # (*rows, P)
+    best = rise.argmax(-1)
+    return best, rise.gather(-1, best.unsqueeze(-1)).squeeze(-1)
+
+
+def _answer_probs(p: torch.Tensor, q: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor, prior: float) -> torch.Tensor:
+    """The answers the probe expects at each candidate ``q``: the world model's, corrected by convexity.
+
+    Inside the interval of an observed column the answer is that column (a best
+    responder's regions are convex intervals of ``q``). Between the intervals of
+    two columns their boundary is somewhere in the gap: with weight ``prior``
+    the probabilities are mixed with a boundary uniform over the gap (the left
+    column with probability ``(b - q) / (b - a)``, the right one otherwise),
+    under which the expected rise is largest near the middle of the gap (a
+    bisection, where the world model alone may trust its guess of the boundary
+    too much and creep towards it by one grid step at a time).
+
+    Args:
+        p: the world model's answer probabilities (*rows, P, K).
+        q: the candidates' ``q`` (..., P, 1).
+        lo: the observed intervals' lower ends (*rows, 1, K) (+inf: not observed).
+        hi: their upper ends (-inf: not observed).
+        prior: weight of the uniform boundary in the gaps between two observed columns.
+    """
+    seen = torch.isfinite(lo)
+    inside = seen & (q >= lo - 1e-6) & (q <= hi + 1e-6)  # (*rows, P, K)
+    known = inside.any(-1, keepdim=True)
+    out = torch.where(known, inside.to(p.dtype) / inside.sum(-1, keepdim=True).clamp_min(1), p)
+    if prior <= 0:
+        return out
+    a, left = torch.where(seen & (hi < q - 1e-6), hi, -math.inf).max(-1, keepdim=True)  # the nearest interval left
+    b, right = torch.where(seen & (lo > q + 1e-6), lo, math.inf).min(-1, keepdim=True)  # and right of q
+    between = torch.isfinite(a) & torch.isfinite(b) & ~known
+    span = (b - a).clamp_min(1e-9)
+    uniform = torch.zeros_like(p).scatter_add(-1, left, torch.where(between, (b - q) / span, 0.0))
+    uniform = uniform.scatter_add(-1, right, torch.where(between, (q - a) / span, 0.0))
+    return torch.where(between, (1.0 - prior) * out + prior * uniform, out)
+
+
+def _value_at(pay: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+    """The leader's value of each answer j at commitment ``q`` (two rows): pay (*rows, 2, K), q (*rows, P, K or 1)."""
+    return q * pay[..., None, 0, :] + (1.0 - q) * pay[..., None, 1, :]
+
+
 # ------------------------------------------------------------ the decision rule
 def draw_randomness(
     net: PrincipalNet, cfg: MermaideConfig, lead: tuple[int, ...], rows: int, gen: torch.Generator
@@ -168,12 +264,17 @@ def choose_actions(
     """The principal's action index for every row (R,): the one decision rule of training and test.
 
     World-model variants plan through the world model (:func:`plan_actions`); in
-    exploring episodes (training, adaptation) a share ``cfg.explore`` of the rows
-    play a uniformly random action instead. Policy-gradient variants sample from
+    exploring episodes (training, adaptation) of two-row commitment games with
+    ``cfg.probe`` they play the most informative commitment instead
+    (:func:`probe_actions`) while one could raise what they have secured, and a
+    share ``cfg.explore`` of the rows play a uniformly random action. Policy-gradient variants sample from
     their policy (their own exploration) in every episode.
     """
     if cfg.uses_world_model:
         idx, _ = plan_actions(net, params, cfg, h, feats, t, rand.get("gumbel"), context, table)
+        if explore and cfg.probe and net.bilinear and net.spec.action_dim == 2 and context is not None:
+            probe, rise = probe_actions(net, params, h, feats, context, cfg.probe_prior)
+            idx = torch.where(rise > 1e-9, probe, idx)  # nothing left to learn: play the plan
         if explore and cfg.explore > 0:
             idx = torch.where(rand["explore"] < cfg.explore, rand["random_action"], idx)
         return idx

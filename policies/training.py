@@ -24,6 +24,7 @@ measuring the curve changes nothing in training. No global RNG state is touched.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -34,7 +35,16 @@ import torch
 from torch.func import vmap
 
 from .checkpoints import check_resumable, load_checkpoint, rng_state_from, rng_state_to, save_checkpoint
-from .mermaide import MermaideConfig, Params, PrincipalNet, Trajectories, adapt_params, inner_adapt, outer_loss
+from .mermaide import (
+    MermaideConfig,
+    Params,
+    PrincipalNet,
+    Trajectories,
+    adapt_params,
+    inner_adapt,
+    memory_after,
+    outer_loss,
+)
 from .nets import Features
 from .planning import choose_actions, draw_randomness, plan_table
 from .problem import BatchEnv, StepResult, TrainingProblem
@@ -75,6 +85,7 @@ def rollout(
     *,
     explore: bool,
     batched_params: bool = False,
+    memory: torch.Tensor | None = None,
 ) -> Trajectories:
     """Play one episode with every row of ``env`` by the variant's decision rule.
 
@@ -88,6 +99,8 @@ def rollout(
         generator: torch generator of the decisions' random numbers.
         explore: play an exploring episode (training, adaptation).
         batched_params: ``params`` has a leading task dimension.
+        memory: the ranges kept from earlier episodes with the same types, (B, m, 2 x K x D)
+            (:func:`policies.mermaide.memory_after`), or None (a first episode).
 
     Returns:
         Trajectories with batch dims (B, m).
@@ -102,6 +115,10 @@ def rollout(
         h0 = h0[:, None, :] if batched_params else h0[None, None, :]
     h = h0.expand(b, m, h0.shape[-1]).contiguous()
     feats = Features.empty((b, m), spec)
+    if memory is not None and memory.shape[-1]:
+        kd = memory.shape[-1] // 2
+        feats = dataclasses.replace(feats, low=memory[..., :kd].clone(), high=memory[..., kd:].clone())
+    start = torch.cat([feats.low, feats.high], -1)  # the ranges the episode starts from (+-inf: none kept)
     table = plan_table(spec.n_choices, spec.null_action, cfg.tails, cfg.lookahead) if cfg.uses_world_model else None
     obs_l, act_l, choice_l, ar_l, seen_l, rew_l = [], [], [], [], [], []
 
@@ -138,6 +155,7 @@ def rollout(
         reward_seen=torch.stack(seen_l, dim=-1),
         reward=torch.stack(rew_l, dim=-1),
         context=context if context is not None else torch.zeros(b, m, 0),
+        memory=start,
     )
 
 
@@ -253,15 +271,16 @@ def meta_train(
             tasks = problem.sample_tasks(b, rng)
             env_s = make_env(tasks, int(rng.integers(2**31)), it, "support")
             support = _play(net, params, cfg, env_s, b, m, gen, it)
+            kept = memory_after(spec, support) if cfg.memory else None  # what the query episode starts from
             adapted = None
             if cfg.meta:
                 adapted = adapt_params(net, params, support, cfg)
                 fixed = {k: v.detach() for k, v in adapted.items()}
                 env_q = make_env(tasks, int(rng.integers(2**31)), it, "query")
-                query = _play(net, fixed, cfg, env_q, b, m, gen, it, batched=True)
+                query = _play(net, fixed, cfg, env_q, b, m, gen, it, batched=True, memory=kept)
             else:
                 env_q = make_env(tasks, int(rng.integers(2**31)), it, "query")
-                query = _play(net, params, cfg, env_q, b, m, gen, it)
+                query = _play(net, params, cfg, env_q, b, m, gen, it, memory=kept)
             loss, out = outer_loss(net, params, adapted, support, query, cfg)
             log.update(out)
             if not torch.isfinite(loss):
@@ -331,9 +350,10 @@ def _play(
     it: int,
     *,
     batched: bool = False,
+    memory: torch.Tensor | None = None,
 ) -> Trajectories:
     try:
-        return rollout(net, params, cfg, env, b, m, gen, explore=True, batched_params=batched)
+        return rollout(net, params, cfg, env, b, m, gen, explore=True, batched_params=batched, memory=memory)
     except FloatingPointError as exc:
         raise FloatingPointError(f"{exc} at update {it}") from None
 
@@ -398,16 +418,25 @@ def evaluate_kshot(
     episodes: list[Trajectories] = []
     adapt_envs: list[BatchEnv] = []
     out: dict[int, tuple[BatchEnv, Trajectories, list[BatchEnv]]] = {}
+    kept: torch.Tensor | None = None  # the ranges kept across the episodes of each type (cfg.memory)
     for k in range(max(shots) + 1):
         if k > 0:
             env = make_env("adapt", k)
             episodes.append(
-                rollout(net, params, cfg, env, n_tasks, rows_per_task, generator, explore=True, batched_params=True)
-            )
+                rollout(
+                    net, params, cfg, env, n_tasks, rows_per_task, generator,
+                    explore=True, batched_params=True, memory=kept,
+                )
+            )  # fmt: skip
             adapt_envs.append(env)
             params = adapt_batched(net, start, episodes, cfg)
+            if cfg.memory:
+                kept = memory_after(net.spec, episodes[-1])
         if k in shots:
             env = make_env("score", k)
-            traj = rollout(net, params, cfg, env, n_tasks, rows_per_task, generator, explore=False, batched_params=True)
+            traj = rollout(
+                net, params, cfg, env, n_tasks, rows_per_task, generator,
+                explore=False, batched_params=True, memory=kept,
+            )  # fmt: skip
             out[k] = (env, traj, list(adapt_envs))
     return out

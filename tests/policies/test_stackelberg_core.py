@@ -258,3 +258,196 @@ def test_only_commitment_problems_get_the_offset_and_the_hull_bonus():
     assert not names & {"response_offset", "hull_bonus"}
     commit = {k for k, _ in _net(StackelbergProblem(SETUP).net_spec).named_parameters()}
     assert {"response_offset", "hull_bonus"} <= commit
+
+
+# ------------------------------------------------------------ probing and the kept ranges
+def _random_ranges(spec: NetSpec, rows: int, rng: np.random.Generator) -> Features:
+    """Ranges of q observed per column (grid points; some columns not yet observed), as Features."""
+    k, d = spec.n_actions, spec.action_dim
+    grid = np.asarray(spec.actions)[:, 0]
+    low = np.full((rows, k, d), np.inf)
+    high = np.full((rows, k, d), -np.inf)
+    for r in range(rows):
+        for j in range(k):
+            if rng.uniform() < 0.6:
+                a, b = np.sort(rng.choice(grid, 2))
+                low[r, j], high[r, j] = [a, 1 - b], [b, 1 - a]
+    feats = Features.empty((rows,), spec)
+    as_t = lambda v: torch.as_tensor(v.reshape(rows, -1), dtype=torch.float32)  # noqa: E731
+    return dataclasses.replace(feats, low=as_t(low), high=as_t(high))
+
+
+def _expected_answers(p: np.ndarray, q: float, lo: np.ndarray, hi: np.ndarray, prior: float) -> np.ndarray:
+    """The probe's answer probabilities at q, written out per case (known inside; uniform boundary in a gap)."""
+    inside = [j for j in range(len(lo)) if lo[j] - 1e-6 <= q <= hi[j] + 1e-6]
+    if inside:
+        out = np.zeros(len(lo))
+        out[inside] = 1.0 / len(inside)
+        return out
+    left = [(hi[j], j) for j in range(len(lo)) if np.isfinite(hi[j]) and hi[j] < q]
+    right = [(lo[j], j) for j in range(len(lo)) if np.isfinite(lo[j]) and lo[j] > q]
+    if not left or not right or prior == 0:
+        return p
+    (a, ja), (b, jb) = max(left), min(right)
+    uniform = np.zeros(len(lo))
+    uniform[ja] += (b - q) / (b - a)
+    uniform[jb] += (q - a) / (b - a)
+    return (1 - prior) * p + prior * uniform
+
+
+@pytest.mark.parametrize("prior", [0.0, 0.5, 1.0])
+def test_probe_rise_matches_a_brute_force_over_the_grid(problem, prior):
+    """The knowledge gradient's expected rise, by interval ends, equals a brute force over every grid point."""
+    from policies.planning import probe_actions
+
+    spec = problem.net_spec
+    k, d = spec.n_actions, spec.action_dim
+    rows = 6
+    rng = np.random.default_rng(4)
+    net = _net(spec, seed=2)
+    params = dict(net.named_parameters())
+    feats = _random_ranges(spec, rows, rng)
+    games = sample_games(SETUP, "in_distribution", rows, 1)
+    context = torch.as_tensor(np.stack([g.L.ravel() for g in games]), dtype=torch.float32)
+    h = net.initial_belief(params, context).detach()
+    with torch.no_grad():
+        best, rise = probe_actions(net, params, h, feats, context, prior)
+        x = torch.as_tensor(spec.actions, dtype=torch.float32)
+        p = net.response_probs(
+            params,
+            h[:, None].expand(rows, len(x), -1),
+            x.expand(rows, -1, -1),
+            (feats.low[:, None].expand(rows, len(x), -1), feats.high[:, None].expand(rows, len(x), -1)),
+        ).numpy()
+    grid = np.asarray(spec.actions)[:, 0]
+    lo, hi = feats.low.numpy()[:, 0::d], feats.high.numpy()[:, 0::d]
+    for r, g in enumerate(games):
+        v = np.asarray(spec.actions) @ g.L  # (P, K): the leader's value of each answer at each commitment
+        inside = (grid[:, None] >= lo[r] - 1e-6) & (grid[:, None] <= hi[r] + 1e-6)
+        secured = max(v.min(1).max(), v[inside].max(initial=-np.inf))
+        ref = np.zeros(len(grid))
+        for i, q in enumerate(grid):
+            answers = _expected_answers(p[r, i], q, lo[r], hi[r], prior)
+            for j in range(k):
+                a, b = min(lo[r, j], q), max(hi[r, j], q)
+                after = v[(grid >= a - 1e-6) & (grid <= b + 1e-6), j].max()
+                ref[i] += answers[j] * max(after - secured, 0.0)
+        np.testing.assert_allclose(ref.max(), float(rise[r]), rtol=1e-4, atol=1e-6)
+        assert ref[int(best[r])] == pytest.approx(ref.max(), rel=1e-4, abs=1e-6)
+
+
+def test_probing_between_two_observed_answers_bisects_the_gap(problem):
+    """A closed form: v_A(q) = q, A seen on [0, 0.2], B (worth 0) on [0.6, 1]: the expected rise
+    (0.6 - q) / 0.4 x (q - 0.2) under a uniformly placed boundary is largest at the middle, q = 0.4."""
+    from policies.planning import probe_actions
+
+    spec = problem.net_spec  # 21 levels: q in steps of 0.05
+    net = _net(spec)
+    params = dict(net.named_parameters())
+    inf = float("inf")
+    low = torch.tensor([[0.0, 0.8, 0.6, 0.0, inf, inf]])  # (K x D) action-major: [q, 1 - q] per column
+    high = torch.tensor([[0.2, 1.0, 1.0, 0.4, -inf, -inf]])
+    feats = dataclasses.replace(Features.empty((1,), spec), low=low, high=high)
+    context = torch.tensor([[1.0, 0.0, 0.0, 0.0, 0.0, 0.0]])  # L = [[1, 0, 0], [0, 0, 0]]: v_A = q
+    h = net.initial_belief(params, context).detach()
+    with torch.no_grad():
+        best, rise = probe_actions(net, params, h, feats, context, prior=1.0)
+    assert float(spec.actions[int(best[0])][0]) == pytest.approx(0.4)
+    assert float(rise[0]) == pytest.approx(0.5 * 0.2, abs=1e-6)
+
+
+def test_probing_a_known_follower_finds_the_optimum_and_the_kept_ranges_play_it_from_the_first_round(problem):
+    """A model that knows the follower probes the best commitment; kept ranges let the next episode start there."""
+    from policies.mermaide import memory_after
+
+    spec = problem.net_spec
+    tasks = [t for t in problem.validation_tasks() if t.game.gap > 0.02][:2] or problem.validation_tasks()[:2]
+    net = _net(spec)
+    cfg = MermaideConfig(variant="wm_only", hidden=16, width=32, lookahead=1, terminal_value=False, samples=1)
+    cfg = dataclasses.replace(cfg, probe=True, memory=True, explore=0.0)
+    grid = np.asarray(spec.actions)
+    for task in tasks:
+        params = _knows(net, task.game.F)
+        env = problem.make_env([task], 1, 3)
+        first = rollout(net, params, cfg, env, 1, 1, torch.Generator().manual_seed(0), explore=True)
+        kept = memory_after(spec, first)
+        assert torch.isfinite(kept).any() and not torch.isfinite(first.memory).any()
+        second = rollout(
+            net, params, cfg, problem.make_env([task], 1, 4), 1, 1, torch.Generator().manual_seed(1),
+            explore=False, memory=kept,
+        )  # fmt: skip
+        torch.testing.assert_close(second.memory, kept)
+        values = [float(grid[i] @ task.game.L[:, int(np.argmax(grid[i] @ task.game.F))]) for i in range(len(grid))]
+        assert float(second.reward[0, 0, 0]) == pytest.approx(max(values), abs=1e-6)
+
+
+def test_the_loss_reads_back_the_ranges_an_episode_started_from(problem):
+    """With kept ranges the loss's hull before each round is still the planner's (the first round: the memory)."""
+    spec = problem.net_spec
+    k = spec.n_actions
+    rng = np.random.default_rng(5)
+    grid = torch.as_tensor(spec.actions, dtype=torch.float32)
+    feats = _random_ranges(spec, 3, rng)
+    memory = torch.cat([feats.low, feats.high], -1)
+    obs_l, before = [], []
+    for t in range(5):
+        before.append((feats.low.clone(), feats.high.clone()))
+        x = grid[torch.as_tensor(rng.integers(0, len(grid), 3))]
+        choice = torch.nn.functional.one_hot(torch.as_tensor(rng.integers(0, k, 3)), k).float()
+        obs, feats = feats.encode(spec, x, choice, None, t, torch.zeros(3, spec.context_dim))
+        obs_l.append(obs)
+    low, high = hull_before(spec, torch.stack(obs_l, 1), memory)
+    for t, (lo, hi) in enumerate(before):
+        torch.testing.assert_close(low[:, t], lo, rtol=0, atol=0)
+        torch.testing.assert_close(high[:, t], hi, rtol=0, atol=0)
+    carried = feats.carry()
+    assert carried.counts.sum() == 0 and torch.equal(carried.low, feats.low) and torch.equal(carried.high, feats.high)
+
+
+@pytest.mark.parametrize("memory", [True, False])
+def test_kshot_scored_episodes_start_from_the_adaptation_ranges_only_with_memory(problem, memory):
+    from policies.training import evaluate_kshot
+
+    spec = problem.net_spec
+    tasks = problem.validation_tasks()[:3]
+    net = _net(spec)
+    cfg = MermaideConfig(variant="mermaide", hidden=16, width=32, lookahead=1, terminal_value=False, samples=1)
+    cfg = dataclasses.replace(cfg, probe=True, memory=memory, adapt=["encoder.h0"], inner_lr=0.1)
+    out = evaluate_kshot(
+        net, cfg, lambda kind, k: problem.make_env(tasks, 1, 7 + k), len(tasks), 1, [0, 1], torch.Generator()
+    )
+    assert not torch.isfinite(out[0][1].memory).any()
+    assert torch.isfinite(out[1][1].memory).any() == memory
+
+
+def test_the_principal_in_the_protocol_keeps_the_ranges_as_the_rollout_does(problem, tmp_path):
+    """LearnedPrincipal.adapt keeps the last adaptation episode's ranges; its next episode plays as the rollout."""
+    from policies.checkpoints import save_checkpoint
+    from policies.mermaide import memory_after
+
+    cfg = MermaideConfig(variant="wm_only", hidden=16, width=32, lookahead=1, terminal_value=False, samples=1)
+    cfg = dataclasses.replace(cfg, probe=True, memory=True, finetune_lr=0.0)
+    net = _net(problem.net_spec, seed=3)
+    path = tmp_path / "wm_only.pt"
+    save_checkpoint(path, net, cfg, problem="stackelberg")
+    tasks = problem.validation_tasks()
+    params = dict(net.named_parameters())
+    first = rollout(
+        net, params, cfg, problem.make_env(tasks, 1, 11), len(tasks), 1, torch.Generator().manual_seed(5), explore=True
+    )
+    second = rollout(
+        net, params, cfg, problem.make_env(tasks, 1, 12), len(tasks), 1, torch.Generator().manual_seed(6),
+        explore=False, memory=memory_after(problem.net_spec, first),
+    )  # fmt: skip
+    leader = make_principal("wm_only", checkpoint=path, seed=0)
+    leader._gen = torch.Generator().manual_seed(5)
+    leader.explore = True
+    play_episode(leader, problem.make_env(tasks, 1, 11), np.random.default_rng(0))
+    leader.explore = False
+    leader.adapt([leader.episode()])
+    leader._gen = torch.Generator().manual_seed(6)
+    rec = play_episode(leader, problem.make_env(tasks, 1, 12), np.random.default_rng(0))
+    grid = np.asarray(problem.net_spec.actions)
+    np.testing.assert_allclose(rec.commitments, grid[second.act.reshape(len(tasks), -1).numpy()])
+    leader.reset_adaptation()
+    assert leader._memory is None
