@@ -122,7 +122,11 @@ class LearnedPrincipal(BasePrincipal):
 
     # ------------------------------------------------------------ protocol
     def reset(self, spec: PrincipalSpec, rng: np.random.Generator) -> None:
-        """Start an episode; the spec must match what the network was trained for."""
+        """Start an episode; the spec must match what the network was trained for.
+
+        With ``memory`` the episode starts from the ranges kept by the last ``adapt`` (dropped when the
+        number of rows changed: another batch of agent types).
+        """
         super().reset(spec, rng)
         ns = self.net.spec
         checks = {"n_actions": spec.n_actions, "horizon": spec.horizon}

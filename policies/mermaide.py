@@ -148,9 +148,10 @@ class MermaideConfig:
     )
     memory: bool = option(
         False,
-        help="world-model variants, commitment games: keep the ranges of commitments under which each of the "
-        "agent's actions was observed from one episode with an agent type to the next (adaptation episodes, the "
-        "scored episode; training's support and query episodes); the belief itself restarts every episode",
+        help="commitment games: keep the ranges of commitments under which each of the agent's actions was "
+        "observed from one episode with an agent type to the next (adaptation episodes, the scored episode; "
+        "training's support and query episodes); the belief itself restarts every episode (any variant; the "
+        "stackelberg world-model variants set it)",
     )
     lookahead: int = option(4, help="planner: imagined rounds per plan (capped by the rounds left)", low=1, high=1000)
     terminal_value: bool = option(
@@ -454,7 +455,8 @@ class Trajectories:
         context: per-row context (*B, C) (C may be 0).
         memory: the ranges of :class:`policies.nets.Features` (``low`` then ``high``, (*B, 2 x K x D))
             the episode started from, kept from earlier episodes with the same type (``memory`` of
-            :class:`MermaideConfig`); +-inf for actions not yet observed; empty (size 0) when unused.
+            :class:`MermaideConfig`); +-inf for actions not yet observed (all of them when nothing is
+            kept); size 0 for problems without ranges (incentive games).
     """
 
     obs: torch.Tensor

@@ -103,17 +103,6 @@ class Features:
         """The statistics with ``fn`` applied to each tensor (reshapes, broadcasts)."""
         return Features(*(fn(t) for t in self.tensors()))
 
-    def carry(self) -> Features:
-        """The statistics a new episode with the same agent type starts from (the principal's memory).
-
-        The ranges of the principal's actions under which each agent action was
-        observed (``low``, ``high``) are kept: they describe the type (a best
-        responder answers the same way to the same commitment), not the agent's
-        state; the per-episode counts and sums restart at zero.
-        """
-        z = torch.zeros_like(self.counts)
-        return Features(z, z.clone(), z.clone(), self.low.clone(), self.high.clone())
-
     def expand(self, *lead: int) -> Features:
         """The same statistics broadcast to extra leading dims (for imagined rollouts)."""
         return self.map(lambda t: t.expand(*lead, *t.shape))
