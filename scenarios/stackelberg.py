@@ -27,7 +27,10 @@ of the evaluated type for K adaptation episodes (played exploring; their
 shortfall from the SE value is ``adaptation_cost``), then is scored on one more
 episode with a freshly initialised follower (the same scored follower for every
 K, so the K-shot curve is paired). Non-adaptive leaders play every episode
-afresh; the prober keeps its answers from the adaptation episodes. Per game:
+afresh; the prober keeps its answers from the adaptation episodes, and the
+world-model leaders adapt their parameters on them and keep the ranges of
+commitments under which each column was observed (``memory``; their exploring
+episodes probe for the boundaries, ``probe``). Per game:
 ``principal_return`` = mean leader payoff per round of the scored episode,
 ``se_value`` = the LP value, ``nash_value`` = the leader-best Nash value,
 ``gap`` = se_value - nash_value (the value of commitment), ``gap_game`` =
@@ -67,7 +70,8 @@ The shipped checkpoints
 
 and their settings were chosen on the validation pool by ``python -m
 policies.tune --scenario stackelberg --lrs 0.003 --steps 0.1,0.3,1.0``
-(``tuning.json`` beside them).
+(``tuning.json`` beside them) and by the comparisons listed in
+``scenarios._stackelberg_games.TRAIN_CONFIGS``.
 """
 
 from __future__ import annotations
