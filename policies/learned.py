@@ -33,7 +33,6 @@ payoffs) is read from ``spec.extra["leader_payoffs"]``.
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -149,13 +148,9 @@ class LearnedPrincipal(BasePrincipal):
         with torch.no_grad():
             h0 = self.net.initial_belief(self.params, self.context).detach()
         self.h = h0.expand(self.rows, h0.shape[-1]).clone()
-        self.feats = Features.empty((self.rows,), ns)
-        kd = self.feats.low.shape[-1]
-        if self._memory is not None and self._memory.shape == (self.rows, 2 * kd):
-            self.feats = dataclasses.replace(
-                self.feats, low=self._memory[:, :kd].clone(), high=self._memory[:, kd:].clone()
-            )
-        self._start = torch.cat([self.feats.low, self.feats.high], -1)  # the ranges the episode starts from
+        kept = self._memory if self._memory is not None and self._memory.shape[0] == self.rows else None
+        self.feats = Features.empty((self.rows,), ns, kept)
+        self._start = self.feats.ranges()  # the ranges the episode starts from
         self._rec: dict[str, list[torch.Tensor]] = {k: [] for k in ("obs", "act", "choice", "agent", "seen", "rew")}
         self._idx: torch.Tensor | None = None
 

@@ -67,8 +67,7 @@ from torch.func import grad, vmap
 
 from simulator.config import option
 
-from .nets import MLP, GRUCell, obs_dim, reinit
-from .nets import hull_dim as hull_dim_of
+from .nets import MLP, GRUCell, hull_dim, obs_dim, reinit
 from .problem import NetSpec
 
 __all__ = [
@@ -545,9 +544,9 @@ def memory_after(spec: NetSpec, traj: Trajectories) -> torch.Tensor:
     (*B, 2 x K x D) (``low`` then ``high``; see :class:`Trajectories`), or an empty
     tensor when the problem keeps no ranges.
     """
-    if hull_dim_of(spec) == 0:
+    if hull_dim(spec) == 0:
         return torch.zeros(*traj.obs.shape[:-2], 0)
-    low, high = _hull_after(spec, traj.obs, traj.memory if traj.memory.shape[-1] else None)
+    low, high = _hull_after(spec, traj.obs, traj.memory)
     return torch.cat([low[..., -1, :], high[..., -1, :]], -1)
 
 
@@ -569,8 +568,7 @@ def world_model_loss(net: PrincipalNet, params: Params, traj: Trajectories, rewa
     k = spec.n_actions
     beliefs = net.beliefs(params, traj.obs, _context(traj))
     x = net.actions_of(traj.act)
-    memory = traj.memory if traj.memory.shape[-1] else None
-    p = net.response_probs(params, beliefs, x, hull_before(spec, traj.obs, memory) if net.bilinear else None)
+    p = net.response_probs(params, beliefs, x, hull_before(spec, traj.obs, traj.memory) if net.bilinear else None)
     p_obs = (1.0 - spec.obs_noise) * p + spec.obs_noise / k
     seen = traj.choice.sum(-1) > 0
     nll = -(traj.choice * torch.log(p_obs.clamp_min(1e-8))).sum(-1)

@@ -91,9 +91,24 @@ class Features:
         return Features(z, z.clone(), z.clone(), inf, -inf)
 
     @staticmethod
-    def empty(batch: tuple[int, ...], spec: NetSpec) -> Features:
-        """Empty statistics for a batch of rows of a problem."""
-        return Features.zeros(batch, spec.n_actions, hull_dim(spec))
+    def empty(batch: tuple[int, ...], spec: NetSpec, memory: torch.Tensor | None = None) -> Features:
+        """Empty statistics for a batch of rows of a problem.
+
+        ``memory``: ranges kept from earlier episodes with the same types ((*B, 2 x K x D), ``low``
+        then ``high``, as :meth:`ranges` gives them), which the ranges start from; None or size 0:
+        none kept.
+        """
+        feats = Features.zeros(batch, spec.n_actions, hull_dim(spec))
+        if memory is not None and memory.shape[-1]:
+            kd = memory.shape[-1] // 2
+            feats = Features(
+                feats.counts, feats.private, feats.paid, memory[..., :kd].clone(), memory[..., kd:].clone()
+            )
+        return feats
+
+    def ranges(self) -> torch.Tensor:
+        """``low`` then ``high`` in one tensor, (*B, 2 x K x D): what an episode with these statistics starts from."""
+        return torch.cat([self.low, self.high], -1)
 
     def tensors(self) -> tuple[torch.Tensor, ...]:
         """The statistics, in field order (each (*B, size))."""

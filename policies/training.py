@@ -24,7 +24,6 @@ measuring the curve changes nothing in training. No global RNG state is touched.
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -114,11 +113,8 @@ def rollout(
     if h0.dim() < 3:  # no context: one initial belief (per task)
         h0 = h0[:, None, :] if batched_params else h0[None, None, :]
     h = h0.expand(b, m, h0.shape[-1]).contiguous()
-    feats = Features.empty((b, m), spec)
-    if memory is not None and memory.shape[-1]:
-        kd = memory.shape[-1] // 2
-        feats = dataclasses.replace(feats, low=memory[..., :kd].clone(), high=memory[..., kd:].clone())
-    start = torch.cat([feats.low, feats.high], -1)  # the ranges the episode starts from (+-inf: none kept)
+    feats = Features.empty((b, m), spec, memory)
+    start = feats.ranges()  # the ranges the episode starts from (+-inf: none kept)
     table = plan_table(spec.n_choices, spec.null_action, cfg.tails, cfg.lookahead) if cfg.uses_world_model else None
     obs_l, act_l, choice_l, ar_l, seen_l, rew_l = [], [], [], [], [], []
 
